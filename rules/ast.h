@@ -1,0 +1,121 @@
+// AST of rule files: what the parser produces and the planner consumes. Plain data, no behaviour.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rules/value.h"
+
+namespace streamgate::rules::ast {
+
+struct SourcePos {
+  int line = 1;    //!< 1-based
+  int column = 1;  //!< 1-based, in bytes
+};
+
+enum class ExprKind : std::uint8_t {
+  Literal,    //!< literal
+  Column,     //!< name (a top-level field of the input row, or a SELECT alias in HAVING/ORDER BY)
+  Member,     //!< children[0].name            (a.b)
+  Index,      //!< children[0][children[1]]    (arr[0], m['k'])
+  Unary,      //!< op children[0]              (-x, NOT x)
+  Binary,     //!< children[0] op children[1]
+  Between,    //!< children[0] [NOT] BETWEEN children[1] AND children[2]
+  In,         //!< children[0] [NOT] IN (children[1..])
+  Like,       //!< children[0] [NOT] LIKE children[1]
+  IsNull,     //!< children[0] IS [NOT] NULL
+  Case,       //!< CASE [operand] WHEN .. THEN .. [ELSE ..] END, see case_has_operand
+  Call,       //!< name(children...) [FILTER (WHERE filter)] [OVER (PARTITION BY partition_by)]
+  Star,       //!< `*` as a SELECT item or count(*) argument
+};
+
+enum class Op : std::uint8_t {
+  None,
+  Neg, Not,                                   // unary
+  Add, Sub, Mul, Div, Mod,                    // arithmetic
+  Concat,                                     // ||
+  Eq, Ne, Lt, Le, Gt, Ge,                     // comparison
+  And, Or,                                    // logic
+};
+
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+struct Expr {
+  ExprKind kind = ExprKind::Literal;
+  SourcePos pos;
+  Op op = Op::None;
+  Value literal;              //!< Literal
+  std::string name;           //!< Column / Member field / Call function name (as written)
+  std::vector<ExprPtr> children;
+  bool negated = false;       //!< NOT BETWEEN / NOT IN / NOT LIKE / IS NOT NULL
+  bool distinct = false;      //!< Call: f(DISTINCT x)
+  bool case_has_operand = false;  //!< Case: children = [operand] (when, then)* [else]
+  bool case_has_else = false;
+  ExprPtr filter;             //!< Call: FILTER (WHERE ...)
+  std::vector<ExprPtr> partition_by;  //!< Call: OVER (PARTITION BY ...)
+};
+
+//! `WITH (KEY = value, ...)` on CREATE STREAM / RULE / ALERT; keys upper-cased by the parser.
+struct Option {
+  std::string key;
+  Value value;
+  SourcePos pos;
+};
+
+struct SelectItem {
+  ExprPtr expr;        //!< Star for `*`
+  std::string alias;   //!< empty when none given
+  SourcePos pos;
+};
+
+struct OrderItem {
+  ExprPtr expr;
+  bool descending = false;
+};
+
+struct Select {
+  SourcePos pos;
+  bool distinct = false;
+  std::vector<SelectItem> items;
+  std::string from;
+  SourcePos from_pos;
+  ExprPtr where;
+  //! GROUP BY items in order. The window, if any, is one of them: a Call named TumblingWindow,
+  //! SlidingWindow, HoppingWindow, SessionWindow or CountingWindow; the planner picks it out.
+  std::vector<ExprPtr> group_by;
+  ExprPtr having;
+  std::vector<OrderItem> order_by;
+  std::optional<std::int64_t> limit;
+};
+
+enum class StatementKind : std::uint8_t { CreateStream, CreateRule, CreateAlert };
+
+struct Statement {
+  StatementKind kind = StatementKind::CreateRule;
+  SourcePos pos;
+  std::string name;
+  SourcePos name_pos;
+  std::vector<Option> options;
+  std::optional<Select> select;  //!< CreateRule / CreateAlert
+  std::string text;              //!< the statement's exact source text (hashing, listing)
+};
+
+struct ParseError {
+  SourcePos pos;
+  std::string message;
+};
+
+struct ParseResult {
+  std::vector<Statement> statements;
+  std::vector<ParseError> errors;  //!< empty on success
+};
+
+//! Parses a whole rule file (several `;`-terminated statements, `--` and `/* */` comments).
+//! Recovers at the next `;` after an error so one run reports every broken statement.
+ParseResult parse(std::string_view text);
+
+}  // namespace streamgate::rules::ast

@@ -1,0 +1,142 @@
+// Function registry: scalar, aggregate and stateful (analytic) functions registered by name.
+// The built-ins use exactly this API (rules/functions/*.cpp), so a user's C++ function is a peer.
+//
+// Aggregates keep their state in a per-group byte arena (DuckDB style): a group of five
+// count/sum/avg/min/max aggregates costs a few dozen bytes, not five heap objects. A state type
+// is any default-constructible class with the members below; `register_aggregate<State>` turns
+// it into the type-erased entry the engine calls.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rules/value.h"
+
+namespace streamgate::rules {
+
+//! Arguments of one call, already evaluated.
+struct Args {
+  const Value* data = nullptr;
+  std::size_t size = 0;
+  const Value& operator[](std::size_t i) const { return data[i]; }
+  bool empty() const { return size == 0; }
+};
+
+struct ScalarFunction {
+  std::string name;
+  int min_args = 0;
+  int max_args = 0;  //!< -1: variadic
+  std::function<Value(Args)> call;
+};
+
+//! Type-erased aggregate. `state` points into the group's arena, aligned to state_align.
+struct AggregateFunction {
+  std::string name;
+  int min_args = 0;
+  int max_args = 0;
+  std::size_t state_size = 0;
+  std::size_t state_align = 0;
+  void (*construct)(void* state) = nullptr;
+  void (*destroy)(void* state) = nullptr;
+  void (*add)(void* state, Args args) = nullptr;
+  void (*merge)(void* into, const void* from) = nullptr;
+  Value (*result)(const void* state) = nullptr;
+  nlohmann::json (*save)(const void* state) = nullptr;
+  void (*restore)(void* state, const nlohmann::json& saved) = nullptr;
+  //! Heap bytes owned by the state beyond state_size (memory accounting and bounds).
+  std::size_t (*heap_bytes)(const void* state) = nullptr;
+};
+
+//! Per-key state for functions evaluated row by row that remember earlier rows:
+//! lag, latest, changed_col, had_changed, rolling z-score, EWMA, hysteresis thresholds.
+class StatefulState {
+ public:
+  virtual ~StatefulState() = default;
+  virtual Value call(Args args, std::int64_t event_time_ns) = 0;
+  virtual nlohmann::json save() const = 0;
+  virtual void restore(const nlohmann::json& saved) = 0;
+};
+
+struct StatefulFunction {
+  std::string name;
+  int min_args = 0;
+  int max_args = 0;
+  std::function<std::unique_ptr<StatefulState>()> create;
+};
+
+class FunctionRegistry {
+ public:
+  //! The registry with every built-in function; shared, read-only after start-up.
+  static FunctionRegistry& global();
+
+  void add_scalar(ScalarFunction f);
+  void add_aggregate(AggregateFunction f);
+  void add_stateful(StatefulFunction f);
+
+  //! Register a state type as an aggregate. The State must provide:
+  //!   void add(Args);  void merge(const State&);  Value result() const;
+  //!   nlohmann::json save() const;  void restore(const nlohmann::json&);
+  //! and optionally `std::size_t heap_bytes() const`.
+  template <class State>
+  void register_aggregate(std::string name, int min_args, int max_args);
+
+  //! Lookups are case-insensitive; nullptr when unknown.
+  const ScalarFunction* scalar(std::string_view name) const;
+  const AggregateFunction* aggregate(std::string_view name) const;
+  const StatefulFunction* stateful(std::string_view name) const;
+
+  std::vector<std::string> names() const;
+
+ private:
+  std::unordered_map<std::string, ScalarFunction> scalars_;
+  std::unordered_map<std::string, AggregateFunction> aggregates_;
+  std::unordered_map<std::string, StatefulFunction> statefuls_;
+};
+
+namespace detail {
+template <class S, class = void>
+struct has_heap_bytes : std::false_type {};
+template <class S>
+struct has_heap_bytes<S, std::void_t<decltype(std::declval<const S&>().heap_bytes())>>
+    : std::true_type {};
+}  // namespace detail
+
+template <class State>
+void FunctionRegistry::register_aggregate(std::string name, int min_args, int max_args) {
+  AggregateFunction f;
+  f.name = std::move(name);
+  f.min_args = min_args;
+  f.max_args = max_args;
+  f.state_size = sizeof(State);
+  f.state_align = alignof(State);
+  f.construct = [](void* p) { new (p) State(); };
+  f.destroy = [](void* p) { static_cast<State*>(p)->~State(); };
+  f.add = [](void* p, Args a) { static_cast<State*>(p)->add(a); };
+  f.merge = [](void* into, const void* from) {
+    static_cast<State*>(into)->merge(*static_cast<const State*>(from));
+  };
+  f.result = [](const void* p) { return static_cast<const State*>(p)->result(); };
+  f.save = [](const void* p) { return static_cast<const State*>(p)->save(); };
+  f.restore = [](void* p, const nlohmann::json& j) { static_cast<State*>(p)->restore(j); };
+  if constexpr (detail::has_heap_bytes<State>::value) {
+    f.heap_bytes = [](const void* p) { return static_cast<const State*>(p)->heap_bytes(); };
+  } else {
+    f.heap_bytes = [](const void*) -> std::size_t { return 0; };
+  }
+  add_aggregate(std::move(f));
+}
+
+//! Registration hooks of the built-in function families (each in rules/functions/).
+void register_scalar_builtins(FunctionRegistry& r);
+void register_aggregate_builtins(FunctionRegistry& r);
+void register_stateful_builtins(FunctionRegistry& r);
+
+}  // namespace streamgate::rules

@@ -1,0 +1,203 @@
+// Duration and timestamp parsing, RFC 3339 formatting (civil-date arithmetic, no libc tz).
+#include "rules/time_util.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace streamgate::rules {
+
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+}
+
+bool read_digits(std::string_view s, std::size_t& pos, int count, int& out) {
+  if (pos + static_cast<std::size_t>(count) > s.size()) return false;
+  int v = 0;
+  for (int i = 0; i < count; ++i) {
+    const char c = s[pos + static_cast<std::size_t>(i)];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  pos += static_cast<std::size_t>(count);
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+std::optional<TimeNs> parse_duration(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  if (text.empty()) return std::nullopt;
+  TimeNs total = 0;
+  std::size_t pos = 0;
+  bool any = false;
+  while (pos < text.size()) {
+    double number = 0;
+    std::size_t start = pos;
+    bool seen_dot = false;
+    while (pos < text.size() &&
+           ((text[pos] >= '0' && text[pos] <= '9') || (text[pos] == '.' && !seen_dot))) {
+      seen_dot |= text[pos] == '.';
+      ++pos;
+    }
+    if (pos == start) return std::nullopt;
+    number = std::strtod(std::string(text.substr(start, pos - start)).c_str(), nullptr);
+    std::size_t unit_start = pos;
+    while (pos < text.size() && ((text[pos] >= 'a' && text[pos] <= 'z') ||
+                                 (text[pos] >= 'A' && text[pos] <= 'Z')))
+      ++pos;
+    std::string_view unit = text.substr(unit_start, pos - unit_start);
+    double scale;
+    if (unit.empty() || unit == "s" || unit == "S") {
+      if (unit.empty() && pos != text.size()) return std::nullopt;
+      scale = 1e9;
+    } else if (unit == "ms") {
+      scale = 1e6;
+    } else if (unit == "us") {
+      scale = 1e3;
+    } else if (unit == "ns") {
+      scale = 1;
+    } else if (unit == "m" || unit == "M") {
+      scale = 60e9;
+    } else if (unit == "h" || unit == "H") {
+      scale = 3600e9;
+    } else if (unit == "d" || unit == "D") {
+      scale = 86400e9;
+    } else {
+      return std::nullopt;
+    }
+    const double ns = number * scale;
+    if (!std::isfinite(ns) || ns > 9.2e18) return std::nullopt;
+    total += static_cast<TimeNs>(std::llround(ns));
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  return total;
+}
+
+std::optional<TimeNs> parse_rfc3339(std::string_view s) {
+  std::size_t pos = 0;
+  int year, month, day, hour = 0, minute = 0, second = 0;
+  if (!read_digits(s, pos, 4, year)) return std::nullopt;
+  if (pos >= s.size() || s[pos++] != '-') return std::nullopt;
+  if (!read_digits(s, pos, 2, month) || month < 1 || month > 12) return std::nullopt;
+  if (pos >= s.size() || s[pos++] != '-') return std::nullopt;
+  if (!read_digits(s, pos, 2, day) || day < 1 || day > 31) return std::nullopt;
+  TimeNs frac_ns = 0;
+  TimeNs offset_sec = 0;
+  if (pos < s.size()) {
+    if (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ') return std::nullopt;
+    ++pos;
+    if (!read_digits(s, pos, 2, hour) || hour > 23) return std::nullopt;
+    if (pos >= s.size() || s[pos++] != ':') return std::nullopt;
+    if (!read_digits(s, pos, 2, minute) || minute > 59) return std::nullopt;
+    if (pos < s.size() && s[pos] == ':') {
+      ++pos;
+      if (!read_digits(s, pos, 2, second) || second > 60) return std::nullopt;
+    }
+    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+      ++pos;
+      TimeNs scale = 100'000'000;
+      std::size_t start = pos;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        frac_ns += (s[pos] - '0') * scale;
+        scale /= 10;
+        ++pos;
+      }
+      if (pos == start) return std::nullopt;
+    }
+    if (pos < s.size()) {
+      const char z = s[pos];
+      if (z == 'Z' || z == 'z') {
+        ++pos;
+      } else if (z == '+' || z == '-') {
+        ++pos;
+        int oh, om = 0;
+        if (!read_digits(s, pos, 2, oh)) return std::nullopt;
+        if (pos < s.size() && s[pos] == ':') ++pos;
+        if (pos < s.size() && !read_digits(s, pos, 2, om)) return std::nullopt;
+        offset_sec = (oh * 3600 + om * 60) * (z == '+' ? 1 : -1);
+      } else {
+        return std::nullopt;
+      }
+    }
+    if (pos != s.size()) return std::nullopt;
+  }
+  const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month),
+                                            static_cast<unsigned>(day));
+  const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_sec;
+  return secs * kNsPerSec + frac_ns;
+}
+
+std::optional<TimeNs> epoch_number_to_ns(double number) {
+  if (!std::isfinite(number)) return std::nullopt;
+  const double a = std::fabs(number);
+  double ns;
+  if (a < 1e11) ns = number * 1e9;
+  else if (a < 1e14) ns = number * 1e6;
+  else if (a < 1e17) ns = number * 1e3;
+  else ns = number;
+  if (std::fabs(ns) > 9.2e18) return std::nullopt;
+  return static_cast<TimeNs>(std::llround(ns));
+}
+
+std::optional<TimeNs> epoch_number_to_ns(std::int64_t n) {
+  const std::int64_t a = n < 0 ? -n : n;
+  // Integer path keeps full nanosecond precision, which doubles lose past 2^53.
+  if (a < 100'000'000'000LL) return n * kNsPerSec;
+  if (a < 100'000'000'000'000LL) return n * kNsPerMs;
+  if (a < 100'000'000'000'000'000LL) return n * kNsPerUs;
+  return n;
+}
+
+std::string format_rfc3339(TimeNs t) {
+  const TimeNs secs = floor_div(t, kNsPerSec);
+  const TimeNs frac = t - secs * kNsPerSec;
+  const std::int64_t days = floor_div(secs, 86400);
+  const std::int64_t sod = secs - days * 86400;
+  std::int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  char buf[48];
+  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d",
+                        static_cast<long long>(y), m, d, static_cast<int>(sod / 3600),
+                        static_cast<int>((sod / 60) % 60), static_cast<int>(sod % 60));
+  std::string out(buf, static_cast<std::size_t>(n));
+  if (frac != 0) {
+    char fb[16];
+    if (frac % kNsPerMs == 0) {
+      std::snprintf(fb, sizeof fb, ".%03lld", static_cast<long long>(frac / kNsPerMs));
+    } else if (frac % kNsPerUs == 0) {
+      std::snprintf(fb, sizeof fb, ".%06lld", static_cast<long long>(frac / kNsPerUs));
+    } else {
+      std::snprintf(fb, sizeof fb, ".%09lld", static_cast<long long>(frac));
+    }
+    out += fb;
+  }
+  out += 'Z';
+  return out;
+}
+
+}  // namespace streamgate::rules

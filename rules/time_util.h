@@ -1,0 +1,46 @@
+// Time in the engine: int64 nanoseconds since the Unix epoch (UTC) everywhere, never `long`
+// (32 bits on armhf). Parsing of durations and timestamps, RFC 3339 formatting.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace streamgate::rules {
+
+using TimeNs = std::int64_t;
+inline constexpr TimeNs kNsPerUs = 1'000;
+inline constexpr TimeNs kNsPerMs = 1'000'000;
+inline constexpr TimeNs kNsPerSec = 1'000'000'000;
+inline constexpr TimeNs kTimeMin = INT64_MIN;
+inline constexpr TimeNs kTimeMax = INT64_MAX;
+
+//! "500ms", "5s", "30m", "2h", "1d", "1h30m", "250us", "10ns"; a bare number means seconds.
+std::optional<TimeNs> parse_duration(std::string_view text);
+
+//! RFC 3339 / ISO 8601 date-time: "2024-01-15T10:30:00Z", "...T10:30:00.123+02:00",
+//! a space instead of 'T' is accepted; no offset means UTC.
+std::optional<TimeNs> parse_rfc3339(std::string_view text);
+
+//! An epoch number whose unit is guessed from its magnitude: seconds (< 1e11), milliseconds
+//! (< 1e14), microseconds (< 1e17), otherwise nanoseconds. Fractions are kept.
+std::optional<TimeNs> epoch_number_to_ns(double number);
+std::optional<TimeNs> epoch_number_to_ns(std::int64_t number);
+
+//! "2024-01-15T10:30:00Z"; sub-second digits only when non-zero (".123Z", ".123456789Z").
+std::string format_rfc3339(TimeNs t);
+
+//! Floor division that is correct for negative times (window alignment before 1970).
+inline TimeNs floor_div(TimeNs a, TimeNs b) {
+  TimeNs q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+//! Start of the epoch-aligned window of length `size` (offset `offset`) holding t.
+inline TimeNs align_down(TimeNs t, TimeNs size, TimeNs offset = 0) {
+  return floor_div(t - offset, size) * size + offset;
+}
+
+}  // namespace streamgate::rules

@@ -1,0 +1,257 @@
+// Value: comparison, hashing and JSON conversion.
+#include "rules/value.h"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+namespace streamgate::rules {
+
+double Value::as_number() const {
+  if (is_int()) return static_cast<double>(as_int());
+  if (is_double()) return as_double_exact();
+  return 0.0;
+}
+
+const Value* Value::find(std::string_view key) const {
+  if (!is_object()) return nullptr;
+  for (const auto& [k, v] : as_object())
+    if (k == key) return &v;
+  return nullptr;
+}
+
+const Value* Value::at(std::int64_t index) const {
+  if (!is_array()) return nullptr;
+  const auto& a = as_array();
+  const auto n = static_cast<std::int64_t>(a.size());
+  if (index < 0) index += n;
+  if (index < 0 || index >= n) return nullptr;
+  return &a[static_cast<std::size_t>(index)];
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xF]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+namespace {
+
+void append_double(std::string& out, double d) {
+  if (!std::isfinite(d)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  auto res = std::to_chars(buf, buf + sizeof buf, d);
+  std::string_view text(buf, static_cast<std::size_t>(res.ptr - buf));
+  out += text;
+  // Keep doubles recognisable as doubles (26.0, not 26) so types survive a round trip.
+  if (text.find_first_of(".eEn") == std::string_view::npos) out += ".0";
+}
+
+int type_rank(Value::Type t) {
+  switch (t) {
+    case Value::Type::Null: return 0;
+    case Value::Type::Bool: return 1;
+    case Value::Type::Int:
+    case Value::Type::Double: return 2;
+    case Value::Type::String: return 3;
+    case Value::Type::Array: return 4;
+    case Value::Type::Object: return 5;
+  }
+  return 6;
+}
+
+}  // namespace
+
+void Value::append_json(std::string& out) const {
+  switch (type()) {
+    case Type::Null: out += "null"; break;
+    case Type::Bool: out += as_bool() ? "true" : "false"; break;
+    case Type::Int: {
+      char buf[24];
+      auto res = std::to_chars(buf, buf + sizeof buf, as_int());
+      out.append(buf, res.ptr);
+      break;
+    }
+    case Type::Double: append_double(out, as_double_exact()); break;
+    case Type::String: append_json_string(out, as_string()); break;
+    case Type::Array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : as_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        e.append_json(out);
+      }
+      out.push_back(']');
+      break;
+    }
+    case Type::Object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [k, v] : as_object()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string(out, k);
+        out.push_back(':');
+        v.append_json(out);
+      }
+      out.push_back('}');
+      break;
+    }
+  }
+}
+
+std::string Value::to_json() const {
+  std::string out;
+  append_json(out);
+  return out;
+}
+
+std::string Value::to_text() const {
+  if (is_string()) return as_string();
+  if (is_null()) return "";
+  return to_json();
+}
+
+nlohmann::json Value::to_nlohmann() const {
+  switch (type()) {
+    case Type::Null: return nullptr;
+    case Type::Bool: return as_bool();
+    case Type::Int: return as_int();
+    case Type::Double: return as_double_exact();
+    case Type::String: return as_string();
+    case Type::Array: {
+      auto j = nlohmann::json::array();
+      for (const auto& e : as_array()) j.push_back(e.to_nlohmann());
+      return j;
+    }
+    case Type::Object: {
+      auto o = nlohmann::json::object();
+      for (const auto& [k, v] : as_object()) o[k] = v.to_nlohmann();
+      return o;
+    }
+  }
+  return nullptr;
+}
+
+Value Value::from_nlohmann(const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::null: return {};
+    case nlohmann::json::value_t::boolean: return j.get<bool>();
+    case nlohmann::json::value_t::number_integer: return j.get<std::int64_t>();
+    case nlohmann::json::value_t::number_unsigned: {
+      auto u = j.get<std::uint64_t>();
+      if (u <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(u);
+      return static_cast<double>(u);
+    }
+    case nlohmann::json::value_t::number_float: return j.get<double>();
+    case nlohmann::json::value_t::string: return j.get<std::string>();
+    case nlohmann::json::value_t::array: {
+      rules::Array a;
+      a.reserve(j.size());
+      for (const auto& e : j) a.push_back(from_nlohmann(e));
+      return a;
+    }
+    case nlohmann::json::value_t::object: {
+      rules::Object o;
+      o.reserve(j.size());
+      for (auto it = j.begin(); it != j.end(); ++it) o.emplace_back(it.key(), from_nlohmann(*it));
+      return o;
+    }
+    default: return {};
+  }
+}
+
+int compare(const Value& a, const Value& b) {
+  const int ra = type_rank(a.type()), rb = type_rank(b.type());
+  if (ra != rb) return ra < rb ? -1 : 1;
+  switch (a.type()) {
+    case Value::Type::Null: return 0;
+    case Value::Type::Bool: return static_cast<int>(a.as_bool()) - static_cast<int>(b.as_bool());
+    case Value::Type::Int:
+    case Value::Type::Double:
+      if (a.is_int() && b.is_int()) {
+        return a.as_int() < b.as_int() ? -1 : (a.as_int() > b.as_int() ? 1 : 0);
+      } else {
+        const double x = a.as_number(), y = b.as_number();
+        return x < y ? -1 : (x > y ? 1 : 0);
+      }
+    case Value::Type::String: {
+      const int c = a.as_string().compare(b.as_string());
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    case Value::Type::Array: {
+      const auto &x = a.as_array(), &y = b.as_array();
+      for (std::size_t i = 0; i < x.size() && i < y.size(); ++i)
+        if (int c = compare(x[i], y[i]); c != 0) return c;
+      return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
+    }
+    case Value::Type::Object: {
+      const auto &x = a.as_object(), &y = b.as_object();
+      for (std::size_t i = 0; i < x.size() && i < y.size(); ++i) {
+        if (int c = x[i].first.compare(y[i].first); c != 0) return c < 0 ? -1 : 1;
+        if (int c = compare(x[i].second, y[i].second); c != 0) return c;
+      }
+      return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
+    }
+  }
+  return 0;
+}
+
+std::size_t Value::hash() const {
+  auto mix = [](std::size_t h, std::size_t v) {
+    return h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+  };
+  switch (type()) {
+    case Type::Null: return 0x51ed270b;
+    case Type::Bool: return as_bool() ? 0x2545F491 : 0x4F6CDD1D;
+    case Type::Int:
+    case Type::Double: {
+      // Equal numbers hash equal whatever their type (1 and 1.0 are the same key).
+      const double d = as_number();
+      if (is_int() || d == std::floor(d)) {
+        const auto i = is_int() ? as_int() : static_cast<std::int64_t>(d);
+        return std::hash<std::int64_t>{}(i);
+      }
+      return std::hash<double>{}(d);
+    }
+    case Type::String: return std::hash<std::string>{}(as_string());
+    case Type::Array: {
+      std::size_t h = 0xA11A7;
+      for (const auto& e : as_array()) h = mix(h, e.hash());
+      return h;
+    }
+    case Type::Object: {
+      std::size_t h = 0x0B1EC7;
+      for (const auto& [k, v] : as_object()) h = mix(mix(h, std::hash<std::string>{}(k)), v.hash());
+      return h;
+    }
+  }
+  return 0;
+}
+
+}  // namespace streamgate::rules
