@@ -186,7 +186,7 @@ std::string format_rfc3339(TimeNs t) {
                         static_cast<int>((sod / 60) % 60), static_cast<int>(sod % 60));
   std::string out(buf, static_cast<std::size_t>(n));
   if (frac != 0) {
-    char fb[16];
+    char fb[32];
     if (frac % kNsPerMs == 0) {
       std::snprintf(fb, sizeof fb, ".%03lld", static_cast<long long>(frac / kNsPerMs));
     } else if (frac % kNsPerUs == 0) {
