@@ -1,0 +1,355 @@
+// Option table, INI + command-line parsing and validation of the `run` command.
+#include "gateway/config.h"
+
+#include <unistd.h>
+
+#include <bit>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#ifndef STREAMGATE_VERSION
+#define STREAMGATE_VERSION "0.0.0"
+#endif
+
+namespace po = boost::program_options;
+
+namespace streamgate::gateway {
+
+const char* to_string(RingFullPolicy p) {
+  return p == RingFullPolicy::Block ? "block" : "drop-newest";
+}
+
+std::string version_string() { return "streamgate " STREAMGATE_VERSION; }
+
+std::optional<std::chrono::milliseconds> parse_duration_ms(const std::string& text) {
+  // Sum of <number><unit> parts ("1m30s"); a bare number is seconds.
+  if (text.empty()) return std::nullopt;
+  double total_ms = 0;
+  std::size_t i = 0;
+  bool any = false;
+  while (i < text.size()) {
+    std::size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    if (start == i) return std::nullopt;
+    double number = 0;
+    try {
+      std::size_t used = 0;
+      number = std::stod(text.substr(start, i - start), &used);
+      if (used != i - start) return std::nullopt;
+    } catch (...) {
+      return std::nullopt;
+    }
+    std::size_t ustart = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    const std::string unit = text.substr(ustart, i - ustart);
+    double scale = 0;
+    if (unit.empty()) {
+      if (i != text.size() || any) return std::nullopt;  // bare number only on its own
+      scale = 1000;
+    } else if (unit == "ms") {
+      scale = 1;
+    } else if (unit == "s") {
+      scale = 1000;
+    } else if (unit == "m" || unit == "min") {
+      scale = 60'000;
+    } else if (unit == "h") {
+      scale = 3'600'000;
+    } else {
+      return std::nullopt;
+    }
+    total_ms += number * scale;
+    any = true;
+  }
+  if (total_ms < 0 || total_ms > 1e12) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(total_ms + 0.5));
+}
+
+namespace {
+
+struct BadValue {
+  std::string message;
+};
+
+std::optional<bool> parse_bool(const std::string& v) {
+  std::string s;
+  for (char c : v) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
+  if (s == "false" || s == "no" || s == "off" || s == "0") return false;
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_uint(const std::string& v) {
+  if (v.empty() || v.size() > 19) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : v) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
+//! "64KiB", "1MiB", "1000" bytes.
+std::optional<std::uint64_t> parse_size(const std::string& v) {
+  std::size_t i = 0;
+  while (i < v.size() && std::isdigit(static_cast<unsigned char>(v[i]))) ++i;
+  auto n = parse_uint(v.substr(0, i));
+  if (!n) return std::nullopt;
+  std::string unit = v.substr(i);
+  std::uint64_t scale = 1;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "KiB" || unit == "K" || unit == "k") scale = 1024;
+  else if (unit == "MiB" || unit == "M") scale = 1024 * 1024;
+  else return std::nullopt;
+  return *n * scale;
+}
+
+void check_broker_url(const std::string& option, const std::string& url) {
+  static const char* const kSchemes[] = {"tcp://", "ssl://", "mqtt://", "mqtts://", "ws://", "wss://"};
+  for (const char* scheme : kSchemes) {
+    std::string s(scheme);
+    if (url.rfind(s, 0) == 0) {
+      std::string rest = url.substr(s.size());
+      auto colon = rest.rfind(':');
+      if (rest.empty() || colon == 0) break;
+      if (colon != std::string::npos) {
+        std::string port = rest.substr(colon + 1);
+        auto slash = port.find('/');
+        if (slash != std::string::npos) port = port.substr(0, slash);
+        auto p = parse_uint(port);
+        if (!p || *p == 0 || *p > 65535) {
+          throw BadValue{"option '" + option + "': bad port in '" + url + "'"};
+        }
+      }
+      return;
+    }
+  }
+  throw BadValue{"option '" + option + "': '" + url +
+                 "' is not a broker URL (expected tcp://HOST:PORT or ssl://HOST:PORT)"};
+}
+
+std::string default_client_id() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "streamgate";
+  return std::string("streamgate-") + host;
+}
+
+std::string read_secret_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw BadValue{"option 'password-file': cannot read '" + path + "'"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+struct OptionTables {
+  po::options_description generic{"General"};
+  po::options_description file{"Options (command line --NAME=VALUE, or NAME = VALUE in the config file)"};
+  po::options_description all;
+};
+
+void fill_option_tables(OptionTables& t) {
+  po::options_description& generic = t.generic;
+  generic.add_options()
+      ("help,h", "print this help and exit")
+      ("version,V", "print the version and exit")
+      ("config,c", po::value<std::string>(), "INI file with any of the options below (command line wins)");
+
+  t.file.add_options()
+      ("broker", po::value<std::string>()->default_value("tcp://127.0.0.1:1883"), "input broker URL: tcp://HOST:PORT or ssl://HOST:PORT")
+      ("client-id", po::value<std::string>(), "MQTT client id (default streamgate-<hostname>; keep it stable for persistent sessions)")
+      ("username", po::value<std::string>(), "MQTT user name")
+      ("password-file", po::value<std::string>(), "file holding the MQTT password (else $STREAMGATE_PASSWORD); never logged")
+      ("tls-ca-file", po::value<std::string>(), "CA bundle for ssl:// (default: system trust store)")
+      ("tls-cert-file", po::value<std::string>(), "client certificate (PEM) for ssl://")
+      ("tls-key-file", po::value<std::string>(), "client private key (PEM) for ssl://")
+      ("tls-verify", po::value<std::string>()->default_value("true"), "verify the broker's certificate and host name")
+      ("subscribe", po::value<std::vector<std::string>>()->composing(), "extra topic filter to subscribe to, besides the streams' TOPIC filters (repeatable)")
+      ("qos", po::value<std::string>()->default_value("1"), "subscription QoS: 0, 1 or 2")
+      ("mqtt-version", po::value<std::string>()->default_value("3.1.1"), "MQTT protocol version: 3.1.1 or 5")
+      ("clean-session", po::value<std::string>()->default_value("true"), "true: clean session; false: persistent session (broker keeps subscriptions and queued QoS>0 messages)")
+      ("keepalive", po::value<std::string>()->default_value("30s"), "MQTT keep-alive interval")
+      ("reconnect-min", po::value<std::string>()->default_value("500ms"), "first reconnect delay (doubles per failure)")
+      ("reconnect-max", po::value<std::string>()->default_value("30s"), "longest reconnect delay")
+      ("output-broker", po::value<std::string>(), "broker for results (default: the input broker, same connection)")
+      ("output-client-id", po::value<std::string>(), "client id of the output connection (default: <client-id>-out)")
+      ("rules-dir", po::value<std::string>()->default_value("/etc/streamgate/rules.d"), "directory of *.sql rule files")
+      ("state-db", po::value<std::string>()->default_value("/var/lib/streamgate/state.db"), "SQLite state database path")
+      ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical or off")
+      ("ring-capacity", po::value<std::string>()->default_value("4096"), "messages per ring (power of two)")
+      ("ring-full-policy", po::value<std::string>()->default_value("drop-newest"), "when the ingress ring is full: drop-newest (counted) or block (stalls the MQTT receive thread)")
+      ("max-payload-bytes", po::value<std::string>()->default_value("65536"), "larger payloads are rejected and counted (suffix KiB/MiB allowed)")
+      ("dead-letter-topic", po::value<std::string>(), "republish rejected messages with the reason to this topic")
+      ("tick-interval", po::value<std::string>()->default_value("100ms"), "processing-time tick (idle timeouts, processing-time windows)")
+      ("shutdown-timeout", po::value<std::string>()->default_value("5s"), "longest wait for draining results on shutdown");
+
+  t.all.add(t.generic).add(t.file);
+}
+
+}  // namespace
+
+ParseOutcome parse_config(const std::vector<std::string>& args) {
+  return parse_config(args, [](const char* name) -> const char* { return std::getenv(name); });
+}
+
+ParseOutcome parse_config(const std::vector<std::string>& args,
+                          const std::function<const char*(const char*)>& env) {
+  ParseOutcome out;
+  OptionTables tables;
+  fill_option_tables(tables);
+  const po::options_description& table = tables.all;
+  po::variables_map vm;
+  try {
+    std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+    po::store(po::command_line_parser(rest).options(table).run(), vm);
+    if (vm.count("help")) {
+      std::ostringstream os;
+      os << "usage: streamgate [run] [--config FILE] [options]\n"
+            "       streamgate replay --rules PATH [--input FILE.jsonl] [--topic TOPIC]\n"
+            "       streamgate check-rules PATH...\n\n"
+         << table;
+      out.print = os.str();
+      return out;
+    }
+    if (vm.count("version")) {
+      out.print = version_string() + "\n";
+      return out;
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) {
+        out.error = "cannot read config file '" + path + "'";
+        return out;
+      }
+      try {
+        po::store(po::parse_config_file(in, tables.file, false), vm);
+      } catch (const po::error& e) {
+        out.error = path + ": " + e.what();
+        return out;
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    out.error = e.what();
+    return out;
+  }
+
+  try {
+    Config c;
+    auto str = [&](const char* name) { return vm[name].as<std::string>(); };
+    auto duration = [&](const char* name) {
+      auto d = parse_duration_ms(str(name));
+      if (!d) throw BadValue{std::string("option '") + name + "': '" + str(name) + "' is not a duration (e.g. 500ms, 5s, 2m)"};
+      return *d;
+    };
+    auto boolean = [&](const char* name) {
+      auto b = parse_bool(str(name));
+      if (!b) throw BadValue{std::string("option '") + name + "': '" + str(name) + "' is not true or false"};
+      return *b;
+    };
+    if (vm.count("config")) c.config_file = str("config");
+
+    BrokerConfig& in = c.input;
+    in.url = str("broker");
+    check_broker_url("broker", in.url);
+    in.client_id = vm.count("client-id") ? str("client-id") : default_client_id();
+    if (in.client_id.empty()) throw BadValue{"option 'client-id': must not be empty"};
+    if (vm.count("username")) in.username = str("username");
+    if (vm.count("password-file")) {
+      in.password = read_secret_file(str("password-file"));
+    } else if (const char* p = env("STREAMGATE_PASSWORD")) {
+      in.password = p;
+    }
+    if (vm.count("tls-ca-file")) in.tls_ca_file = str("tls-ca-file");
+    if (vm.count("tls-cert-file")) in.tls_cert_file = str("tls-cert-file");
+    if (vm.count("tls-key-file")) in.tls_key_file = str("tls-key-file");
+    in.tls_verify = boolean("tls-verify");
+    const std::string version = str("mqtt-version");
+    if (version == "3.1.1" || version == "4" || version == "311") in.version = MqttVersion::V311;
+    else if (version == "5" || version == "5.0") in.version = MqttVersion::V5;
+    else throw BadValue{"option 'mqtt-version': '" + version + "' is not 3.1.1 or 5"};
+    in.clean_session = boolean("clean-session");
+    auto keepalive = duration("keepalive");
+    if (keepalive.count() < 1000 || keepalive.count() > 65535LL * 1000) {
+      throw BadValue{"option 'keepalive': must be between 1s and 65535s"};
+    }
+    in.keepalive = std::chrono::duration_cast<std::chrono::seconds>(keepalive);
+    in.reconnect_min = duration("reconnect-min");
+    in.reconnect_max = duration("reconnect-max");
+    if (in.reconnect_min.count() <= 0) throw BadValue{"option 'reconnect-min': must be > 0"};
+    if (in.reconnect_max < in.reconnect_min) {
+      throw BadValue{"option 'reconnect-max': must be >= reconnect-min"};
+    }
+
+    auto qos = parse_uint(str("qos"));
+    if (!qos || *qos > 2) throw BadValue{"option 'qos': '" + str("qos") + "' is not 0, 1 or 2"};
+    c.qos = static_cast<int>(*qos);
+    if (vm.count("subscribe")) {
+      c.extra_subscriptions = vm["subscribe"].as<std::vector<std::string>>();
+      for (const auto& f : c.extra_subscriptions) {
+        if (f.empty()) throw BadValue{"option 'subscribe': empty topic filter"};
+      }
+    }
+
+    c.output = in;
+    if (vm.count("output-broker")) {
+      c.output.url = str("output-broker");
+      check_broker_url("output-broker", c.output.url);
+      c.separate_output = true;
+    }
+    c.output.client_id = vm.count("output-client-id") ? str("output-client-id") : in.client_id + "-out";
+    if (vm.count("output-client-id") && !c.separate_output) {
+      throw BadValue{"option 'output-client-id': needs output-broker"};
+    }
+
+    c.rules_dir = str("rules-dir");
+    c.state_db = str("state-db");
+    c.log_level = str("log-level");
+    static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    bool level_ok = false;
+    for (const char* l : kLevels) level_ok = level_ok || c.log_level == l;
+    if (!level_ok) {
+      throw BadValue{"option 'log-level': '" + c.log_level + "' is not one of trace, debug, info, warn, error, critical, off"};
+    }
+
+    auto cap = parse_uint(str("ring-capacity"));
+    if (!cap || *cap < 2 || *cap > (1u << 24) || !std::has_single_bit(*cap)) {
+      throw BadValue{"option 'ring-capacity': '" + str("ring-capacity") + "' is not a power of two between 2 and 16777216"};
+    }
+    c.ring_capacity = static_cast<std::size_t>(*cap);
+    const std::string policy = str("ring-full-policy");
+    if (policy == "drop-newest") c.ring_full_policy = RingFullPolicy::DropNewest;
+    else if (policy == "block") c.ring_full_policy = RingFullPolicy::Block;
+    else throw BadValue{"option 'ring-full-policy': '" + policy + "' is not drop-newest or block"};
+    auto max_payload = parse_size(str("max-payload-bytes"));
+    if (!max_payload || *max_payload == 0 || *max_payload > 256ull * 1024 * 1024) {
+      throw BadValue{"option 'max-payload-bytes': '" + str("max-payload-bytes") + "' is not a size between 1 and 256MiB"};
+    }
+    c.max_payload_bytes = static_cast<std::size_t>(*max_payload);
+    // Slots are preallocated (address space, touched lazily): keep the product sane, 32-bit too.
+    if (static_cast<std::uint64_t>(c.ring_capacity) * (c.max_payload_bytes + 1024) > (1ull << 30)) {
+      throw BadValue{"options 'ring-capacity' x 'max-payload-bytes' exceed 1 GiB of ring buffers; lower one of them"};
+    }
+    if (vm.count("dead-letter-topic")) {
+      c.dead_letter_topic = str("dead-letter-topic");
+      if (c.dead_letter_topic.find_first_of("+#") != std::string::npos) {
+        throw BadValue{"option 'dead-letter-topic': wildcards are not allowed in a topic"};
+      }
+    }
+    c.tick_interval = duration("tick-interval");
+    if (c.tick_interval.count() < 1) throw BadValue{"option 'tick-interval': must be >= 1ms"};
+    c.shutdown_timeout = duration("shutdown-timeout");
+    out.config = std::move(c);
+  } catch (const BadValue& e) {
+    out.error = e.message;
+  }
+  return out;
+}
+
+}  // namespace streamgate::gateway

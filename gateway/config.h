@@ -1,0 +1,80 @@
+// Configuration of the `run` command: an INI file (--config) and the command line, the command
+// line winning. Parsing never exits the process: it returns either a Config, a text to print
+// (--help, --version) or one error line, and main turns the error into exit code 2.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace streamgate::gateway {
+
+enum class RingFullPolicy : std::uint8_t { DropNewest, Block };
+const char* to_string(RingFullPolicy p);
+
+enum class MqttVersion : std::uint8_t { V311, V5 };
+
+struct BrokerConfig {
+  std::string url = "tcp://127.0.0.1:1883";  //!< tcp://host:port or ssl://host:port
+  std::string client_id;
+  std::string username;
+  std::string password;  //!< from --password-file or $STREAMGATE_PASSWORD; never logged
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool tls_verify = true;
+  MqttVersion version = MqttVersion::V311;
+  bool clean_session = true;
+  std::chrono::seconds keepalive{30};
+  std::chrono::milliseconds reconnect_min{500};
+  std::chrono::milliseconds reconnect_max{30'000};
+};
+
+struct Subscription {
+  std::string filter;
+  int qos = 1;
+};
+
+struct Config {
+  std::optional<std::string> config_file;
+  BrokerConfig input;
+  //! Publisher connection; same broker as `input` unless --output-broker is given.
+  BrokerConfig output;
+  bool separate_output = false;
+  std::vector<std::string> extra_subscriptions;  //!< besides the streams' TOPIC filters
+  int qos = 1;                                  //!< subscription QoS
+  std::string rules_dir = "/etc/streamgate/rules.d";
+  std::string state_db = "/var/lib/streamgate/state.db";
+  std::string log_level = "info";
+  std::size_t ring_capacity = 4096;
+  RingFullPolicy ring_full_policy = RingFullPolicy::DropNewest;
+  std::size_t max_payload_bytes = 64 * 1024;
+  std::string dead_letter_topic;  //!< empty: bad messages are only counted and logged
+  std::chrono::milliseconds tick_interval{100};
+  std::chrono::milliseconds shutdown_timeout{5'000};
+};
+
+struct ParseOutcome {
+  //! Exactly one of: a config to run with, a text to print on stdout and exit 0, or an error.
+  std::optional<Config> config;
+  std::string print;
+  std::string error;  //!< one line, without the program name prefix
+};
+
+//! Parses the `run` command's arguments (argv[0] is skipped). `env` looks up environment
+//! variables (tests pass their own).
+ParseOutcome parse_config(const std::vector<std::string>& args,
+                          const std::function<const char*(const char*)>& env);
+ParseOutcome parse_config(const std::vector<std::string>& args);
+
+//! "500ms", "5s", "2m", "1h"; a bare number means seconds.
+std::optional<std::chrono::milliseconds> parse_duration_ms(const std::string& text);
+
+std::string version_string();
+
+}  // namespace streamgate::gateway

@@ -1,0 +1,149 @@
+// streamgate: entry point. `streamgate [run] [options]` runs the gateway daemon,
+// `streamgate replay ...` and `streamgate check-rules ...` run rules offline.
+#include <signal.h>
+
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "gateway/check_rules.h"
+#include "gateway/config.h"
+#include "gateway/pipeline.h"
+#include "gateway/replay.h"
+#include "gateway/rule_files.h"
+#include "gateway/sd_notify.h"
+#include "rules/engine.h"
+
+namespace sg = streamgate::gateway;
+
+namespace {
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("streamgate");
+  // Under systemd the journal adds its own timestamp; keep ours for plain terminals and tests.
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+int run_daemon(const std::vector<std::string>& args) {
+  sg::ParseOutcome parsed = sg::parse_config(args);
+  if (!parsed.error.empty()) {
+    std::cerr << "streamgate: error: " << parsed.error << "\n";
+    return 2;
+  }
+  if (!parsed.config) {
+    std::cout << parsed.print;
+    return 0;
+  }
+  const sg::Config& config = *parsed.config;
+  setup_logging(config.log_level);
+  spdlog::info("{} starting{}", sg::version_string(),
+               config.config_file ? " (config " + *config.config_file + ")" : std::string());
+
+  // Signals are taken synchronously by this thread (sigwait); every thread started from here
+  // inherits the blocked mask, so no handler ever runs on a Paho or worker thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  streamgate::rules::EngineOptions engine_options;
+  engine_options.max_payload_bytes = config.max_payload_bytes;
+  auto engine = std::make_unique<streamgate::rules::Engine>(engine_options);
+  std::vector<std::pair<std::string, std::string>> files;
+  {
+    std::vector<sg::RuleFile> rf;
+    std::vector<std::string> problems;
+    sg::read_rule_files(config.rules_dir, rf, problems);
+    for (const auto& p : problems) spdlog::error("rules: {}", p);
+    if (rf.empty() && !problems.empty() && !std::filesystem::is_directory(config.rules_dir)) {
+      std::cerr << "streamgate: error: option 'rules-dir': " << problems.front() << "\n";
+      return 2;
+    }
+    for (auto& f : rf) files.emplace_back(std::move(f.path), std::move(f.text));
+  }
+  for (const auto& [path, text] : files) {
+    const auto before = engine->rules().size();
+    const auto errors = engine->load_file(path, text);
+    if (errors.empty()) {
+      spdlog::info("loaded {} ({} rules)", path, engine->rules().size() - before);
+    } else {
+      // A bad file is skipped as a whole; the other files keep running.
+      for (const auto& e : errors) spdlog::error("{}", e.to_string());
+      spdlog::error("skipped {}: {} errors", path, errors.size());
+    }
+  }
+  for (const auto& r : engine->rules()) {
+    spdlog::info("rule '{}' FROM {} -> '{}' (QoS {})", r.name, r.from, r.output_topic, r.qos);
+  }
+  if (engine->rules().empty()) spdlog::warn("no rules loaded from {}", config.rules_dir);
+
+  sg::Heartbeat heartbeat;
+  sg::Pipeline pipeline(config, std::move(engine), heartbeat);
+  pipeline.start();
+
+  const std::string status = "running";
+  sg::sd_notify(sg::notify_ready(status));
+  std::unique_ptr<sg::WatchdogPinger> pinger;
+  if (auto interval = sg::watchdog_interval_from_env()) {
+    pinger = std::make_unique<sg::WatchdogPinger>(
+        heartbeat, *interval, [](std::string_view m) { sg::sd_notify(m); });
+  }
+
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: reloading rules from {}", config.rules_dir);
+      std::vector<sg::RuleFile> rf;
+      std::vector<std::string> problems;
+      sg::read_rule_files(config.rules_dir, rf, problems);
+      if (!problems.empty()) {
+        for (const auto& p : problems) spdlog::error("reload: {}", p);
+        spdlog::error("reload skipped; the previous rules keep running");
+        continue;
+      }
+      std::vector<std::pair<std::string, std::string>> reload;
+      for (auto& f : rf) reload.emplace_back(std::move(f.path), std::move(f.text));
+      pipeline.request_reload(std::move(reload));
+      continue;
+    }
+    spdlog::info("{}: stopping", strsignal(sig));
+    break;
+  }
+  sg::sd_notify(sg::notify_stopping());
+  pipeline.stop();
+  if (pinger) pinger->stop();
+  spdlog::info("bye");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  try {
+    if (args.size() >= 2 && args[1] == "replay") {
+      return sg::run_replay({args.begin() + 2, args.end()}, std::cin, std::cout, std::cerr);
+    }
+    if (args.size() >= 2 && args[1] == "check-rules") {
+      return sg::run_check_rules({args.begin() + 2, args.end()}, std::cout, std::cerr);
+    }
+    if (args.size() >= 2 && args[1] == "run") args.erase(args.begin() + 1);
+    return run_daemon(args);
+  } catch (const std::exception& e) {
+    std::cerr << "streamgate: fatal: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,463 @@
+// Engine: owns the rule set (plan + per-stream and per-rule runtime state), routes messages by
+// topic to streams, parses each payload once, feeds rows to rules, propagates watermarks and
+// rule outputs to rules reading FROM other rules, and swaps rule sets on reload keeping the state
+// of unchanged rules.
+#include "rules/engine.h"
+
+#include <algorithm>
+#include <deque>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "rules/ingest/ingest.h"
+#include "rules/planner/plan.h"
+#include "rules/runtime/rule_runtime.h"
+#include "rules/window/window.h"
+
+namespace streamgate::rules {
+
+std::string RuleError::to_string() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+const char* to_string(IngestStatus s) {
+  switch (s) {
+    case IngestStatus::Ok: return "ok";
+    case IngestStatus::NoStream: return "no_stream";
+    case IngestStatus::MalformedJson: return "malformed_json";
+    case IngestStatus::NotAnObject: return "not_an_object";
+    case IngestStatus::TooLarge: return "too_large";
+    case IngestStatus::TooDeep: return "too_deep";
+    case IngestStatus::MissingTimestamp: return "missing_timestamp";
+    case IngestStatus::BadTimestamp: return "bad_timestamp";
+    case IngestStatus::Duplicate: return "duplicate";
+  }
+  return "unknown";
+}
+
+namespace {
+
+//! Dedup ids kept per stream at most (oldest evicted first), whatever the horizon.
+constexpr std::size_t kMaxDedupIds = 1'000'000;
+
+struct StreamRt {
+  const plan::StreamDef* def = nullptr;
+  window::Watermark wm;
+  TimeNs last_event_proc = kTimeMin;  //!< processing time of the last event
+  TimeNs wm_at_last_event = kTimeMin;
+  ingest::FieldExtractor extractor;
+  std::vector<Value> slots;
+  std::unordered_map<std::string, TimeNs> ids;
+  std::deque<std::pair<TimeNs, std::string>> id_order;
+
+  void bind(const plan::StreamDef* d) {
+    def = d;
+    extractor.build(d->slot_fields);
+    slots.assign(d->slot_fields.size(), Value());
+  }
+};
+
+struct Catalog {
+  std::vector<plan::SourceFile> files;
+  std::unique_ptr<plan::Plan> plan;
+  std::vector<std::unique_ptr<StreamRt>> streams;
+  std::vector<std::unique_ptr<runtime::RuleRuntime>> rules;
+};
+
+std::optional<TimeNs> timestamp_of(simdjson::dom::element e) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::STRING: {
+      const std::string_view s = e.get_string().value_unsafe();
+      if (auto t = parse_rfc3339(s)) return t;
+      // Epoch numbers sent as strings ("1705312200000").
+      if (!s.empty() && s.size() < 20 &&
+          std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return epoch_number_to_ns(static_cast<std::int64_t>(std::stoll(std::string(s))));
+      return std::nullopt;
+    }
+    case element_type::INT64: return epoch_number_to_ns(e.get_int64().value_unsafe());
+    case element_type::UINT64: return epoch_number_to_ns(static_cast<double>(e.get_uint64().value_unsafe()));
+    case element_type::DOUBLE: return epoch_number_to_ns(e.get_double().value_unsafe());
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+struct Engine::Impl : runtime::Output {
+  explicit Impl(EngineOptions o) : options(o), parser(options) {}
+
+  EngineOptions options;
+  ingest::JsonParser parser;
+  Catalog cat;
+  const EmitFn* emit = nullptr;
+  TimeNs now = 0;
+
+  // ---- building rule sets
+
+  std::vector<RuleError> build(std::vector<plan::SourceFile> files, Catalog& out) {
+    std::vector<RuleError> errors;
+    auto p = plan::plan_files(files, errors);
+    if (!errors.empty()) return errors;
+    out.files = std::move(files);
+    out.plan = std::move(p);
+    return errors;
+  }
+
+  //! Installs `next`, moving the state of unchanged streams and rules out of the current set.
+  void install(Catalog next) {
+    const auto& np = *next.plan;
+    next.streams.resize(np.streams.size());
+    next.rules.resize(np.rules.size());
+    if (cat.plan) {
+      const auto& op = *cat.plan;
+      for (std::size_t i = 0; i < np.streams.size(); ++i) {
+        const int o = op.find_stream(np.streams[i].name);
+        if (o >= 0 && op.streams[static_cast<std::size_t>(o)].text_hash == np.streams[i].text_hash &&
+            cat.streams[static_cast<std::size_t>(o)])
+          next.streams[i] = std::move(cat.streams[static_cast<std::size_t>(o)]);
+      }
+      for (std::size_t i = 0; i < np.rules.size(); ++i) {
+        const int o = op.find_rule(np.rules[i].name);
+        if (o >= 0 && op.rules[static_cast<std::size_t>(o)].text_hash == np.rules[i].text_hash &&
+            op.rules[static_cast<std::size_t>(o)].from == np.rules[i].from &&
+            cat.rules[static_cast<std::size_t>(o)])
+          next.rules[i] = std::move(cat.rules[static_cast<std::size_t>(o)]);
+      }
+    }
+    for (std::size_t i = 0; i < np.streams.size(); ++i) {
+      if (!next.streams[i]) next.streams[i] = std::make_unique<StreamRt>();
+      next.streams[i]->bind(&np.streams[i]);
+    }
+    for (std::size_t i = 0; i < np.rules.size(); ++i) {
+      const auto& rp = np.rules[i];
+      if (next.rules[i]) {
+        next.rules[i]->rebind(&rp, static_cast<int>(i));
+      } else {
+        next.rules[i] = std::make_unique<runtime::RuleRuntime>(&rp, static_cast<int>(i), &options);
+      }
+      auto& rr = *next.rules[i];
+      rr.set_lateness(np.streams[static_cast<std::size_t>(rp.stream)].allowed_lateness);
+      rr.has_downstream = !np.streams[static_cast<std::size_t>(rp.out_stream)].readers.empty();
+    }
+    // Destroy the old set (its plan must outlive its runtimes).
+    Catalog old = std::move(cat);
+    old.rules.clear();
+    old.streams.clear();
+    cat = std::move(next);
+  }
+
+  // ---- runtime::Output
+
+  void result(int rule, Emission&& e, const Object* row, TimeNs event_time) override {
+    if (emit && *emit) (*emit)(std::move(e));
+    if (!row) return;
+    const auto& rp = cat.plan->rules[static_cast<std::size_t>(rule)];
+    StreamRt& s = *cat.streams[static_cast<std::size_t>(rp.out_stream)];
+    if (s.def->readers.empty()) return;
+    // Rows of a rule are fed to the rules reading it synchronously. The slot buffer is per
+    // stream and there are no cycles, so recursion never reuses a buffer that is in use.
+    std::vector<Value> slots(s.def->slot_fields.size());
+    s.extractor.extract(*row, slots.data());
+    Value whole;
+    if (s.def->need_whole) whole = Value(Object(*row));
+    for (int r : s.def->readers) {
+      auto& rr = *cat.rules[static_cast<std::size_t>(r)];
+      runtime::Row in;
+      in.slots = slots.data() + rr.plan().slot_offset;
+      in.event_time = event_time;
+      in.whole = s.def->need_whole ? &whole : nullptr;
+      rr.on_row(in, s.wm.value(), now, *this);
+    }
+  }
+
+  void late(Emission&& e) override {
+    if (emit && *emit) (*emit)(std::move(e));
+  }
+
+  // ---- processing
+
+  void advance_stream(std::size_t si, TimeNs wm) {
+    StreamRt& s = *cat.streams[si];
+    s.wm.advance_to(wm);
+    const TimeNs v = s.wm.value();
+    for (int r : s.def->readers) {
+      auto& rr = *cat.rules[static_cast<std::size_t>(r)];
+      rr.advance(v, now, *this);
+      advance_stream(static_cast<std::size_t>(rr.plan().out_stream), v);
+    }
+  }
+
+  IngestStatus ingest_event(std::size_t si, simdjson::dom::element elem) {
+    StreamRt& s = *cat.streams[si];
+    const plan::StreamDef& d = *s.def;
+    simdjson::dom::object obj = elem.get_object().value_unsafe();
+    TimeNs t = now;
+    if (!d.timestamp_field.empty()) {
+      auto f = obj.at_key(d.timestamp_field);
+      if (f.error() || f.value_unsafe().is_null()) return IngestStatus::MissingTimestamp;
+      auto ts = timestamp_of(f.value_unsafe());
+      if (!ts || *ts > window::sat_add(now, options.max_future)) return IngestStatus::BadTimestamp;
+      t = *ts;
+    }
+    if (!d.event_id_field.empty()) {
+      auto f = obj.at_key(d.event_id_field);
+      if (!f.error() && !f.value_unsafe().is_null()) {
+        std::string id = ingest::to_value(f.value_unsafe()).to_text();
+        // Forget ids older than the horizon (event time) and beyond the size bound.
+        const TimeNs horizon_start = window::sat_add(std::max(s.wm.max_event_time(), t), -d.dedup_horizon);
+        while (!s.id_order.empty() &&
+               (s.id_order.front().first < horizon_start || s.id_order.size() >= kMaxDedupIds)) {
+          auto it = s.ids.find(s.id_order.front().second);
+          if (it != s.ids.end() && it->second == s.id_order.front().first) s.ids.erase(it);
+          s.id_order.pop_front();
+        }
+        auto [it, inserted] = s.ids.emplace(id, t);
+        if (!inserted) {
+          if (it->second >= horizon_start) return IngestStatus::Duplicate;
+          it->second = t;
+        }
+        s.id_order.emplace_back(t, std::move(id));
+      }
+    }
+    for (auto& v : s.slots) v = Value();
+    s.extractor.extract(obj, s.slots.data());
+    Value whole;
+    if (d.need_whole) whole = ingest::to_value(elem);
+    if (d.timestamp_field.empty()) {
+      s.wm.advance_to(now);
+    } else {
+      s.wm.observe(t, d.max_out_of_order);
+    }
+    s.last_event_proc = now;
+    s.wm_at_last_event = s.wm.value();
+    for (int r : d.readers) {
+      auto& rr = *cat.rules[static_cast<std::size_t>(r)];
+      runtime::Row row;
+      row.slots = s.slots.data() + rr.plan().slot_offset;
+      row.event_time = t;
+      row.whole = d.need_whole ? &whole : nullptr;
+      row.raw = &elem;
+      rr.on_row(row, s.wm.value(), now, *this);
+    }
+    advance_stream(si, s.wm.value());
+    return IngestStatus::Ok;
+  }
+
+  // ---- checkpoints
+
+  nlohmann::json save() const {
+    nlohmann::json j;
+    j["version"] = 1;
+    auto& streams = j["streams"] = nlohmann::json::object();
+    auto& rules = j["rules"] = nlohmann::json::object();
+    if (!cat.plan) return j;
+    for (std::size_t i = 0; i < cat.streams.size(); ++i) {
+      const auto& s = *cat.streams[i];
+      nlohmann::json sj;
+      sj["hash"] = s.def->text_hash;
+      sj["watermark"] = s.wm.value();
+      sj["max_event"] = s.wm.max_event_time();
+      sj["last_event_proc"] = s.last_event_proc;
+      sj["wm_at_last_event"] = s.wm_at_last_event;
+      auto ids = nlohmann::json::array();
+      for (const auto& [t, id] : s.id_order) {
+        auto it = s.ids.find(id);
+        if (it != s.ids.end() && it->second == t) ids.push_back({id, t});
+      }
+      sj["dedup"] = std::move(ids);
+      streams[s.def->name] = std::move(sj);
+    }
+    for (const auto& r : cat.rules) {
+      nlohmann::json rj = r->save();
+      rj["hash"] = r->plan().text_hash;
+      rules[r->plan().name] = std::move(rj);
+    }
+    return j;
+  }
+
+  void restore(const nlohmann::json& j) {
+    if (!cat.plan || !j.is_object()) return;
+    if (auto it = j.find("streams"); it != j.end() && it->is_object()) {
+      for (auto& sp : cat.streams) {
+        auto f = it->find(sp->def->name);
+        if (f == it->end() || f->value("hash", "") != sp->def->text_hash) continue;
+        sp->wm.restore(f->value("watermark", kTimeMin), f->value("max_event", kTimeMin));
+        sp->last_event_proc = f->value("last_event_proc", kTimeMin);
+        sp->wm_at_last_event = f->value("wm_at_last_event", kTimeMin);
+        sp->ids.clear();
+        sp->id_order.clear();
+        if (auto d = f->find("dedup"); d != f->end() && d->is_array()) {
+          for (const auto& e : *d) {
+            std::string id = e.at(0).get<std::string>();
+            const TimeNs t = e.at(1).get<TimeNs>();
+            sp->ids[id] = t;
+            sp->id_order.emplace_back(t, std::move(id));
+          }
+        }
+      }
+    }
+    if (auto it = j.find("rules"); it != j.end() && it->is_object()) {
+      for (auto& r : cat.rules) {
+        auto f = it->find(r->plan().name);
+        if (f == it->end() || f->value("hash", "") != r->plan().text_hash) continue;
+        r->restore(*f);
+      }
+    }
+  }
+};
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(options)) {}
+Engine::~Engine() = default;
+
+std::vector<RuleError> Engine::load_file(std::string_view file_name, std::string_view text) {
+  std::vector<plan::SourceFile> files = impl_->cat.files;
+  bool replaced = false;
+  for (auto& f : files) {
+    if (f.name == file_name) {
+      f.text = std::string(text);
+      replaced = true;
+    }
+  }
+  if (!replaced) files.push_back(plan::SourceFile{std::string(file_name), std::string(text)});
+  Catalog next;
+  auto errors = impl_->build(std::move(files), next);
+  if (!errors.empty()) {
+    // Report only this file's errors when an earlier, already loaded file is fine.
+    return errors;
+  }
+  impl_->install(std::move(next));
+  return {};
+}
+
+std::vector<RuleError> Engine::reload(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<plan::SourceFile> src;
+  src.reserve(files.size());
+  for (const auto& [name, text] : files) src.push_back(plan::SourceFile{name, text});
+  Catalog next;
+  auto errors = impl_->build(std::move(src), next);
+  if (!errors.empty()) return errors;
+  impl_->install(std::move(next));
+  return {};
+}
+
+std::vector<RuleError> Engine::check(std::string_view file_name, std::string_view text) {
+  std::vector<RuleError> errors;
+  plan::plan_files({plan::SourceFile{std::string(file_name), std::string(text)}}, errors);
+  return errors;
+}
+
+std::vector<StreamInfo> Engine::streams() const {
+  std::vector<StreamInfo> out;
+  if (!impl_->cat.plan) return out;
+  for (const auto& s : impl_->cat.plan->streams) {
+    if (s.topic_filter.empty()) continue;
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const StreamInfo& i) { return i.topic_filter == s.topic_filter; });
+    if (it != out.end()) {
+      it->qos = std::max(it->qos, s.qos);
+      continue;
+    }
+    out.push_back(StreamInfo{s.name, s.topic_filter, s.qos});
+  }
+  return out;
+}
+
+std::vector<RuleInfo> Engine::rules() const {
+  std::vector<RuleInfo> out;
+  if (!impl_->cat.plan) return out;
+  for (const auto& r : impl_->cat.plan->rules)
+    out.push_back(RuleInfo{r.name, r.file, r.text, r.text_hash, r.from, r.topic, r.qos});
+  return out;
+}
+
+IngestStatus Engine::on_message(std::string_view topic, std::string_view payload, TimeNs now_ns,
+                                const EmitFn& emit) {
+  Impl& im = *impl_;
+  if (!im.cat.plan) return IngestStatus::NoStream;
+  // Route first: a message no stream wants is not even parsed.
+  std::size_t matched[16];
+  std::size_t n = 0;
+  std::vector<std::size_t> more;
+  for (std::size_t i = 0; i < im.cat.plan->streams.size(); ++i) {
+    const auto& s = im.cat.plan->streams[i];
+    if (s.topic_filter.empty() || !topic_matches(s.topic_filter, topic)) continue;
+    if (n < 16) matched[n++] = i;
+    else more.push_back(i);
+  }
+  if (n == 0) return IngestStatus::NoStream;
+  simdjson::dom::element root;
+  const IngestStatus ps = im.parser.parse(payload, root);
+  if (ps != IngestStatus::Ok) return ps;
+  im.emit = &emit;
+  im.now = now_ns;
+  IngestStatus result = IngestStatus::Ok;
+  auto feed = [&](std::size_t si) {
+    if (root.is_object()) {
+      const IngestStatus st = im.ingest_event(si, root);
+      if (result == IngestStatus::Ok) result = st;
+    } else {
+      for (auto e : root.get_array().value_unsafe()) {
+        const IngestStatus st = im.ingest_event(si, e);
+        if (result == IngestStatus::Ok) result = st;
+      }
+    }
+  };
+  for (std::size_t k = 0; k < n; ++k) feed(matched[k]);
+  for (std::size_t si : more) feed(si);
+  im.emit = nullptr;
+  return result;
+}
+
+void Engine::on_tick(TimeNs now_ns, const EmitFn& emit) {
+  Impl& im = *impl_;
+  if (!im.cat.plan) return;
+  im.emit = &emit;
+  im.now = now_ns;
+  for (std::size_t i = 0; i < im.cat.streams.size(); ++i) {
+    StreamRt& s = *im.cat.streams[i];
+    const auto& d = *s.def;
+    if (d.topic_filter.empty()) continue;  // rule outputs follow their upstream
+    if (d.timestamp_field.empty()) {
+      im.advance_stream(i, now_ns);
+    } else if (d.idle_timeout > 0 && s.last_event_proc != kTimeMin &&
+               now_ns - s.last_event_proc >= d.idle_timeout) {
+      // Quiet stream: event time is assumed to move on with processing time.
+      im.advance_stream(i, window::sat_add(s.wm_at_last_event, now_ns - s.last_event_proc));
+    }
+  }
+  im.emit = nullptr;
+}
+
+void Engine::flush(const EmitFn& emit) {
+  Impl& im = *impl_;
+  if (!im.cat.plan) return;
+  im.emit = &emit;
+  for (std::size_t i = 0; i < im.cat.streams.size(); ++i)
+    if (!im.cat.streams[i]->def->topic_filter.empty()) im.advance_stream(i, kTimeMax);
+  im.emit = nullptr;
+}
+
+std::vector<RuleMetrics> Engine::metrics() const {
+  std::vector<RuleMetrics> out;
+  for (const auto& r : impl_->cat.rules) out.push_back(r->metrics());
+  return out;
+}
+
+bool Engine::set_paused(std::string_view rule, bool paused) {
+  for (auto& r : impl_->cat.rules) {
+    if (r->plan().name == rule) {
+      r->paused = paused;
+      return true;
+    }
+  }
+  return false;
+}
+
+nlohmann::json Engine::save_state() const { return impl_->save(); }
+
+void Engine::restore_state(const nlohmann::json& saved) { impl_->restore(saved); }
+
+}  // namespace streamgate::rules

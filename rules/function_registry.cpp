@@ -1,0 +1,77 @@
+// Function registry: name -> function maps with case-insensitive lookups (SQL names are).
+#include "rules/function_registry.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace streamgate::rules {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+template <class Map>
+const typename Map::mapped_type* lookup(const Map& map, std::string_view name) {
+  auto it = map.find(lower(name));
+  return it == map.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+FunctionRegistry& FunctionRegistry::global() {
+  // A function-local static: built once, thread-safe, before any rule is planned.
+  static FunctionRegistry registry = [] {
+    FunctionRegistry r;
+    register_scalar_builtins(r);
+    register_aggregate_builtins(r);
+    register_stateful_builtins(r);
+    return r;
+  }();
+  return registry;
+}
+
+// A later registration under the same name replaces the earlier one, so a user's function can
+// deliberately override a built-in.
+void FunctionRegistry::add_scalar(ScalarFunction f) {
+  auto key = lower(f.name);
+  scalars_.insert_or_assign(std::move(key), std::move(f));
+}
+
+void FunctionRegistry::add_aggregate(AggregateFunction f) {
+  auto key = lower(f.name);
+  aggregates_.insert_or_assign(std::move(key), std::move(f));
+}
+
+void FunctionRegistry::add_stateful(StatefulFunction f) {
+  auto key = lower(f.name);
+  statefuls_.insert_or_assign(std::move(key), std::move(f));
+}
+
+const ScalarFunction* FunctionRegistry::scalar(std::string_view name) const {
+  return lookup(scalars_, name);
+}
+
+const AggregateFunction* FunctionRegistry::aggregate(std::string_view name) const {
+  return lookup(aggregates_, name);
+}
+
+const StatefulFunction* FunctionRegistry::stateful(std::string_view name) const {
+  return lookup(statefuls_, name);
+}
+
+std::vector<std::string> FunctionRegistry::names() const {
+  std::vector<std::string> out;
+  out.reserve(scalars_.size() + aggregates_.size() + statefuls_.size());
+  for (const auto& [k, v] : scalars_) out.push_back(k);
+  for (const auto& [k, v] : aggregates_) out.push_back(k);
+  for (const auto& [k, v] : statefuls_) out.push_back(k);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace streamgate::rules

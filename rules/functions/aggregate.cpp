@@ -1,0 +1,756 @@
+// Built-in aggregates. The hot ones (count, sum, avg, min, max) are small fixed-size states with
+// no heap, because a group's states live side by side in its arena; the rest may own memory but
+// are bounded (kMaxValues). NULL and wrong-typed inputs are ignored; nothing here throws.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "rules/function_registry.h"
+#include "rules/functions/common.h"
+
+namespace streamgate::rules {
+
+namespace {
+
+using nlohmann::json;
+
+//! Bound on values one state keeps (collect, median, distinct tables): the same order as the
+//! engine's max_rows_per_window, so one group cannot take the box's memory.
+constexpr std::size_t kMaxValues = 100'000;
+
+//! Neumaier's compensated sum: money totals over thousands of events stay exact to the cent.
+inline void compensated_add(double& sum, double& comp, double x) {
+  const double t = sum + x;
+  if (!std::isfinite(t)) {
+    sum = t;
+    return;
+  }
+  if (std::fabs(sum) >= std::fabs(x)) comp += (sum - t) + x;
+  else comp += (x - t) + sum;
+  sum = t;
+}
+
+inline double compensated_result(double sum, double comp) {
+  return std::isfinite(sum) ? sum + comp : sum;
+}
+
+Value load_value(const json& j, const char* key) {
+  const json* f = fn::json_field(j, key);
+  return f ? Value::from_nlohmann(*f) : Value();
+}
+
+json save_values(const std::vector<Value>& values) {
+  json arr = json::array();
+  for (const auto& v : values) arr.push_back(v.to_nlohmann());
+  return arr;
+}
+
+std::size_t value_heap_bytes(const Value& v) {
+  if (v.is_string()) return v.as_string().capacity();
+  if (v.is_array() || v.is_object()) return v.to_json().size();  // an estimate is enough
+  return 0;
+}
+
+// ---- count, sum, avg ---------------------------------------------------------------------
+
+struct CountState {
+  std::int64_t n = 0;
+  // Zero arguments is count(*): the engine passes every row.
+  void add(Args a) { n += (a.empty() || !a[0].is_null()) ? 1 : 0; }
+  void merge(const CountState& o) { n += o.n; }
+  Value result() const { return n; }
+  json save() const { return {{"n", n}}; }
+  void restore(const json& j) { n = fn::json_int(j, "n"); }
+};
+
+struct SumState {
+  enum Mode : std::uint8_t { kEmpty, kInt, kDouble };
+  union {
+    std::int64_t i = 0;
+    double d;
+  };
+  double comp = 0;
+  Mode mode = kEmpty;
+
+  void to_double() {
+    if (mode == kInt) {
+      const double x = static_cast<double>(i);
+      d = x;
+      comp = 0;
+    }
+    mode = kDouble;
+  }
+  void add_double(double x) {
+    if (mode != kDouble) {
+      if (mode == kEmpty) d = 0;
+      to_double();
+    }
+    compensated_add(d, comp, x);
+  }
+  void add_int(std::int64_t x) {
+    if (mode == kEmpty) {
+      i = x;
+      mode = kInt;
+    } else if (mode == kInt) {
+      std::int64_t out;
+      // Ints stay exact until they overflow; then the sum continues as a double.
+      if (__builtin_add_overflow(i, x, &out)) add_double(static_cast<double>(x));
+      else i = out;
+    } else {
+      compensated_add(d, comp, static_cast<double>(x));
+    }
+  }
+  void add(Args a) {
+    if (a.empty()) return;
+    if (a[0].is_int()) add_int(a[0].as_int());
+    else if (a[0].is_double()) add_double(a[0].as_double_exact());
+  }
+  void merge(const SumState& o) {
+    if (o.mode == kInt) {
+      add_int(o.i);
+    } else if (o.mode == kDouble) {
+      add_double(o.d);
+      compensated_add(d, comp, o.comp);
+    }
+  }
+  Value result() const {
+    if (mode == kEmpty) return {};
+    if (mode == kInt) return i;
+    return compensated_result(d, comp);
+  }
+  json save() const {
+    if (mode == kInt) return {{"i", i}};
+    if (mode == kDouble) return {{"d", fn::save_double(d)}, {"c", fn::save_double(comp)}};
+    return json::object();
+  }
+  void restore(const json& j) {
+    mode = kEmpty;
+    i = 0;
+    comp = 0;
+    if (fn::json_field(j, "i")) {
+      i = fn::json_int(j, "i");
+      mode = kInt;
+    } else if (fn::json_field(j, "d")) {
+      d = fn::load_double(j, "d");
+      comp = fn::load_double(j, "c");
+      mode = kDouble;
+    }
+  }
+};
+
+struct AvgState {
+  std::int64_t n = 0;
+  double sum = 0;
+  double comp = 0;
+  void add(Args a) {
+    if (a.empty() || !a[0].is_number()) return;
+    compensated_add(sum, comp, a[0].as_number());
+    ++n;
+  }
+  void merge(const AvgState& o) {
+    n += o.n;
+    compensated_add(sum, comp, o.sum);
+    compensated_add(sum, comp, o.comp);
+  }
+  Value result() const {
+    if (n == 0) return {};
+    return compensated_result(sum, comp) / static_cast<double>(n);
+  }
+  json save() const {
+    return {{"n", n}, {"s", fn::save_double(sum)}, {"c", fn::save_double(comp)}};
+  }
+  void restore(const json& j) {
+    n = fn::json_int(j, "n");
+    sum = fn::load_double(j, "s");
+    comp = fn::load_double(j, "c");
+  }
+};
+
+// ---- min, max ----------------------------------------------------------------------------
+
+//! Numbers are kept unboxed (the common case); any other comparable Value goes to the heap.
+template <int Dir>  // +1 max, -1 min
+struct ExtremumState {
+  enum Kind : std::uint8_t { kEmpty, kInt, kDouble, kBoxed };
+  union {
+    std::int64_t i = 0;
+    double d;
+  };
+  std::unique_ptr<Value> boxed;
+  Kind kind = kEmpty;
+
+  Value current() const {
+    switch (kind) {
+      case kInt: return i;
+      case kDouble: return d;
+      case kBoxed: return *boxed;
+      default: return {};
+    }
+  }
+  void set(const Value& v) {
+    if (v.is_int()) {
+      i = v.as_int();
+      kind = kInt;
+      boxed.reset();
+    } else if (v.is_double()) {
+      d = v.as_double_exact();
+      kind = kDouble;
+      boxed.reset();
+    } else {
+      boxed = std::make_unique<Value>(v);
+      kind = kBoxed;
+    }
+  }
+  void offer(const Value& v) {
+    if (v.is_null()) return;
+    if (v.is_double() && std::isnan(v.as_double_exact())) return;  // NaN orders with nothing
+    if (kind == kEmpty) return set(v);
+    if (kind != kBoxed && v.is_number()) {
+      // Same rule as compare(): int vs int exactly, otherwise as doubles.
+      bool better;
+      if (kind == kInt && v.is_int()) better = Dir > 0 ? v.as_int() > i : v.as_int() < i;
+      else {
+        const double cur = kind == kInt ? static_cast<double>(i) : d;
+        better = Dir > 0 ? v.as_number() > cur : v.as_number() < cur;
+      }
+      if (better) set(v);
+      return;
+    }
+    if (compare(v, current()) * Dir > 0) set(v);
+  }
+  void add(Args a) {
+    if (!a.empty()) offer(a[0]);
+  }
+  void merge(const ExtremumState& o) {
+    if (o.kind != kEmpty) offer(o.current());
+  }
+  Value result() const { return current(); }
+  json save() const {
+    if (kind == kEmpty) return json::object();
+    return {{"v", current().to_nlohmann()}};
+  }
+  void restore(const json& j) {
+    kind = kEmpty;
+    boxed.reset();
+    offer(load_value(j, "v"));
+  }
+  std::size_t heap_bytes() const {
+    return boxed ? sizeof(Value) + value_heap_bytes(*boxed) : 0;
+  }
+};
+
+// ---- variance and standard deviation (Welford, merged with Chan et al.) --------------------
+
+enum class Spread { VarSamp, VarPop, StddevSamp, StddevPop };
+
+template <Spread S>
+struct VarianceState {
+  std::int64_t n = 0;
+  double mean = 0;
+  double m2 = 0;
+  void add(Args a) {
+    if (a.empty() || !a[0].is_number()) return;
+    const double x = a[0].as_number();
+    if (!std::isfinite(x)) return;
+    ++n;
+    const double delta = x - mean;
+    mean += delta / static_cast<double>(n);
+    m2 += delta * (x - mean);
+  }
+  void merge(const VarianceState& o) {
+    if (o.n == 0) return;
+    if (n == 0) {
+      *this = o;
+      return;
+    }
+    const double na = static_cast<double>(n), nb = static_cast<double>(o.n);
+    const double delta = o.mean - mean;
+    const double total = na + nb;
+    mean += delta * nb / total;
+    m2 += o.m2 + delta * delta * na * nb / total;
+    n += o.n;
+  }
+  Value result() const {
+    const bool sample = S == Spread::VarSamp || S == Spread::StddevSamp;
+    if (n == 0 || (sample && n < 2)) return {};
+    const double var = std::max(0.0, m2) / static_cast<double>(sample ? n - 1 : n);
+    const bool stddev = S == Spread::StddevSamp || S == Spread::StddevPop;
+    return stddev ? std::sqrt(var) : var;
+  }
+  json save() const {
+    return {{"n", n}, {"mean", fn::save_double(mean)}, {"m2", fn::save_double(m2)}};
+  }
+  void restore(const json& j) {
+    n = fn::json_int(j, "n");
+    mean = fn::load_double(j, "mean");
+    m2 = fn::load_double(j, "m2");
+  }
+};
+
+// ---- median and percentiles --------------------------------------------------------------
+
+enum class Quantile { Median, Cont, Disc };
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+//! Exact up to kMaxValues numbers; beyond that a deterministic reservoir sample (so the result
+//! is an estimate, but memory stays bounded and a replay gives the same answer).
+template <Quantile Q>
+struct QuantileState {
+  mutable std::vector<double> values;
+  mutable bool sorted = true;
+  std::uint64_t seen = 0;
+  double p = Q == Quantile::Median ? 0.5 : std::nan("");
+  bool bad_p = false;
+  bool all_int = true;
+
+  void offer(double x, bool is_int) {
+    ++seen;
+    all_int &= is_int;
+    if (values.size() < kMaxValues) {
+      values.push_back(x);
+      sorted = false;
+      return;
+    }
+    const std::uint64_t j = splitmix64(seen) % seen;
+    if (j < kMaxValues) {
+      values[j] = x;
+      sorted = false;
+    }
+  }
+  void add(Args a) {
+    if (a.empty() || !a[0].is_number()) return;
+    const double x = a[0].as_number();
+    if (std::isnan(x)) return;
+    if constexpr (Q != Quantile::Median) {
+      // The fraction is normally a constant; the first valid one wins.
+      if (std::isnan(p)) {
+        if (a.size < 2 || !a[1].is_number() || a[1].as_number() < 0 || a[1].as_number() > 1) {
+          bad_p = true;
+          return;
+        }
+        p = a[1].as_number();
+      }
+    }
+    offer(x, a[0].is_int());
+  }
+  void merge(const QuantileState& o) {
+    if (std::isnan(p)) p = o.p;
+    bad_p |= o.bad_p;
+    all_int &= o.all_int;
+    values.insert(values.end(), o.values.begin(), o.values.end());
+    seen += o.seen;
+    sorted = false;
+    if (values.size() > kMaxValues) {
+      // Keep evenly spaced order statistics: the shape of the distribution survives.
+      std::sort(values.begin(), values.end());
+      std::vector<double> kept(kMaxValues);
+      const double step = static_cast<double>(values.size() - 1) / (kMaxValues - 1);
+      for (std::size_t k = 0; k < kMaxValues; ++k)
+        kept[k] = values[static_cast<std::size_t>(std::llround(step * static_cast<double>(k)))];
+      values = std::move(kept);
+      sorted = true;
+    }
+  }
+  Value result() const {
+    if (values.empty() || std::isnan(p)) return {};
+    if (!sorted) {
+      std::sort(values.begin(), values.end());
+      sorted = true;
+    }
+    const std::size_t n = values.size();
+    if constexpr (Q == Quantile::Disc) {
+      // The smallest value whose cumulative share reaches p (SQL percentile_disc).
+      auto idx = static_cast<std::int64_t>(std::ceil(p * static_cast<double>(n))) - 1;
+      idx = std::clamp<std::int64_t>(idx, 0, static_cast<std::int64_t>(n) - 1);
+      const double v = values[static_cast<std::size_t>(idx)];
+      if (all_int && std::fabs(v) < 9.2e18) return static_cast<std::int64_t>(v);
+      return v;
+    } else {
+      const double pos = p * static_cast<double>(n - 1);
+      const auto lo = static_cast<std::size_t>(std::floor(pos));
+      const std::size_t hi = std::min(lo + 1, n - 1);
+      const double frac = pos - static_cast<double>(lo);
+      return values[lo] + (values[hi] - values[lo]) * frac;
+    }
+  }
+  json save() const {
+    json arr = json::array();
+    for (double v : values) arr.push_back(fn::save_double(v));
+    json j = {{"values", std::move(arr)}, {"seen", seen}, {"all_int", all_int}};
+    if (Q != Quantile::Median) {
+      if (!std::isnan(p)) j["p"] = p;
+      if (bad_p) j["bad_p"] = true;
+    }
+    return j;
+  }
+  void restore(const json& j) {
+    values.clear();
+    if (const json* arr = fn::json_field(j, "values"); arr && arr->is_array()) {
+      for (const auto& e : *arr) {
+        if (values.size() >= kMaxValues) break;
+        if (e.is_number()) values.push_back(e.get<double>());
+        else if (e.is_string()) values.push_back(fn::load_double(json{{"v", e}}, "v"));
+      }
+    }
+    sorted = false;
+    seen = static_cast<std::uint64_t>(
+        std::max<std::int64_t>(fn::json_int(j, "seen"), static_cast<std::int64_t>(values.size())));
+    const json* ai = fn::json_field(j, "all_int");
+    all_int = ai && ai->is_boolean() ? ai->get<bool>() : false;
+    if (Q != Quantile::Median) {
+      p = fn::load_double(j, "p", std::nan(""));
+      const json* b = fn::json_field(j, "bad_p");
+      bad_p = b && b->is_boolean() && b->get<bool>();
+    }
+  }
+  std::size_t heap_bytes() const { return values.capacity() * sizeof(double); }
+};
+
+// ---- first, last, collect, deduplicate ---------------------------------------------------
+
+//! merge(into, from) treats `from` as the later part of the stream (the engine merges panes in
+//! time order), so first_value keeps its own and last_value takes the other's.
+template <bool First>
+struct EdgeValueState {
+  Value v;
+  bool seen = false;
+  void add(Args a) {
+    if (a.empty() || a[0].is_null()) return;
+    if (First && seen) return;
+    v = a[0];
+    seen = true;
+  }
+  void merge(const EdgeValueState& o) {
+    if (!o.seen) return;
+    if (First && seen) return;
+    v = o.v;
+    seen = true;
+  }
+  Value result() const { return v; }
+  json save() const { return seen ? json{{"v", v.to_nlohmann()}} : json::object(); }
+  void restore(const json& j) {
+    seen = fn::json_field(j, "v") != nullptr;
+    v = load_value(j, "v");
+  }
+  std::size_t heap_bytes() const { return value_heap_bytes(v); }
+};
+
+struct CollectState {
+  std::vector<Value> values;
+  void add(Args a) {
+    if (a.empty() || a[0].is_null() || values.size() >= kMaxValues) return;
+    values.push_back(a[0]);
+  }
+  void merge(const CollectState& o) {
+    for (const auto& v : o.values) {
+      if (values.size() >= kMaxValues) break;
+      values.push_back(v);
+    }
+  }
+  Value result() const { return Array(values); }
+  json save() const { return {{"values", save_values(values)}}; }
+  void restore(const json& j) {
+    values.clear();
+    if (const json* arr = fn::json_field(j, "values"); arr && arr->is_array())
+      for (const auto& e : *arr)
+        if (values.size() < kMaxValues) values.push_back(Value::from_nlohmann(e));
+  }
+  std::size_t heap_bytes() const {
+    std::size_t b = values.capacity() * sizeof(Value);
+    for (const auto& v : values) b += value_heap_bytes(v);
+    return b;
+  }
+};
+
+//! Distinct values in first-seen order, each with how often it was seen. Shared by
+//! deduplicate, mode, top_k, count_by and count_distinct.
+struct FrequencyTable {
+  std::vector<std::pair<Value, std::int64_t>> entries;
+  std::unordered_map<Value, std::size_t, ValueHash> index;
+
+  void add(const Value& v, std::int64_t count = 1) {
+    auto it = index.find(v);
+    if (it == index.end()) {
+      if (entries.size() >= kMaxValues) return;  // new values beyond the bound are not tracked
+      it = index.emplace(v, entries.size()).first;
+      entries.emplace_back(v, 0);
+    }
+    entries[it->second].second += count;
+  }
+  void merge(const FrequencyTable& o) {
+    for (const auto& [v, c] : o.entries) add(v, c);
+  }
+  json save() const {
+    json arr = json::array();
+    for (const auto& [v, c] : entries) arr.push_back(json::array({v.to_nlohmann(), c}));
+    return {{"entries", std::move(arr)}};
+  }
+  void restore(const json& j) {
+    entries.clear();
+    index.clear();
+    const json* arr = fn::json_field(j, "entries");
+    if (!arr || !arr->is_array()) return;
+    for (const auto& e : *arr) {
+      if (!e.is_array() || e.size() != 2 || !e[1].is_number_integer()) continue;
+      add(Value::from_nlohmann(e[0]), e[1].get<std::int64_t>());
+    }
+  }
+  std::size_t heap_bytes() const {
+    std::size_t b = entries.capacity() * sizeof(entries[0]) +
+                    index.size() * (sizeof(Value) + sizeof(std::size_t) + 2 * sizeof(void*)) +
+                    index.bucket_count() * sizeof(void*);
+    for (const auto& [v, c] : entries) b += 2 * value_heap_bytes(v);
+    return b;
+  }
+  //! Indices of entries by count descending, ties by value ascending (deterministic).
+  std::vector<std::size_t> ranked() const {
+    std::vector<std::size_t> order(entries.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      if (entries[a].second != entries[b].second) return entries[a].second > entries[b].second;
+      return compare(entries[a].first, entries[b].first) < 0;
+    });
+    return order;
+  }
+};
+
+//! The aggregates over a FrequencyTable differ only in their result.
+template <class Derived>
+struct FrequencyState {
+  FrequencyTable table;
+  void add(Args a) {
+    if (!a.empty() && !a[0].is_null()) table.add(a[0]);
+  }
+  void merge(const Derived& o) { table.merge(o.table); }
+  json save() const { return table.save(); }
+  void restore(const json& j) { table.restore(j); }
+  std::size_t heap_bytes() const { return table.heap_bytes(); }
+};
+
+struct DeduplicateState : FrequencyState<DeduplicateState> {
+  Value result() const {
+    Array out;
+    out.reserve(table.entries.size());
+    for (const auto& [v, c] : table.entries) out.push_back(v);
+    return out;
+  }
+};
+
+struct CountDistinctState : FrequencyState<CountDistinctState> {
+  Value result() const { return static_cast<std::int64_t>(table.entries.size()); }
+};
+
+struct ModeState : FrequencyState<ModeState> {
+  Value result() const {
+    const std::pair<Value, std::int64_t>* best = nullptr;
+    for (const auto& e : table.entries)
+      if (!best || e.second > best->second ||
+          (e.second == best->second && compare(e.first, best->first) < 0))
+        best = &e;
+    return best ? best->first : Value();
+  }
+};
+
+//! {"US": 2, "CN": 1}: keys are the values' text, in first-seen order (1 and "1" share a key).
+struct CountByState : FrequencyState<CountByState> {
+  Value result() const {
+    Object out;
+    std::unordered_map<std::string, std::size_t> pos;
+    for (const auto& [v, c] : table.entries) {
+      std::string key = v.to_text();
+      auto [it, inserted] = pos.emplace(key, out.size());
+      if (inserted) out.emplace_back(std::move(key), c);
+      else out[it->second].second = out[it->second].second.as_int() + c;
+    }
+    return out;
+  }
+};
+
+constexpr std::int64_t kMaxTopK = 10'000;
+
+struct TopKState {
+  FrequencyTable table;
+  std::int64_t k = -1;  // -1: no valid k seen yet
+  void add(Args a) {
+    if (a.size < 2) return;
+    if (k < 0) {
+      auto kk = fn::int_arg(a[1]);
+      if (!kk || *kk < 0) return;
+      k = std::min(*kk, kMaxTopK);
+    }
+    if (!a[0].is_null()) table.add(a[0]);
+  }
+  void merge(const TopKState& o) {
+    if (k < 0) k = o.k;
+    table.merge(o.table);
+  }
+  Value result() const {
+    if (k < 0) return {};
+    Array out;
+    for (std::size_t idx : table.ranked()) {
+      if (static_cast<std::int64_t>(out.size()) >= k) break;
+      out.push_back(table.entries[idx].first);
+    }
+    return out;
+  }
+  json save() const {
+    json j = table.save();
+    j["k"] = k;
+    return j;
+  }
+  void restore(const json& j) {
+    table.restore(j);
+    k = std::min(fn::json_int(j, "k", -1), kMaxTopK);
+  }
+  std::size_t heap_bytes() const { return table.heap_bytes(); }
+};
+
+// ---- trends: least-squares slope, value at the extreme --------------------------------------
+
+//! slope(y, x): change of y per unit of x. trend(y, t): change of y per second of time t
+//! (RFC 3339 text or epoch number, unit guessed as for TIMESTAMP).
+template <bool Time>
+struct SlopeState {
+  std::int64_t n = 0;
+  double mx = 0, my = 0, cxy = 0, m2x = 0;  // centred co-moments: epoch-sized x stays accurate
+
+  void add(Args a) {
+    if (a.size < 2 || !a[0].is_number()) return;
+    double x;
+    if constexpr (Time) {
+      auto t = fn::time_arg(a[1]);
+      if (!t) return;
+      x = static_cast<double>(*t) / 1e9;
+    } else {
+      if (!a[1].is_number()) return;
+      x = a[1].as_number();
+    }
+    const double y = a[0].as_number();
+    if (!std::isfinite(x) || !std::isfinite(y)) return;
+    ++n;
+    const double dx = x - mx;
+    mx += dx / static_cast<double>(n);
+    my += (y - my) / static_cast<double>(n);
+    cxy += dx * (y - my);
+    m2x += dx * (x - mx);
+  }
+  void merge(const SlopeState& o) {
+    if (o.n == 0) return;
+    if (n == 0) {
+      *this = o;
+      return;
+    }
+    const double na = static_cast<double>(n), nb = static_cast<double>(o.n), total = na + nb;
+    const double dx = o.mx - mx, dy = o.my - my;
+    mx += dx * nb / total;
+    my += dy * nb / total;
+    cxy += o.cxy + dx * dy * na * nb / total;
+    m2x += o.m2x + dx * dx * na * nb / total;
+    n += o.n;
+  }
+  Value result() const {
+    if (n < 2 || !(m2x > 0)) return {};
+    const double s = cxy / m2x;
+    return std::isfinite(s) ? Value(s) : Value();
+  }
+  json save() const {
+    return {{"n", n}, {"mx", fn::save_double(mx)}, {"my", fn::save_double(my)},
+            {"cxy", fn::save_double(cxy)}, {"m2x", fn::save_double(m2x)}};
+  }
+  void restore(const json& j) {
+    n = fn::json_int(j, "n");
+    mx = fn::load_double(j, "mx");
+    my = fn::load_double(j, "my");
+    cxy = fn::load_double(j, "cxy");
+    m2x = fn::load_double(j, "m2x");
+  }
+};
+
+//! max_by(value, by): the value on the row with the largest `by` (the earliest such row on ties),
+//! e.g. max_by(window_start, sales) is the peak sales time.
+template <int Dir>
+struct ArgExtremumState {
+  Value value;
+  Value by;
+  bool seen = false;
+  void offer(const Value& v, const Value& b) {
+    if (b.is_null() || (b.is_double() && std::isnan(b.as_double_exact()))) return;
+    if (seen && compare(b, by) * Dir <= 0) return;
+    value = v;
+    by = b;
+    seen = true;
+  }
+  void add(Args a) {
+    if (a.size >= 2) offer(a[0], a[1]);
+  }
+  void merge(const ArgExtremumState& o) {
+    if (o.seen) offer(o.value, o.by);
+  }
+  Value result() const { return value; }
+  json save() const {
+    if (!seen) return json::object();
+    return {{"v", value.to_nlohmann()}, {"by", by.to_nlohmann()}};
+  }
+  void restore(const json& j) {
+    seen = false;
+    value = Value();
+    by = Value();
+    offer(load_value(j, "v"), load_value(j, "by"));
+  }
+  std::size_t heap_bytes() const { return value_heap_bytes(value) + value_heap_bytes(by); }
+};
+
+// The hot states must stay small: a window key with five of them has a 200-byte budget.
+static_assert(sizeof(CountState) <= 8);
+static_assert(sizeof(SumState) <= 24);
+static_assert(sizeof(AvgState) <= 24);
+static_assert(sizeof(ExtremumState<1>) <= 24);
+
+template <class State>
+void add_all(FunctionRegistry& r, std::initializer_list<const char*> names, int min_args,
+             int max_args) {
+  for (const char* name : names) r.register_aggregate<State>(name, min_args, max_args);
+}
+
+}  // namespace
+
+void register_aggregate_builtins(FunctionRegistry& r) {
+  add_all<CountState>(r, {"count"}, 0, 1);
+  add_all<SumState>(r, {"sum"}, 1, 1);
+  add_all<AvgState>(r, {"avg", "mean"}, 1, 1);
+  add_all<ExtremumState<-1>>(r, {"min"}, 1, 1);
+  add_all<ExtremumState<1>>(r, {"max"}, 1, 1);
+  add_all<VarianceState<Spread::StddevSamp>>(r, {"stddev", "stddev_samp"}, 1, 1);
+  add_all<VarianceState<Spread::StddevPop>>(r, {"stddev_pop"}, 1, 1);
+  add_all<VarianceState<Spread::VarSamp>>(r, {"var", "var_samp", "variance"}, 1, 1);
+  add_all<VarianceState<Spread::VarPop>>(r, {"var_pop"}, 1, 1);
+  add_all<QuantileState<Quantile::Median>>(r, {"median"}, 1, 1);
+  add_all<QuantileState<Quantile::Cont>>(r, {"percentile", "percentile_cont"}, 2, 2);
+  add_all<QuantileState<Quantile::Disc>>(r, {"percentile_disc"}, 2, 2);
+  add_all<EdgeValueState<true>>(r, {"first_value"}, 1, 1);
+  add_all<EdgeValueState<false>>(r, {"last_value"}, 1, 1);
+  add_all<CollectState>(r, {"collect"}, 1, 1);
+  add_all<DeduplicateState>(r, {"deduplicate", "collect_distinct"}, 1, 1);
+  add_all<CountDistinctState>(r, {"count_distinct"}, 1, 1);
+  add_all<ModeState>(r, {"mode"}, 1, 1);
+  add_all<TopKState>(r, {"top_k"}, 2, 2);
+  add_all<CountByState>(r, {"count_by", "histogram"}, 1, 1);
+  add_all<SlopeState<false>>(r, {"slope"}, 2, 2);
+  add_all<SlopeState<true>>(r, {"trend"}, 2, 2);
+  add_all<ArgExtremumState<1>>(r, {"max_by", "arg_max"}, 2, 2);
+  add_all<ArgExtremumState<-1>>(r, {"min_by", "arg_min"}, 2, 2);
+}
+
+}  // namespace streamgate::rules

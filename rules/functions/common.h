@@ -1,0 +1,107 @@
+// Small conversions shared by the built-in function families (not a public API).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "rules/time_util.h"
+#include "rules/value.h"
+
+namespace streamgate::rules {
+class FunctionRegistry;
+}
+
+namespace streamgate::rules::fn {
+
+//! Anomaly-detection functions (anomaly.cpp), registered by register_stateful_builtins.
+void register_anomaly_builtins(FunctionRegistry& r);
+
+//! An integer argument: ints, or doubles holding an integral value (2.0). Anything else: none.
+inline std::optional<std::int64_t> int_arg(const Value& v) {
+  if (v.is_int()) return v.as_int();
+  if (v.is_double()) {
+    const double d = v.as_double_exact();
+    // 9.2e18 keeps the cast defined; beyond that no index or count makes sense anyway.
+    if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9.2e18)
+      return static_cast<std::int64_t>(d);
+  }
+  return std::nullopt;
+}
+
+inline std::optional<double> num_arg(const Value& v) {
+  if (v.is_number()) return v.as_number();
+  return std::nullopt;
+}
+
+//! A point in time: RFC 3339 text, or an epoch number whose unit is guessed from its magnitude
+//! (the same rule as a stream's TIMESTAMP field, so epoch ms of any date after 1973 reads as ms).
+inline std::optional<TimeNs> time_arg(const Value& v) {
+  if (v.is_int()) return epoch_number_to_ns(v.as_int());
+  if (v.is_double()) return epoch_number_to_ns(v.as_double_exact());
+  if (v.is_string()) return parse_rfc3339(v.as_string());
+  return std::nullopt;
+}
+
+//! A duration: text ("10m", "24h") or a number of seconds.
+inline std::optional<TimeNs> duration_arg(const Value& v) {
+  if (v.is_string()) return parse_duration(v.as_string());
+  if (v.is_number()) {
+    const double ns = v.as_number() * 1e9;
+    if (std::isfinite(ns) && ns >= 0 && ns < 9.2e18) return static_cast<TimeNs>(std::llround(ns));
+  }
+  return std::nullopt;
+}
+
+//! Checkpoint fields are read defensively: a damaged checkpoint restores an empty state instead
+//! of throwing out of the worker.
+inline double json_num(const nlohmann::json& j, const char* key, double fallback = 0.0) {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number()) return fallback;
+  return it->get<double>();
+}
+
+inline std::int64_t json_int(const nlohmann::json& j, const char* key, std::int64_t fallback = 0) {
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_number_float()) {
+    const double d = it->get<double>();
+    if (std::isfinite(d) && std::fabs(d) < 9.2e18) return static_cast<std::int64_t>(d);
+  }
+  return fallback;
+}
+
+inline const nlohmann::json* json_field(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+//! Doubles are saved as numbers when finite; NaN/Inf survive as strings (JSON has no literal).
+inline nlohmann::json save_double(double d) {
+  if (std::isfinite(d)) return d;
+  if (std::isnan(d)) return "nan";
+  return d > 0 ? "inf" : "-inf";
+}
+
+inline double load_double(const nlohmann::json& j, const char* key, double fallback = 0.0) {
+  const nlohmann::json* f = json_field(j, key);
+  if (f == nullptr) return fallback;
+  if (f->is_number()) return f->get<double>();
+  if (f->is_string()) {
+    const auto& s = f->get_ref<const std::string&>();
+    if (s == "nan") return std::nan("");
+    if (s == "inf") return INFINITY;
+    if (s == "-inf") return -INFINITY;
+  }
+  return fallback;
+}
+
+}  // namespace streamgate::rules::fn

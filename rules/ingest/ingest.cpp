@@ -1,0 +1,118 @@
+// Ingest: simdjson DOM parsing with the EngineOptions limits, and field extraction into slots.
+#include "rules/ingest/ingest.h"
+
+#include <cstring>
+
+namespace streamgate::rules::ingest {
+
+Value to_value(simdjson::dom::element e) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::OBJECT: {
+      Object o;
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      o.reserve(obj.size());
+      for (auto field : obj) o.emplace_back(std::string(field.key), to_value(field.value));
+      return Value(std::move(o));
+    }
+    case element_type::ARRAY: {
+      Array a;
+      simdjson::dom::array arr = e.get_array().value_unsafe();
+      a.reserve(arr.size());
+      for (auto v : arr) a.push_back(to_value(v));
+      return Value(std::move(a));
+    }
+    case element_type::INT64: return Value(e.get_int64().value_unsafe());
+    case element_type::UINT64: {
+      const std::uint64_t u = e.get_uint64().value_unsafe();
+      if (u <= static_cast<std::uint64_t>(INT64_MAX)) return Value(static_cast<std::int64_t>(u));
+      return Value(static_cast<double>(u));
+    }
+    case element_type::DOUBLE: return Value(e.get_double().value_unsafe());
+    case element_type::STRING: return Value(e.get_string().value_unsafe());
+    case element_type::BOOL: return Value(e.get_bool().value_unsafe());
+    case element_type::NULL_VALUE: return Value();
+  }
+  return Value();
+}
+
+void FieldExtractor::build(const std::vector<std::string>& slot_fields) {
+  names_.clear();
+  slots_.clear();
+  index_.clear();
+  for (std::size_t i = 0; i < slot_fields.size(); ++i) {
+    int u = -1;
+    for (std::size_t k = 0; k < names_.size(); ++k)
+      if (names_[k] == slot_fields[i]) u = static_cast<int>(k);
+    if (u < 0) {
+      u = static_cast<int>(names_.size());
+      names_.push_back(slot_fields[i]);
+      slots_.emplace_back();
+    }
+    slots_[static_cast<std::size_t>(u)].push_back(static_cast<int>(i));
+  }
+  if (names_.size() > 8)
+    for (std::size_t k = 0; k < names_.size(); ++k) index_.emplace(names_[k], static_cast<int>(k));
+}
+
+int FieldExtractor::find(std::string_view key) const {
+  if (!index_.empty()) {
+    auto it = index_.find(key);
+    return it == index_.end() ? -1 : it->second;
+  }
+  for (std::size_t k = 0; k < names_.size(); ++k)
+    if (names_[k].size() == key.size() && std::memcmp(names_[k].data(), key.data(), key.size()) == 0)
+      return static_cast<int>(k);
+  return -1;
+}
+
+void FieldExtractor::extract(simdjson::dom::object obj, Value* slots) const {
+  if (names_.empty()) return;
+  for (auto field : obj) {
+    const int u = find(field.key);
+    if (u < 0) continue;
+    const auto& targets = slots_[static_cast<std::size_t>(u)];
+    slots[targets[0]] = to_value(field.value);
+    for (std::size_t i = 1; i < targets.size(); ++i) slots[targets[i]] = slots[targets[0]];
+  }
+}
+
+void FieldExtractor::extract(const Object& obj, Value* slots) const {
+  if (names_.empty()) return;
+  for (const auto& [k, v] : obj) {
+    const int u = find(k);
+    if (u < 0) continue;
+    for (int s : slots_[static_cast<std::size_t>(u)]) slots[s] = v;
+  }
+}
+
+JsonParser::JsonParser(const EngineOptions& options) : options_(options) {
+  (void)parser_.allocate(std::max<std::size_t>(options_.max_payload_bytes, 4096),
+                         options_.max_depth + 1);
+}
+
+IngestStatus JsonParser::parse(std::string_view payload, simdjson::dom::element& root) {
+  if (payload.size() > options_.max_payload_bytes) return IngestStatus::TooLarge;
+  const std::size_t need = payload.size() + simdjson::SIMDJSON_PADDING;
+  if (buffer_.size() < need) buffer_.resize(need);
+  std::memcpy(buffer_.data(), payload.data(), payload.size());
+  std::memset(buffer_.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
+  auto res = parser_.parse(buffer_.data(), payload.size(), false);
+  if (res.error()) {
+    switch (res.error()) {
+      case simdjson::DEPTH_ERROR: return IngestStatus::TooDeep;
+      case simdjson::CAPACITY: return IngestStatus::TooLarge;
+      default: return IngestStatus::MalformedJson;
+    }
+  }
+  root = res.value_unsafe();
+  if (root.is_object()) return IngestStatus::Ok;
+  if (root.is_array()) {
+    for (auto e : root.get_array().value_unsafe())
+      if (!e.is_object()) return IngestStatus::NotAnObject;
+    return IngestStatus::Ok;
+  }
+  return IngestStatus::NotAnObject;
+}
+
+}  // namespace streamgate::rules::ingest

@@ -1,0 +1,50 @@
+// Ingest: payload bytes -> simdjson DOM (one reused parser per Engine) -> rows of Values holding
+// only the fields the rules reference. Also the payload checks of EngineOptions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "rules/engine.h"
+#include "rules/value.h"
+
+namespace streamgate::rules::ingest {
+
+//! simdjson element -> Value (deep copy).
+Value to_value(simdjson::dom::element e);
+
+//! Maps top-level field names to slot indexes; one per stream.
+class FieldExtractor {
+ public:
+  //! slot_fields[i] is the field name of slot i (names may repeat: one slot per reading rule).
+  void build(const std::vector<std::string>& slot_fields);
+  //! Fills slots (sized slot_fields.size(), reset to NULL by the caller) from obj.
+  void extract(simdjson::dom::object obj, Value* slots) const;
+  //! Same from an already built object (rows coming from another rule).
+  void extract(const Object& obj, Value* slots) const;
+  bool empty() const { return names_.empty(); }
+
+ private:
+  int find(std::string_view key) const;
+  std::vector<std::string> names_;            //!< unique names
+  std::vector<std::vector<int>> slots_;       //!< per unique name
+  std::unordered_map<std::string_view, int> index_;  //!< used when there are many names
+};
+
+class JsonParser {
+ public:
+  explicit JsonParser(const EngineOptions& options);
+  //! Parses payload; on Ok, `root` is an object or an array of objects.
+  IngestStatus parse(std::string_view payload, simdjson::dom::element& root);
+
+ private:
+  EngineOptions options_;
+  simdjson::dom::parser parser_;
+  std::vector<char> buffer_;  //!< padded copy of the payload (simdjson reads past the end)
+};
+
+}  // namespace streamgate::rules::ingest

@@ -1,0 +1,145 @@
+// Compiled plan of a rule set: streams with their options and field-slot tables, rules with
+// resolved expressions, aggregate layouts and window specs. Built by plan_files() from ASTs;
+// consumed by the runtime. Immutable once built.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "rules/engine.h"
+#include "rules/expr/expr.h"
+#include "rules/function_registry.h"
+
+namespace streamgate::rules::plan {
+
+struct StreamDef {
+  std::string name;
+  std::string file;
+  std::string text;
+  std::string text_hash;
+  std::string topic_filter;      //!< empty for rule-output streams
+  int source_rule = -1;          //!< rule index whose output this stream is, or -1
+  std::string timestamp_field;   //!< empty: processing time
+  std::string event_id_field;    //!< empty: no dedup
+  TimeNs max_out_of_order = 0;
+  TimeNs allowed_lateness = 0;
+  TimeNs idle_timeout = 0;       //!< 0: off
+  TimeNs dedup_horizon = 10 * 60 * kNsPerSec;
+  int qos = 0;
+
+  //! Row layout: each reading rule owns a contiguous range of slots (rule-local order), so a
+  //! rule's buffered rows do not depend on which other rules read the same stream.
+  std::vector<std::string> slot_fields;  //!< field name of each slot
+  bool need_whole = false;               //!< some reader selects `*` or needs the whole event
+  std::vector<int> readers;              //!< rule indexes reading FROM this stream
+};
+
+enum class WindowKind : std::uint8_t { None, Tumbling, Sliding, Session, Counting };
+
+struct WindowSpec {
+  WindowKind kind = WindowKind::None;
+  TimeNs size = 0;          //!< tumbling / sliding size
+  TimeNs slide = 0;         //!< sliding hop
+  TimeNs gap = 0;           //!< session gap
+  TimeNs max_duration = 0;  //!< session max duration (0: none)
+  std::int64_t count = 0;   //!< counting window size
+  std::int64_t count_slide = 0;  //!< counting hop (0: tumbling)
+};
+
+struct AggSpec {
+  const AggregateFunction* fn = nullptr;
+  std::string name;
+  std::vector<expr::NodePtr> args;  //!< row context
+  bool star = false;                //!< count(*)
+  bool distinct = false;
+  expr::NodePtr filter;             //!< row context, may be null
+  std::size_t offset = 0;           //!< in the group's arena block
+  int distinct_index = -1;          //!< which distinct set of the group
+};
+
+struct StatefulSpec {
+  const StatefulFunction* fn = nullptr;
+  std::string name;
+  std::vector<expr::NodePtr> partition;  //!< OVER (PARTITION BY ...); empty: default partition
+  bool output_context = false;           //!< evaluated per output row (args hold aggregates)
+};
+
+struct OutputItem {
+  std::string name;
+  bool star = false;
+  expr::NodePtr expr;  //!< null when star
+};
+
+struct OrderSpec {
+  expr::NodePtr expr;  //!< output context (may reference OutRef)
+  bool descending = false;
+};
+
+struct RulePlan {
+  std::string name;
+  std::string file;
+  std::string text;
+  std::string text_hash;
+  std::string from;
+  int stream = -1;       //!< stream index read
+  int out_stream = -1;   //!< stream index of this rule's output
+  std::string topic;
+  std::string late_topic;
+  int qos = 0;
+  bool retain = false;
+  TimeNs state_ttl = 24 * 3600 * kNsPerSec;
+
+  int slot_offset = 0;   //!< start of this rule's range in the stream's slots
+  int slot_count = 0;
+  std::vector<std::string> fields;  //!< rule-local field names (slot_offset + i)
+  bool need_whole = false;
+
+  expr::NodePtr where;                      //!< row context
+  std::vector<expr::NodePtr> group_keys;    //!< row context
+  WindowSpec window;
+  bool aggregate_mode = false;              //!< one row per group (aggregates or keys)
+  std::vector<AggSpec> aggs;
+  std::size_t arena_size = 0;
+  std::size_t arena_align = 1;
+  int distinct_sets = 0;
+  std::vector<StatefulSpec> statefuls;
+
+  //! Output context (aggregate mode): fields remembered from each group's last event.
+  std::vector<int> last_row_fields;         //!< rule-local field indexes
+  bool last_row_whole = false;
+
+  std::vector<OutputItem> items;  //!< row context in per-event modes, output context otherwise
+  expr::NodePtr having;
+  std::vector<OrderSpec> order_by;
+  std::optional<std::int64_t> limit;
+  bool distinct = false;
+
+  bool windowed() const { return window.kind != WindowKind::None; }
+};
+
+struct Plan {
+  std::vector<StreamDef> streams;
+  std::vector<RulePlan> rules;
+  int find_stream(std::string_view name) const;
+  int find_rule(std::string_view name) const;
+};
+
+struct SourceFile {
+  std::string name;
+  std::string text;
+};
+
+//! Parses and plans all files in order (later files may read FROM earlier ones). Errors are
+//! collected over all files; the plan is only meaningful when there are none.
+std::unique_ptr<Plan> plan_files(const std::vector<SourceFile>& files,
+                                 std::vector<RuleError>& errors);
+
+//! FNV-1a 64-bit, as 16 hex digits: rule text hashes and result ids (stable across builds).
+std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ULL);
+std::string hex64(std::uint64_t v);
+
+}  // namespace streamgate::rules::plan

@@ -1,0 +1,840 @@
+// Planner: AST -> Plan. Resolves FROM, options, windows, functions and field references, and
+// reports every user error as file:line:col at the offending token.
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <functional>
+#include <unordered_map>
+
+#include "rules/ast.h"
+#include "rules/planner/plan.h"
+
+namespace streamgate::rules::plan {
+
+using expr::Node;
+using expr::NodeKind;
+using expr::NodePtr;
+
+std::uint64_t fnv1a(std::string_view s, std::uint64_t h) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return std::string(buf, 16);
+}
+
+int Plan::find_stream(std::string_view name) const {
+  for (std::size_t i = 0; i < streams.size(); ++i)
+    if (streams[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+int Plan::find_rule(std::string_view name) const {
+  for (std::size_t i = 0; i < rules.size(); ++i)
+    if (rules[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string r(s);
+  for (auto& ch : r) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return r;
+}
+
+bool is_window_name(const std::string& l) {
+  return l == "tumblingwindow" || l == "slidingwindow" || l == "hoppingwindow" ||
+         l == "sessionwindow" || l == "countingwindow" || l == "countwindow";
+}
+
+bool is_engine_function(const std::string& l) {
+  return l == "window_start" || l == "window_end" || l == "event_time" || l == "ts" ||
+         l == "now";
+}
+
+//! Canonical text of an expression: structural equality (GROUP BY key vs SELECT item).
+void canon(const ast::Expr& e, std::string& out) {
+  out += std::to_string(static_cast<int>(e.kind));
+  out += ':';
+  out += std::to_string(static_cast<int>(e.op));
+  out += e.negated ? "!" : "";
+  out += e.distinct ? "D" : "";
+  out += e.kind == ast::ExprKind::Call ? lower(e.name) : e.name;
+  if (e.kind == ast::ExprKind::Literal) e.literal.append_json(out);
+  out += '(';
+  for (const auto& c : e.children) {
+    canon(*c, out);
+    out += ',';
+  }
+  if (e.filter) {
+    out += "F";
+    canon(*e.filter, out);
+  }
+  for (const auto& p : e.partition_by) {
+    out += "P";
+    canon(*p, out);
+  }
+  out += ')';
+}
+
+std::string canon(const ast::Expr& e) {
+  std::string s;
+  canon(e, s);
+  return s;
+}
+
+struct Ctx {
+  std::string file;
+  std::vector<RuleError>* errors;
+  void error(ast::SourcePos p, std::string msg) {
+    errors->push_back(RuleError{file, p.line, p.column, std::move(msg)});
+  }
+};
+
+std::optional<TimeNs> duration_value(const Value& v) {
+  if (v.is_string()) return parse_duration(v.as_string());
+  if (v.is_int()) {
+    if (v.as_int() < 0) return std::nullopt;
+    return v.as_int() * kNsPerSec;
+  }
+  if (v.is_double()) {
+    if (!(v.as_double_exact() >= 0)) return std::nullopt;
+    return static_cast<TimeNs>(v.as_double_exact() * 1e9);
+  }
+  return std::nullopt;
+}
+
+enum class FnClass { Unknown, Engine, Window, Aggregate, Stateful, Scalar };
+
+FnClass classify(const FunctionRegistry& reg, const ast::Expr& call) {
+  const std::string l = lower(call.name);
+  if (is_engine_function(l)) return FnClass::Engine;
+  if (is_window_name(l)) return FnClass::Window;
+  const auto* agg = reg.aggregate(l);
+  const auto* sc = reg.scalar(l);
+  if (agg && sc) {
+    // Both exist (e.g. a variadic scalar max): the aggregate wins when the arity fits it.
+    const int n = static_cast<int>(call.children.size());
+    if (call.distinct || call.filter || (n >= agg->min_args && (agg->max_args < 0 || n <= agg->max_args)))
+      return FnClass::Aggregate;
+    return FnClass::Scalar;
+  }
+  if (agg) return FnClass::Aggregate;
+  if (reg.stateful(l)) return FnClass::Stateful;
+  if (sc) return FnClass::Scalar;
+  return FnClass::Unknown;
+}
+
+bool contains_aggregate(const FunctionRegistry& reg, const ast::Expr& e) {
+  if (e.kind == ast::ExprKind::Call && classify(reg, e) == FnClass::Aggregate) return true;
+  for (const auto& c : e.children)
+    if (c && contains_aggregate(reg, *c)) return true;
+  return false;
+}
+
+struct Mode {
+  bool output = false;       //!< aggregate-mode output context
+  bool allow_agg = false;
+  bool allow_alias = false;
+  const char* clause = "SELECT";
+};
+
+class RuleBuilder {
+ public:
+  RuleBuilder(RulePlan& rp, Ctx& ctx, const FunctionRegistry& reg) : rp_(rp), ctx_(ctx), reg_(reg) {}
+
+  void build(const ast::Select& sel);
+
+ private:
+  RulePlan& rp_;
+  Ctx& ctx_;
+  const FunctionRegistry& reg_;
+  std::unordered_map<std::string, int> field_index_;
+  std::vector<std::string> key_canon_;
+  std::unordered_map<std::string, int> aliases_;     //!< alias -> item index
+  std::unordered_map<std::string, int> item_canon_;  //!< canonical item expr -> item index
+  std::unordered_map<int, int> last_row_index_;      //!< local field -> last-row position
+
+  int field(const std::string& name) {
+    auto it = field_index_.find(name);
+    if (it != field_index_.end()) return it->second;
+    const int i = static_cast<int>(rp_.fields.size());
+    rp_.fields.push_back(name);
+    field_index_.emplace(name, i);
+    return i;
+  }
+
+  int last_row_field(int local) {
+    auto it = last_row_index_.find(local);
+    if (it != last_row_index_.end()) return it->second;
+    const int i = static_cast<int>(rp_.last_row_fields.size());
+    rp_.last_row_fields.push_back(local);
+    last_row_index_.emplace(local, i);
+    return i;
+  }
+
+  NodePtr make(NodeKind k) {
+    auto n = std::make_unique<Node>();
+    n->kind = k;
+    return n;
+  }
+
+  NodePtr compile(const ast::Expr& e, const Mode& m);
+  NodePtr compile_call(const ast::Expr& e, const Mode& m);
+  void parse_window(const ast::Expr& e);
+  std::optional<TimeNs> window_duration(const ast::Expr& call, std::size_t& i, const char* what);
+};
+
+std::optional<TimeNs> RuleBuilder::window_duration(const ast::Expr& call, std::size_t& i,
+                                                   const char* what) {
+  if (i >= call.children.size()) {
+    ctx_.error(call.pos, lower(call.name) + ": missing " + what);
+    return std::nullopt;
+  }
+  const ast::Expr& a = *call.children[i];
+  // eKuiper style: TumblingWindow(ss, 10) -- a time unit then a count.
+  if (a.kind == ast::ExprKind::Column) {
+    static const std::pair<const char*, TimeNs> kUnits[] = {
+        {"ms", kNsPerMs}, {"ss", kNsPerSec}, {"mi", 60 * kNsPerSec}, {"hh", 3600 * kNsPerSec},
+        {"dd", 86400 * kNsPerSec}};
+    const std::string u = lower(a.name);
+    for (const auto& [name, mult] : kUnits) {
+      if (u == name) {
+        if (i + 1 >= call.children.size() || call.children[i + 1]->kind != ast::ExprKind::Literal ||
+            !call.children[i + 1]->literal.is_int() || call.children[i + 1]->literal.as_int() <= 0) {
+          ctx_.error(a.pos, lower(call.name) + ": expected a positive integer after unit " + u);
+          return std::nullopt;
+        }
+        const TimeNs d = call.children[i + 1]->literal.as_int() * mult;
+        i += 2;
+        return d;
+      }
+    }
+  }
+  if (a.kind != ast::ExprKind::Literal) {
+    ctx_.error(a.pos, lower(call.name) + ": " + what + " must be a duration literal like '5m'");
+    return std::nullopt;
+  }
+  auto d = duration_value(a.literal);
+  if (!d || *d <= 0) {
+    ctx_.error(a.pos, lower(call.name) + ": invalid " + std::string(what) + " " + a.literal.to_json());
+    return std::nullopt;
+  }
+  ++i;
+  return d;
+}
+
+void RuleBuilder::parse_window(const ast::Expr& e) {
+  const std::string l = lower(e.name);
+  WindowSpec w;
+  std::size_t i = 0;
+  const std::size_t n = e.children.size();
+  auto too_many = [&]() {
+    if (i < n) {
+      ctx_.error(e.children[i]->pos, l + ": too many arguments");
+      return true;
+    }
+    return false;
+  };
+  if (l == "tumblingwindow") {
+    w.kind = WindowKind::Tumbling;
+    auto d = window_duration(e, i, "size");
+    if (!d) return;
+    w.size = *d;
+    w.slide = *d;
+    if (too_many()) return;
+  } else if (l == "slidingwindow" || l == "hoppingwindow") {
+    w.kind = WindowKind::Sliding;
+    auto d = window_duration(e, i, "size");
+    if (!d) return;
+    auto s = window_duration(e, i, "slide");
+    if (!s) return;
+    w.size = *d;
+    w.slide = *s;
+    if (too_many()) return;
+  } else if (l == "sessionwindow") {
+    w.kind = WindowKind::Session;
+    auto g = window_duration(e, i, "gap");
+    if (!g) return;
+    w.gap = *g;
+    if (i < n) {
+      auto m = window_duration(e, i, "max duration");
+      if (!m) return;
+      w.max_duration = *m;
+    }
+    if (too_many()) return;
+  } else {  // countingwindow / countwindow
+    w.kind = WindowKind::Counting;
+    auto get_int = [&](const char* what) -> std::optional<std::int64_t> {
+      if (i >= n) {
+        ctx_.error(e.pos, l + ": missing " + what);
+        return std::nullopt;
+      }
+      const auto& a = *e.children[i];
+      if (a.kind != ast::ExprKind::Literal || !a.literal.is_int() || a.literal.as_int() <= 0) {
+        ctx_.error(a.pos, l + ": " + what + " must be a positive integer");
+        return std::nullopt;
+      }
+      ++i;
+      return a.literal.as_int();
+    };
+    auto c = get_int("count");
+    if (!c) return;
+    w.count = *c;
+    if (i < n) {
+      auto s = get_int("slide");
+      if (!s) return;
+      w.count_slide = *s == *c ? 0 : *s;
+    }
+    if (too_many()) return;
+  }
+  rp_.window = w;
+}
+
+NodePtr RuleBuilder::compile_call(const ast::Expr& e, const Mode& m) {
+  const std::string l = lower(e.name);
+  const FnClass cls = classify(reg_, e);
+  const int argc = static_cast<int>(e.children.size());
+  auto check_arity = [&](int lo, int hi) {
+    if (argc < lo || (hi >= 0 && argc > hi)) {
+      std::string expect = hi < 0 ? "at least " + std::to_string(lo)
+                           : lo == hi ? std::to_string(lo)
+                                      : std::to_string(lo) + " to " + std::to_string(hi);
+      ctx_.error(e.pos, "function " + l + "() expects " + expect + " argument" +
+                            (hi == 1 && lo == 1 ? "" : "s") + ", got " + std::to_string(argc));
+      return false;
+    }
+    return true;
+  };
+  if (cls != FnClass::Aggregate) {
+    if (e.filter) {
+      ctx_.error(e.filter->pos, "FILTER (WHERE ...) is only allowed on aggregate functions");
+      return nullptr;
+    }
+    if (e.distinct) {
+      ctx_.error(e.pos, "DISTINCT is only allowed in aggregate functions");
+      return nullptr;
+    }
+  }
+  if (cls != FnClass::Stateful && !e.partition_by.empty()) {
+    ctx_.error(e.partition_by.front()->pos, "OVER (PARTITION BY ...) is only allowed on analytic functions");
+    return nullptr;
+  }
+  switch (cls) {
+    case FnClass::Unknown: ctx_.error(e.pos, "unknown function '" + e.name + "'"); return nullptr;
+    case FnClass::Window:
+      ctx_.error(e.pos, "window function " + e.name + "() is only allowed in GROUP BY");
+      return nullptr;
+    case FnClass::Engine: {
+      if (!check_arity(0, 0)) return nullptr;
+      if (l == "window_start" || l == "window_end") {
+        if (!rp_.windowed()) {
+          ctx_.error(e.pos, l + "() needs a window in GROUP BY");
+          return nullptr;
+        }
+        return make(l == "window_start" ? NodeKind::WindowStart : NodeKind::WindowEnd);
+      }
+      if (l == "now") return make(NodeKind::Now);
+      return make(NodeKind::EventTime);
+    }
+    case FnClass::Aggregate: {
+      if (!m.allow_agg) {
+        ctx_.error(e.pos, "aggregate " + l + "() is not allowed in " + m.clause);
+        return nullptr;
+      }
+      if (!rp_.windowed()) {
+        ctx_.error(e.pos, "aggregate " + l + "() needs a window in GROUP BY");
+        return nullptr;
+      }
+      const auto* fn = reg_.aggregate(l);
+      AggSpec spec;
+      spec.fn = fn;
+      spec.name = l;
+      spec.distinct = e.distinct;
+      const bool star = argc == 1 && e.children[0]->kind == ast::ExprKind::Star;
+      if (star) {
+        if (l != "count") {
+          ctx_.error(e.children[0]->pos, "only count(*) accepts *");
+          return nullptr;
+        }
+        spec.star = true;
+      } else {
+        if (!check_arity(fn->min_args, fn->max_args)) return nullptr;
+        Mode am;
+        am.clause = "an aggregate argument";
+        for (const auto& c : e.children) {
+          auto n = compile(*c, am);
+          if (!n) return nullptr;
+          spec.args.push_back(std::move(n));
+        }
+      }
+      if (e.filter) {
+        Mode fm;
+        fm.clause = "FILTER (WHERE ...)";
+        spec.filter = compile(*e.filter, fm);
+        if (!spec.filter) return nullptr;
+      }
+      if (spec.distinct) spec.distinct_index = rp_.distinct_sets++;
+      const int idx = static_cast<int>(rp_.aggs.size());
+      rp_.aggs.push_back(std::move(spec));
+      auto n = make(NodeKind::AggRef);
+      n->index = idx;
+      return n;
+    }
+    case FnClass::Stateful: {
+      const auto* fn = reg_.stateful(l);
+      if (!check_arity(fn->min_args, fn->max_args)) return nullptr;
+      StatefulSpec spec;
+      spec.fn = fn;
+      spec.name = l;
+      spec.output_context = m.output;
+      auto n = make(NodeKind::Stateful);
+      for (const auto& c : e.children) {
+        auto ch = compile(*c, m);
+        if (!ch) return nullptr;
+        n->children.push_back(std::move(ch));
+      }
+      Mode pm = m;
+      pm.allow_agg = m.output;
+      pm.clause = "PARTITION BY";
+      for (const auto& p : e.partition_by) {
+        auto ch = compile(*p, pm);
+        if (!ch) return nullptr;
+        spec.partition.push_back(std::move(ch));
+      }
+      n->index = static_cast<int>(rp_.statefuls.size());
+      rp_.statefuls.push_back(std::move(spec));
+      return n;
+    }
+    case FnClass::Scalar: {
+      const auto* fn = reg_.scalar(l);
+      if (!check_arity(fn->min_args, fn->max_args)) return nullptr;
+      auto n = make(NodeKind::Scalar);
+      n->scalar = fn;
+      for (const auto& c : e.children) {
+        auto ch = compile(*c, m);
+        if (!ch) return nullptr;
+        n->children.push_back(std::move(ch));
+      }
+      // Fold calls over constants once (deterministic functions only are registered as scalar).
+      return n;
+    }
+  }
+  return nullptr;
+}
+
+NodePtr RuleBuilder::compile(const ast::Expr& e, const Mode& m) {
+  if (m.output && e.kind != ast::ExprKind::Literal) {
+    const std::string c = canon(e);
+    for (std::size_t i = 0; i < key_canon_.size(); ++i) {
+      if (key_canon_[i] == c) {
+        auto n = make(NodeKind::KeyRef);
+        n->index = static_cast<int>(i);
+        return n;
+      }
+    }
+  }
+  if (m.allow_alias && e.kind != ast::ExprKind::Literal) {
+    if (e.kind == ast::ExprKind::Column) {
+      auto it = aliases_.find(e.name);
+      if (it != aliases_.end()) {
+        auto n = make(NodeKind::OutRef);
+        n->index = it->second;
+        return n;
+      }
+    }
+    auto it = item_canon_.find(canon(e));
+    if (it != item_canon_.end()) {
+      auto n = make(NodeKind::OutRef);
+      n->index = it->second;
+      return n;
+    }
+  }
+  switch (e.kind) {
+    case ast::ExprKind::Literal: {
+      auto n = make(NodeKind::Const);
+      n->constant = e.literal;
+      return n;
+    }
+    case ast::ExprKind::Column: {
+      auto n = make(NodeKind::Slot);
+      const int f = field(e.name);
+      n->index = m.output ? last_row_field(f) : f;
+      return n;
+    }
+    case ast::ExprKind::Star:
+      ctx_.error(e.pos, "* is only allowed as a SELECT item or in count(*)");
+      return nullptr;
+    case ast::ExprKind::Call: return compile_call(e, m);
+    default: break;
+  }
+  auto n = make(NodeKind::Const);
+  switch (e.kind) {
+    case ast::ExprKind::Member: n->kind = NodeKind::Member; n->name = e.name; break;
+    case ast::ExprKind::Index: n->kind = NodeKind::Index; break;
+    case ast::ExprKind::Unary: n->kind = e.op == ast::Op::Not ? NodeKind::Not : NodeKind::Neg; break;
+    case ast::ExprKind::Binary:
+      switch (e.op) {
+        case ast::Op::Add: case ast::Op::Sub: case ast::Op::Mul: case ast::Op::Div:
+        case ast::Op::Mod: n->kind = NodeKind::Arith; break;
+        case ast::Op::Concat: n->kind = NodeKind::Concat; break;
+        case ast::Op::And: n->kind = NodeKind::And; break;
+        case ast::Op::Or: n->kind = NodeKind::Or; break;
+        default: n->kind = NodeKind::Compare; break;
+      }
+      break;
+    case ast::ExprKind::Between: n->kind = NodeKind::Between; break;
+    case ast::ExprKind::In: n->kind = NodeKind::In; break;
+    case ast::ExprKind::Like: n->kind = NodeKind::Like; break;
+    case ast::ExprKind::IsNull: n->kind = NodeKind::IsNull; break;
+    case ast::ExprKind::Case: n->kind = NodeKind::Case; break;
+    default: break;
+  }
+  n->op = e.op;
+  n->negated = e.negated;
+  n->case_has_operand = e.case_has_operand;
+  n->case_has_else = e.case_has_else;
+  for (const auto& c : e.children) {
+    if (!c) return nullptr;
+    auto ch = compile(*c, m);
+    if (!ch) return nullptr;
+    n->children.push_back(std::move(ch));
+  }
+  // Constant folding of pure operator trees keeps per-event work down ('1m' style literals).
+  bool all_const = !n->children.empty();
+  for (const auto& c : n->children) all_const = all_const && c->kind == NodeKind::Const;
+  if (all_const && n->kind != NodeKind::Const) {
+    expr::Ctx c;
+    Value v = expr::eval_value(*n, c);
+    auto k = make(NodeKind::Const);
+    k->constant = std::move(v);
+    return k;
+  }
+  return n;
+}
+
+std::string output_name(const ast::SelectItem& item, std::size_t i) {
+  if (!item.alias.empty()) return item.alias;
+  const ast::Expr& e = *item.expr;
+  switch (e.kind) {
+    case ast::ExprKind::Column:
+    case ast::ExprKind::Member: return e.name;
+    case ast::ExprKind::Index:
+      if (e.children.size() == 2 && e.children[1]->kind == ast::ExprKind::Literal &&
+          e.children[1]->literal.is_string())
+        return e.children[1]->literal.as_string();
+      break;
+    case ast::ExprKind::Call: return lower(e.name);
+    default: break;
+  }
+  return "col_" + std::to_string(i + 1);
+}
+
+void RuleBuilder::build(const ast::Select& sel) {
+  const std::size_t errors_before = ctx_.errors->size();
+  // Windows and keys first: they decide how everything else compiles.
+  for (const auto& g : sel.group_by) {
+    if (g->kind == ast::ExprKind::Call && is_window_name(lower(g->name))) {
+      if (rp_.windowed()) {
+        ctx_.error(g->pos, "only one window is allowed in GROUP BY");
+        continue;
+      }
+      parse_window(*g);
+    }
+  }
+  bool has_agg = false;
+  for (const auto& it : sel.items)
+    if (it.expr && contains_aggregate(reg_, *it.expr)) has_agg = true;
+  if (sel.having && contains_aggregate(reg_, *sel.having)) has_agg = true;
+  for (const auto& o : sel.order_by)
+    if (o.expr && contains_aggregate(reg_, *o.expr)) has_agg = true;
+
+  Mode row;
+  row.clause = "GROUP BY";
+  for (const auto& g : sel.group_by) {
+    if (g->kind == ast::ExprKind::Call && is_window_name(lower(g->name))) continue;
+    if (contains_aggregate(reg_, *g)) {
+      ctx_.error(g->pos, "aggregate functions are not allowed in GROUP BY");
+      continue;
+    }
+    auto n = compile(*g, row);
+    if (n) {
+      rp_.group_keys.push_back(std::move(n));
+      key_canon_.push_back(canon(*g));
+    }
+  }
+  if (has_agg && !rp_.windowed()) {
+    // Report at the first aggregate call.
+    std::function<const ast::Expr*(const ast::Expr&)> find = [&](const ast::Expr& e) -> const ast::Expr* {
+      if (e.kind == ast::ExprKind::Call && classify(reg_, e) == FnClass::Aggregate) return &e;
+      for (const auto& c : e.children)
+        if (c)
+          if (auto* r = find(*c)) return r;
+      return nullptr;
+    };
+    const ast::Expr* first = nullptr;
+    for (const auto& it : sel.items)
+      if (!first && it.expr) first = find(*it.expr);
+    if (!first && sel.having) first = find(*sel.having);
+    ctx_.error(first ? first->pos : sel.pos,
+               "aggregate " + (first ? lower(first->name) + "() " : std::string()) +
+                   "needs a window in GROUP BY");
+    return;
+  }
+  rp_.aggregate_mode = rp_.windowed() && (has_agg || !rp_.group_keys.empty());
+
+  if (sel.where) {
+    Mode wm;
+    wm.clause = "WHERE";
+    rp_.where = compile(*sel.where, wm);
+  }
+
+  Mode out;
+  out.output = rp_.aggregate_mode;
+  out.allow_agg = rp_.aggregate_mode;
+  out.clause = "SELECT";
+  for (std::size_t i = 0; i < sel.items.size(); ++i) {
+    const auto& it = sel.items[i];
+    OutputItem oi;
+    if (!it.expr || it.expr->kind == ast::ExprKind::Star) {
+      oi.star = true;
+      rp_.need_whole = true;
+      if (rp_.aggregate_mode) rp_.last_row_whole = true;
+    } else {
+      oi.name = output_name(it, i);
+      oi.expr = compile(*it.expr, out);
+      item_canon_.emplace(canon(*it.expr), static_cast<int>(i));
+    }
+    if (!it.alias.empty()) aliases_.emplace(it.alias, static_cast<int>(i));
+    rp_.items.push_back(std::move(oi));
+  }
+  Mode post = out;
+  post.allow_alias = true;
+  if (sel.having) {
+    post.clause = "HAVING";
+    rp_.having = compile(*sel.having, post);
+  }
+  for (const auto& o : sel.order_by) {
+    post.clause = "ORDER BY";
+    OrderSpec os;
+    os.descending = o.descending;
+    if (o.expr->kind == ast::ExprKind::Literal && o.expr->literal.is_int()) {
+      const auto k = o.expr->literal.as_int();
+      if (k < 1 || k > static_cast<std::int64_t>(sel.items.size())) {
+        ctx_.error(o.expr->pos, "ORDER BY position " + std::to_string(k) + " is out of range");
+        continue;
+      }
+      os.expr = make(NodeKind::OutRef);
+      os.expr->index = static_cast<int>(k - 1);
+    } else {
+      os.expr = compile(*o.expr, post);
+    }
+    rp_.order_by.push_back(std::move(os));
+  }
+  if (sel.limit) {
+    if (*sel.limit < 0) ctx_.error(sel.pos, "LIMIT must not be negative");
+    rp_.limit = sel.limit;
+  }
+  rp_.distinct = sel.distinct;
+  if (ctx_.errors->size() != errors_before) return;
+
+  // Arena layout of the aggregate states of one group.
+  std::size_t off = 0, align = 1;
+  for (auto& a : rp_.aggs) {
+    const std::size_t al = std::max<std::size_t>(a.fn->state_align, 1);
+    off = (off + al - 1) / al * al;
+    a.offset = off;
+    off += a.fn->state_size;
+    align = std::max(align, al);
+  }
+  rp_.arena_size = (off + align - 1) / align * align;
+  rp_.arena_align = align;
+}
+
+bool opt_string(Ctx& ctx, const ast::Option& o, std::string& out) {
+  if (!o.value.is_string()) {
+    ctx.error(o.pos, "option " + o.key + " expects a string");
+    return false;
+  }
+  out = o.value.as_string();
+  return true;
+}
+
+bool opt_duration(Ctx& ctx, const ast::Option& o, TimeNs& out) {
+  auto d = duration_value(o.value);
+  if (!d) {
+    ctx.error(o.pos, "option " + o.key + ": invalid duration " + o.value.to_json());
+    return false;
+  }
+  out = *d;
+  return true;
+}
+
+bool opt_qos(Ctx& ctx, const ast::Option& o, int& out) {
+  if (!o.value.is_int() || o.value.as_int() < 0 || o.value.as_int() > 2) {
+    ctx.error(o.pos, "option QOS expects 0, 1 or 2");
+    return false;
+  }
+  out = static_cast<int>(o.value.as_int());
+  return true;
+}
+
+bool opt_bool(Ctx& ctx, const ast::Option& o, bool& out) {
+  if (o.value.is_bool()) {
+    out = o.value.as_bool();
+    return true;
+  }
+  if (o.value.is_string()) {
+    const std::string l = lower(o.value.as_string());
+    if (l == "true" || l == "false") {
+      out = l == "true";
+      return true;
+    }
+  }
+  if (o.value.is_int()) {
+    out = o.value.as_int() != 0;
+    return true;
+  }
+  ctx.error(o.pos, "option " + o.key + " expects true or false");
+  return false;
+}
+
+void plan_stream(Plan& plan, const ast::Statement& st, Ctx& ctx) {
+  StreamDef s;
+  s.name = st.name;
+  s.file = ctx.file;
+  s.text = st.text;
+  s.text_hash = hex64(fnv1a(st.text));
+  bool have_topic = false;
+  for (const auto& o : st.options) {
+    if (o.key == "TOPIC" || o.key == "DATASOURCE") {
+      have_topic = opt_string(ctx, o, s.topic_filter);
+      if (have_topic && s.topic_filter.empty()) ctx.error(o.pos, "option TOPIC must not be empty");
+    } else if (o.key == "FORMAT") {
+      std::string f;
+      if (opt_string(ctx, o, f) && lower(f) != "json")
+        ctx.error(o.pos, "FORMAT '" + f + "' is not supported (only 'json')");
+    } else if (o.key == "TIMESTAMP") {
+      opt_string(ctx, o, s.timestamp_field);
+    } else if (o.key == "MAXOUTOFORDERNESS") {
+      opt_duration(ctx, o, s.max_out_of_order);
+    } else if (o.key == "ALLOWEDLATENESS") {
+      opt_duration(ctx, o, s.allowed_lateness);
+    } else if (o.key == "IDLETIMEOUT") {
+      opt_duration(ctx, o, s.idle_timeout);
+    } else if (o.key == "QOS") {
+      opt_qos(ctx, o, s.qos);
+    } else if (o.key == "EVENT_ID") {
+      opt_string(ctx, o, s.event_id_field);
+    } else if (o.key == "DEDUP_HORIZON") {
+      opt_duration(ctx, o, s.dedup_horizon);
+    } else {
+      ctx.error(o.pos, "unknown stream option '" + o.key + "'");
+    }
+  }
+  if (!have_topic) ctx.error(st.name_pos, "stream " + st.name + " needs a TOPIC option");
+  if (plan.find_stream(st.name) >= 0) {
+    ctx.error(st.name_pos, "'" + st.name + "' is already defined");
+    return;
+  }
+  plan.streams.push_back(std::move(s));
+}
+
+void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionRegistry& reg) {
+  RulePlan rp;
+  rp.name = st.name;
+  rp.file = ctx.file;
+  rp.text = st.text;
+  rp.text_hash = hex64(fnv1a(st.text));
+  bool have_topic = false;
+  for (const auto& o : st.options) {
+    if (o.key == "TOPIC") {
+      have_topic = opt_string(ctx, o, rp.topic);
+    } else if (o.key == "QOS") {
+      opt_qos(ctx, o, rp.qos);
+    } else if (o.key == "RETAIN") {
+      opt_bool(ctx, o, rp.retain);
+    } else if (o.key == "LATE_TOPIC") {
+      opt_string(ctx, o, rp.late_topic);
+    } else if (o.key == "STATE_TTL") {
+      opt_duration(ctx, o, rp.state_ttl);
+    } else {
+      ctx.error(o.pos, "unknown rule option '" + o.key + "'");
+    }
+  }
+  // A rule without TOPIC still feeds rules reading FROM it; its rows go to a default topic.
+  if (!have_topic) rp.topic = "streamgate/rules/" + st.name;
+  if (rp.late_topic.empty()) rp.late_topic = rp.topic + "/late";
+  const ast::Select& sel = *st.select;
+  rp.from = sel.from;
+  rp.stream = plan.find_stream(sel.from);
+  if (rp.stream < 0) ctx.error(sel.from_pos, "unknown stream or rule '" + sel.from + "' in FROM");
+  if (plan.find_stream(st.name) >= 0) {
+    ctx.error(st.name_pos, "'" + st.name + "' is already defined");
+    return;
+  }
+  RuleBuilder b(rp, ctx, reg);
+  b.build(sel);
+  if (rp.stream < 0) return;
+  const int idx = static_cast<int>(plan.rules.size());
+  StreamDef out;
+  out.name = rp.name;
+  out.file = rp.file;
+  out.text = rp.text;
+  out.text_hash = rp.text_hash;
+  out.source_rule = idx;
+  out.allowed_lateness = plan.streams[static_cast<std::size_t>(rp.stream)].allowed_lateness;
+  rp.out_stream = static_cast<int>(plan.streams.size());
+  plan.streams[static_cast<std::size_t>(rp.stream)].readers.push_back(idx);
+  plan.streams.push_back(std::move(out));
+  plan.rules.push_back(std::move(rp));
+}
+
+}  // namespace
+
+std::unique_ptr<Plan> plan_files(const std::vector<SourceFile>& files,
+                                 std::vector<RuleError>& errors) {
+  auto plan = std::make_unique<Plan>();
+  const FunctionRegistry& reg = FunctionRegistry::global();
+  for (const auto& f : files) {
+    Ctx ctx{f.name, &errors};
+    ast::ParseResult pr = ast::parse(f.text);
+    for (const auto& e : pr.errors) ctx.error(e.pos, e.message);
+    if (!pr.errors.empty()) continue;
+    for (const auto& st : pr.statements) {
+      switch (st.kind) {
+        case ast::StatementKind::CreateStream: plan_stream(*plan, st, ctx); break;
+        case ast::StatementKind::CreateRule:
+          if (!st.select) {
+            ctx.error(st.pos, "CREATE RULE needs AS SELECT ...");
+            break;
+          }
+          plan_rule(*plan, st, ctx, reg);
+          break;
+        case ast::StatementKind::CreateAlert:
+          ctx.error(st.pos, "CREATE ALERT is not supported yet");
+          break;
+      }
+    }
+  }
+  // Row layout: each reader gets its own contiguous slot range.
+  for (auto& s : plan->streams) {
+    for (int r : s.readers) {
+      auto& rp = plan->rules[static_cast<std::size_t>(r)];
+      rp.slot_offset = static_cast<int>(s.slot_fields.size());
+      rp.slot_count = static_cast<int>(rp.fields.size());
+      for (const auto& f : rp.fields) s.slot_fields.push_back(f);
+      s.need_whole = s.need_whole || rp.need_whole;
+    }
+  }
+  return plan;
+}
+
+}  // namespace streamgate::rules::plan

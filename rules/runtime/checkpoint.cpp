@@ -1,0 +1,207 @@
+// Checkpoint of one rule's runtime state as JSON: open windows (bounds, groups, aggregate states
+// via the registry's save/restore, DISTINCT sets, buffered rows), sessions, counting windows,
+// stateful-function states and counters. The engine keys it by rule name + text hash.
+#include "rules/runtime/rule_runtime.h"
+
+namespace streamgate::rules::runtime {
+
+using nlohmann::json;
+
+namespace {
+
+json rows_to_json(const std::vector<BufferedRow>& rows) {
+  json a = json::array();
+  for (const auto& r : rows) {
+    json s = json::array();
+    for (const auto& v : r.slots) s.push_back(v.to_nlohmann());
+    a.push_back({{"t", r.event_time}, {"slots", std::move(s)}, {"whole", r.whole.to_nlohmann()}});
+  }
+  return a;
+}
+
+BufferedRow row_from_json(const json& j) {
+  BufferedRow r;
+  r.event_time = j.at("t").get<TimeNs>();
+  for (const auto& v : j.at("slots")) r.slots.push_back(Value::from_nlohmann(v));
+  r.whole = Value::from_nlohmann(j.value("whole", json()));
+  return r;
+}
+
+}  // namespace
+
+json RuleRuntime::save_window(const WindowState& w) const {
+  json j;
+  j["start"] = w.start;
+  j["end"] = w.end;
+  j["fired"] = w.fired;
+  j["revision"] = w.revision;
+  json groups = json::array();
+  for (const auto& g : w.groups.groups()) {
+    json gj;
+    gj["key"] = g.key.to_nlohmann();
+    json aggs = json::array();
+    for (const auto& a : plan_->aggs) aggs.push_back(a.fn->save(g.aggs + a.offset));
+    gj["aggs"] = std::move(aggs);
+    if (g.extra) {
+      json d = json::array();
+      for (const auto& set : g.extra->distinct) {
+        json s = json::array();
+        for (const auto& v : set) s.push_back(v.to_nlohmann());
+        d.push_back(std::move(s));
+      }
+      gj["distinct"] = std::move(d);
+      json lr = json::array();
+      for (const auto& v : g.extra->last_row) lr.push_back(v.to_nlohmann());
+      gj["last_row"] = std::move(lr);
+      gj["whole"] = g.extra->whole.to_nlohmann();
+    }
+    groups.push_back(std::move(gj));
+  }
+  j["groups"] = std::move(groups);
+  j["rows"] = rows_to_json(w.rows);
+  return j;
+}
+
+void RuleRuntime::restore_window(WindowState& w, const json& j) {
+  w.start = j.at("start").get<TimeNs>();
+  w.end = j.at("end").get<TimeNs>();
+  w.fired = j.value("fired", false);
+  w.revision = j.value("revision", 0u);
+  for (const auto& gj : j.at("groups")) {
+    Value key = Value::from_nlohmann(gj.at("key"));
+    const std::uint64_t hash = key.hash();
+    Group* g = w.groups.insert(std::move(key), hash);
+    ++total_groups_;
+    init_group(*g, w);
+    const auto& aggs = gj.at("aggs");
+    for (std::size_t i = 0; i < plan_->aggs.size() && i < aggs.size(); ++i)
+      plan_->aggs[i].fn->restore(g->aggs + plan_->aggs[i].offset, aggs[i]);
+    if (g->extra) {
+      if (auto d = gj.find("distinct"); d != gj.end()) {
+        for (std::size_t i = 0; i < g->extra->distinct.size() && i < d->size(); ++i)
+          for (const auto& v : (*d)[i]) g->extra->distinct[i].insert(Value::from_nlohmann(v));
+      }
+      if (auto lr = gj.find("last_row"); lr != gj.end()) {
+        for (std::size_t i = 0; i < g->extra->last_row.size() && i < lr->size(); ++i)
+          g->extra->last_row[i] = Value::from_nlohmann((*lr)[i]);
+      }
+      g->extra->whole = Value::from_nlohmann(gj.value("whole", json()));
+    }
+  }
+  for (const auto& rj : j.at("rows")) w.rows.push_back(row_from_json(rj));
+}
+
+json RuleRuntime::save_sessions() const {
+  json a = json::array();
+  for (const auto& [id, s] : sessions_) {
+    a.push_back({{"id", s->id},
+                 {"key", s->key.to_nlohmann()},
+                 {"first", s->first},
+                 {"last", s->last},
+                 {"end", s->end},
+                 {"window", save_window(s->w)}});
+  }
+  return a;
+}
+
+void RuleRuntime::restore_sessions(const json& a) {
+  for (const auto& sj : a) {
+    auto s = std::make_unique<Session>();
+    s->id = sj.at("id").get<std::uint64_t>();
+    s->key = Value::from_nlohmann(sj.at("key"));
+    s->hash = s->key.hash();
+    s->first = sj.at("first").get<TimeNs>();
+    s->last = sj.at("last").get<TimeNs>();
+    s->end = sj.at("end").get<TimeNs>();
+    restore_window(s->w, sj.at("window"));
+    sessions_by_end_.insert({s->end, s->id});
+    sessions_by_key_[s->key].push_back(s->id);
+    next_session_id_ = std::max(next_session_id_, s->id + 1);
+    sessions_.emplace(s->id, std::move(s));
+  }
+}
+
+json RuleRuntime::save_counting() const {
+  json j;
+  j["window"] = count_window_ ? save_window(*count_window_) : json();
+  j["in_window"] = count_in_window_;
+  std::vector<BufferedRow> buf(count_buffer_.begin(), count_buffer_.end());
+  j["buffer"] = rows_to_json(buf);
+  j["since_fire"] = count_since_fire_;
+  j["fired"] = count_windows_fired_;
+  return j;
+}
+
+void RuleRuntime::restore_counting(const json& j) {
+  if (j.contains("window") && !j["window"].is_null()) {
+    count_window_ = std::make_unique<WindowState>();
+    restore_window(*count_window_, j["window"]);
+  }
+  count_in_window_ = j.value("in_window", std::int64_t{0});
+  if (auto b = j.find("buffer"); b != j.end())
+    for (const auto& rj : *b) count_buffer_.push_back(row_from_json(rj));
+  count_since_fire_ = j.value("since_fire", std::int64_t{0});
+  count_windows_fired_ = j.value("fired", std::uint64_t{0});
+}
+
+json RuleRuntime::save() const {
+  json j;
+  j["firings"] = firings_;
+  j["events_in"] = m_.events_in;
+  json windows = json::array();
+  for (const auto& [k, w] : windows_) windows.push_back(save_window(*w));
+  j["windows"] = std::move(windows);
+  j["sessions"] = save_sessions();
+  j["next_session_id"] = next_session_id_;
+  j["counting"] = save_counting();
+  json states = json::array();
+  for (const auto& table : states_) {
+    json t = json::array();
+    for (const auto& [key, e] : table) t.push_back({key.to_nlohmann(), e.state->save(), e.touched});
+    states.push_back(std::move(t));
+  }
+  j["states"] = std::move(states);
+  return j;
+}
+
+void RuleRuntime::restore(const json& j) {
+  // Drop whatever is open now: the checkpoint replaces it.
+  for (auto& [k, w] : windows_) destroy_window(*w);
+  windows_.clear();
+  last_window_ = nullptr;
+  for (auto& [id, s] : sessions_) destroy_window(s->w);
+  sessions_.clear();
+  sessions_by_end_.clear();
+  sessions_by_key_.clear();
+  if (count_window_) destroy_window(*count_window_);
+  count_window_.reset();
+  count_buffer_.clear();
+  total_groups_ = 0;
+
+  firings_ = j.value("firings", std::uint64_t{0});
+  m_.events_in = j.value("events_in", std::uint64_t{0});
+  if (auto w = j.find("windows"); w != j.end()) {
+    for (const auto& wj : *w) {
+      auto ws = std::make_unique<WindowState>();
+      restore_window(*ws, wj);
+      const auto key = std::make_pair(ws->end, ws->start);
+      windows_.emplace(key, std::move(ws));
+    }
+  }
+  if (auto s = j.find("sessions"); s != j.end()) restore_sessions(*s);
+  next_session_id_ = std::max(next_session_id_, j.value("next_session_id", std::uint64_t{1}));
+  if (auto c = j.find("counting"); c != j.end() && c->is_object()) restore_counting(*c);
+  if (auto st = j.find("states"); st != j.end()) {
+    for (std::size_t i = 0; i < states_.size() && i < st->size(); ++i) {
+      states_[i].clear();
+      const auto& spec = plan_->statefuls[i];
+      for (const auto& e : (*st)[i]) {
+        StatefulEntry entry{spec.fn->create(), e.at(2).get<TimeNs>()};
+        entry.state->restore(e.at(1));
+        states_[i].emplace(Value::from_nlohmann(e.at(0)), std::move(entry));
+      }
+    }
+  }
+}
+
+}  // namespace streamgate::rules::runtime

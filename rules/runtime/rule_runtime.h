@@ -1,0 +1,224 @@
+// Per-rule runtime state and processing: WHERE, group tables with arena-allocated aggregate
+// states, open windows (time, session, counting), stateful-function states, emission of rows.
+// One RuleRuntime per rule; its state survives a reload when the rule's name and text do not
+// change (the object is moved to the new rule set and re-pointed at the new plan).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include "rules/engine.h"
+#include "rules/expr/expr.h"
+#include "rules/planner/plan.h"
+#include "rules/window/window.h"
+
+namespace streamgate::rules::runtime {
+
+//! One input row as a rule sees it.
+struct Row {
+  const Value* slots = nullptr;  //!< rule-local fields (plan.fields order)
+  TimeNs event_time = 0;
+  const Value* whole = nullptr;  //!< the whole event, when some reader needs it
+  const simdjson::dom::element* raw = nullptr;  //!< the source JSON element, when parsed here
+};
+
+//! Bump allocator for aggregate states of one window: states never move once placed.
+class Arena {
+ public:
+  std::byte* alloc(std::size_t size, std::size_t align);
+  std::size_t bytes() const { return blocks_.size() * kBlock; }
+
+ private:
+  static constexpr std::size_t kBlock = 16 * 1024;
+  std::vector<std::unique_ptr<std::byte[]>> blocks_;
+  std::size_t used_ = kBlock;
+};
+
+struct GroupExtra {
+  std::vector<std::unordered_set<Value, ValueHash>> distinct;
+  std::vector<Value> last_row;
+  Value whole;
+};
+
+struct Group {
+  Value key;
+  std::uint64_t hash = 0;
+  std::byte* aggs = nullptr;
+  std::unique_ptr<GroupExtra> extra;
+};
+
+//! Open-addressing hash table over groups kept in insertion (first appearance) order.
+class GroupTable {
+ public:
+  Group* find(const Value& key, std::uint64_t hash);
+  Group* insert(Value key, std::uint64_t hash);
+  std::vector<Group>& groups() { return groups_; }
+  const std::vector<Group>& groups() const { return groups_; }
+  std::size_t size() const { return groups_.size(); }
+
+ private:
+  void grow();
+  std::vector<Group> groups_;
+  std::vector<std::uint32_t> table_;  //!< group index + 1; 0 = empty
+};
+
+struct BufferedRow {
+  TimeNs event_time = 0;
+  std::vector<Value> slots;
+  Value whole;
+};
+
+struct WindowState {
+  TimeNs start = 0;
+  TimeNs end = 0;
+  bool fired = false;
+  std::uint32_t revision = 0;
+  GroupTable groups;
+  Arena arena;
+  std::vector<BufferedRow> rows;  //!< per-event-row mode
+};
+
+struct Session {
+  std::uint64_t id = 0;
+  Value key;
+  std::uint64_t hash = 0;
+  TimeNs first = 0;
+  TimeNs last = 0;
+  TimeNs end = 0;  //!< min(last + gap, first + max_duration)
+  WindowState w;
+};
+
+struct StatefulEntry {
+  std::unique_ptr<StatefulState> state;
+  TimeNs touched = 0;
+};
+
+//! Where a rule's output goes: the engine (sink + downstream rules).
+class Output {
+ public:
+  virtual ~Output() = default;
+  //! `row` is the output row as an object when the rule has downstream readers, else null.
+  virtual void result(int rule, Emission&& e, const Object* row, TimeNs event_time) = 0;
+  virtual void late(Emission&& e) = 0;
+};
+
+class RuleRuntime : public expr::StatefulHost {
+ public:
+  RuleRuntime(const plan::RulePlan* plan, int index, const EngineOptions* options);
+  ~RuleRuntime() override;
+
+  //! Re-points a carried-over runtime at the equivalent rule of a new plan.
+  void rebind(const plan::RulePlan* plan, int index) {
+    plan_ = plan;
+    index_ = index;
+  }
+  const plan::RulePlan& plan() const { return *plan_; }
+
+  //! One input row; `watermark` is the stream's watermark including this row.
+  void on_row(const Row& row, TimeNs watermark, TimeNs now, Output& out);
+  //! Fires every window whose end <= watermark, in order of end; drops expired state.
+  void advance(TimeNs watermark, TimeNs now, Output& out);
+
+  //! ALLOWEDLATENESS of the stream read: fired windows are kept this long for late updates.
+  void set_lateness(TimeNs l) { lateness_ = l; }
+
+  bool has_downstream = false;
+  bool paused = false;
+  RuleMetrics metrics() const;
+
+  nlohmann::json save() const;
+  void restore(const nlohmann::json& j);
+
+  Value call_stateful(int site, Args args, expr::Ctx& ctx) override;
+
+ private:
+  struct PendingRow {
+    std::vector<Value> values;
+    std::vector<Value> order;
+    Value whole;
+    std::string id;  //!< result id
+  };
+
+  // Per-event aggregate inputs, evaluated once and added to every window the row falls in.
+  struct AggInput {
+    std::vector<Value> args;
+    std::vector<std::uint32_t> offsets;
+    std::vector<std::uint8_t> pass;
+  };
+
+  void eval_agg_inputs(expr::Ctx& ctx);
+  bool add_to_window(WindowState& w, const Row& row, const Value& key, std::uint64_t hash);
+  void init_group(Group& g, WindowState& w);
+  void destroy_window(WindowState& w);
+  void emit_window(WindowState& w, TimeNs start, TimeNs end, const std::string& id_base,
+                   TimeNs now, Output& out);
+  void emit_rows(std::vector<PendingRow>& rows, TimeNs event_time, Output& out);
+  std::string make_payload(const PendingRow& r) const;
+  void sweep_states(TimeNs watermark);
+  void emit_late(const Row& row, TimeNs watermark, Output& out);
+  std::string id_prefix() const;
+
+  void on_row_time_window(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
+                          TimeNs now, Output& out);
+  void on_row_plain(const Row& row, TimeNs now, Output& out);
+
+  // rules/window/session.cpp
+  void on_row_session(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
+                      TimeNs now, Output& out);
+  void advance_sessions(TimeNs watermark, TimeNs now, Output& out);
+  void merge_session(Session& into, Session& from);
+  nlohmann::json save_sessions() const;
+  void restore_sessions(const nlohmann::json& j);
+  // rules/window/counting.cpp
+  void on_row_counting(const Row& row, const Value& key, std::uint64_t hash, TimeNs now,
+                       Output& out);
+  nlohmann::json save_counting() const;
+  void restore_counting(const nlohmann::json& j);
+
+  nlohmann::json save_window(const WindowState& w) const;
+  void restore_window(WindowState& w, const nlohmann::json& j);
+
+  const plan::RulePlan* plan_;
+  int index_;
+  const EngineOptions* options_;
+  RuleMetrics m_;
+  std::uint64_t firings_ = 0;  //!< emission_index of windowed rules
+  std::string id_prefix_;
+
+  std::map<std::pair<TimeNs, TimeNs>, std::unique_ptr<WindowState>> windows_;  //!< (end,start)
+  WindowState* last_window_ = nullptr;
+  std::size_t total_groups_ = 0;
+  std::vector<window::Bounds> bounds_;
+  AggInput in_;
+  std::vector<Value> agg_results_;
+
+  // Sessions.
+  std::uint64_t next_session_id_ = 1;
+  std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;
+  std::set<std::pair<TimeNs, std::uint64_t>> sessions_by_end_;
+  std::unordered_map<Value, std::vector<std::uint64_t>, ValueHash> sessions_by_key_;
+
+  // Counting windows.
+  std::unique_ptr<WindowState> count_window_;
+  std::int64_t count_in_window_ = 0;
+  std::deque<BufferedRow> count_buffer_;
+  std::int64_t count_since_fire_ = 0;
+  std::uint64_t count_windows_fired_ = 0;
+
+  // Stateful functions: per call site, per partition key.
+  std::vector<std::unordered_map<Value, StatefulEntry, ValueHash>> states_;
+  TimeNs next_sweep_ = kTimeMin;
+  TimeNs current_event_time_ = 0;
+  TimeNs lateness_ = 0;
+};
+
+}  // namespace streamgate::rules::runtime

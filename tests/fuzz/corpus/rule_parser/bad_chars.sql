@@ -1,0 +1,1 @@
+CREATE RULE r AS SELECT a # b FROM s; CREATE STREAM s WITH (TOPIC = 'a', topic = 'b');

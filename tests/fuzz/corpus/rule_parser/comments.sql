@@ -1,0 +1,2 @@
+/* block */ CREATE RULE a AS SELECT x -- c
+FROM s;;; CREATE RULE b AS SELECT * FROM a

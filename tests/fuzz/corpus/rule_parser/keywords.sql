@@ -1,0 +1,1 @@
+CREATE RULE kw AS SELECT timestamp, count, value AS key, window, status FROM s WHERE timestamp > 0;

@@ -1,0 +1,1 @@
+CREATE RULE r AS SELECT ((((((((((a)))))))))) + -(-(-b)) FROM s;

@@ -1,0 +1,1 @@
+CREATE RULE "my rule" WITH (X = -1, Y = true, Z = name, "w w" = 2.5) AS SELECT "x""y" AS `c``d` FROM `in put`

@@ -1,0 +1,1 @@
+CREATE STREAM shop WITH (TOPIC = 'shop/+/events', FORMAT = 'json', TIMESTAMP = 'timestamp', MAXOUTOFORDERNESS = '5s');

@@ -1,0 +1,1 @@
+CREATE RULE r AS SELECT a /* never closed FROM s;

@@ -1,0 +1,2 @@
+CREATE RULE r AS SELECT 'unterminated FROM s;
+CREATE RULE q AS SELECT 1 FROM s;

@@ -1,0 +1,1 @@
+@include ../../../etc/rules.d/10-sales.sql

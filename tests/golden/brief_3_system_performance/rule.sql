@@ -1,0 +1,1 @@
+@include ../../../etc/rules.d/30-system-performance.sql

@@ -1,0 +1,1 @@
+@include ../../../etc/rules.d/40-financial-risk.sql

@@ -1,0 +1,2 @@
+@include ../../../etc/rules.d/10-sales.sql
+@include ../../../etc/rules.d/60-analysis-result.sql

@@ -1,0 +1,269 @@
+// Oracle test: seeded random out-of-order streams (thousands of keys, hundreds of thousands of
+// events) go through the Engine API with tumbling and sliding windows; every (window, key) row
+// must equal the same aggregation computed by SQLite over the same events.
+//
+// Disorder is bounded below MAXOUTOFORDERNESS, so no event is late and every event must be counted
+// in every window that covers it. Values are multiples of 0.25 in [-1000, 1000], so sums are exact
+// in doubles and any difference is a real error, not rounding.
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rules/engine.h"
+#include "rules/time_util.h"
+
+namespace {
+
+using streamgate::rules::Emission;
+using streamgate::rules::EmissionKind;
+using streamgate::rules::Engine;
+using streamgate::rules::EngineOptions;
+using streamgate::rules::IngestStatus;
+using streamgate::rules::kNsPerMs;
+
+struct Event {
+  int key;
+  std::int64_t ts_ms;
+  std::int64_t quarters;  // value * 4
+};
+
+struct Agg {
+  std::int64_t n = 0;
+  double sum = 0, min = 0, max = 0, avg = 0;
+};
+
+// (window start ms, key) -> aggregate
+using Table = std::map<std::pair<std::int64_t, std::string>, Agg>;
+
+constexpr std::int64_t kBaseMs = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
+constexpr std::int64_t kStepMs = 10;                 // nominal spacing of events
+constexpr std::int64_t kMaxDisorderMs = 9'000;       // < MAXOUTOFORDERNESS = 10 s
+
+std::vector<Event> make_events(std::uint64_t seed, int n_events, int n_keys) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> key(0, n_keys - 1);
+  std::uniform_int_distribution<std::int64_t> jitter(0, kMaxDisorderMs);
+  std::uniform_int_distribution<std::int64_t> value(-4000, 4000);
+  std::vector<Event> ev;
+  ev.reserve(static_cast<std::size_t>(n_events));
+  // Event i arrives i-th; its time is at most kMaxDisorderMs before the nominal time i*kStepMs,
+  // which bounds it below max-seen-so-far by less than the out-of-orderness allowed.
+  for (int i = 0; i < n_events; ++i)
+    ev.push_back({key(rng), kBaseMs + i * kStepMs - jitter(rng), value(rng)});
+  return ev;
+}
+
+std::string value_json(std::int64_t quarters) {
+  if (quarters % 4 == 0) return std::to_string(quarters / 4);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f", static_cast<double>(quarters) / 4.0);
+  return buf;
+}
+
+std::int64_t parse_ws_ms(const std::string& s) {
+  auto t = streamgate::rules::parse_rfc3339(s);
+  EXPECT_TRUE(t.has_value()) << "bad window_start " << s;
+  return t ? *t / kNsPerMs : 0;
+}
+
+// Runs the rules over the events; returns rule name -> table of its result rows.
+std::map<std::string, Table> run_engine(const std::vector<Event>& events, const std::string& sql,
+                                        std::uint64_t& late_count) {
+  EngineOptions opt;
+  opt.max_open_windows = 10'000'000;
+  opt.max_group_keys = 10'000'000;
+  Engine engine(opt);
+  auto errors = engine.load_file("oracle.sql", sql);
+  for (const auto& e : errors) ADD_FAILURE() << e.to_string();
+  std::map<std::string, Table> out;
+  std::map<std::string, std::uint64_t> duplicates;
+  auto emit = [&](Emission&& e) {
+    if (e.kind == EmissionKind::Late) {
+      ++late_count;
+      return;
+    }
+    if (e.kind != EmissionKind::Result) return;
+    auto j = nlohmann::json::parse(e.payload);
+    Agg a;
+    a.n = j.at("n").get<std::int64_t>();
+    a.sum = j.at("total").get<double>();
+    a.min = j.at("lo").get<double>();
+    a.max = j.at("hi").get<double>();
+    a.avg = j.at("mean").get<double>();
+    auto key = std::make_pair(parse_ws_ms(j.at("ws").get<std::string>()), j.at("k").get<std::string>());
+    auto [it, inserted] = out[e.rule].emplace(key, a);
+    if (!inserted) ++duplicates[e.rule];
+  };
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::string payload;
+  for (const auto& ev : events) {
+    payload = "{\"k\":\"k" + std::to_string(ev.key) + "\",\"ts\":" + std::to_string(ev.ts_ms) +
+              ",\"v\":" + value_json(ev.quarters) + "}";
+    auto st = engine.on_message("oracle/in", payload, now, emit);
+    if (st != IngestStatus::Ok) {
+      ADD_FAILURE() << "on_message: " << streamgate::rules::to_string(st) << " for " << payload;
+      break;
+    }
+  }
+  engine.flush(emit);
+  for (const auto& [rule, d] : duplicates) ADD_FAILURE() << rule << ": " << d << " (window, key) rows emitted twice";
+  return out;
+}
+
+struct Db {
+  sqlite3* db = nullptr;
+  Db() { sqlite3_open(":memory:", &db); }
+  ~Db() { sqlite3_close(db); }
+  void exec(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+      ADD_FAILURE() << "sqlite: " << (msg ? msg : "?") << " in " << sql;
+      sqlite3_free(msg);
+    }
+  }
+};
+
+Table run_sqlite(Db& db, const char* query) {
+  Table t;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db.db, query, -1, &st, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << sqlite3_errmsg(db.db);
+    return t;
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    Agg a;
+    std::string k = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    std::int64_t ws = sqlite3_column_int64(st, 1);
+    a.n = sqlite3_column_int64(st, 2);
+    a.sum = sqlite3_column_double(st, 3);
+    a.min = sqlite3_column_double(st, 4);
+    a.max = sqlite3_column_double(st, 5);
+    a.avg = sqlite3_column_double(st, 6);
+    t[{ws, k}] = a;
+  }
+  sqlite3_finalize(st);
+  return t;
+}
+
+void load_events(Db& db, const std::vector<Event>& events) {
+  db.exec("CREATE TABLE ev(k TEXT NOT NULL, ts INTEGER NOT NULL, v REAL NOT NULL)");
+  db.exec("BEGIN");
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db.db, "INSERT INTO ev VALUES (?1, ?2, ?3)", -1, &ins, nullptr);
+  for (const auto& e : events) {
+    std::string k = "k" + std::to_string(e.key);
+    sqlite3_bind_text(ins, 1, k.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(ins, 2, e.ts_ms);
+    sqlite3_bind_double(ins, 3, static_cast<double>(e.quarters) / 4.0);
+    sqlite3_step(ins);
+    sqlite3_reset(ins);
+  }
+  sqlite3_finalize(ins);
+  db.exec("COMMIT");
+}
+
+bool near(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b)}); }
+
+void compare(const std::string& rule, const Table& engine, const Table& oracle) {
+  EXPECT_EQ(engine.size(), oracle.size()) << rule << ": number of (window, key) rows";
+  int reported = 0;
+  for (const auto& [key, want] : oracle) {
+    auto it = engine.find(key);
+    if (it == engine.end()) {
+      if (reported++ < 10)
+        ADD_FAILURE() << rule << ": missing row window_start="
+                      << streamgate::rules::format_rfc3339(key.first * kNsPerMs) << " k=" << key.second
+                      << " (SQLite n=" << want.n << ")";
+      continue;
+    }
+    const Agg& got = it->second;
+    if (got.n != want.n || !near(got.sum, want.sum) || !near(got.min, want.min) ||
+        !near(got.max, want.max) || !near(got.avg, want.avg)) {
+      if (reported++ < 10)
+        ADD_FAILURE() << rule << ": window_start="
+                      << streamgate::rules::format_rfc3339(key.first * kNsPerMs) << " k=" << key.second
+                      << "\n  engine n=" << got.n << " sum=" << got.sum << " min=" << got.min
+                      << " max=" << got.max << " avg=" << got.avg << "\n  sqlite n=" << want.n
+                      << " sum=" << want.sum << " min=" << want.min << " max=" << want.max
+                      << " avg=" << want.avg;
+    }
+  }
+  for (const auto& [key, _] : engine)
+    if (!oracle.count(key) && reported++ < 10)
+      ADD_FAILURE() << rule << ": extra row window_start="
+                    << streamgate::rules::format_rfc3339(key.first * kNsPerMs) << " k=" << key.second;
+  if (reported > 10) ADD_FAILURE() << rule << ": " << reported << " differences in total";
+}
+
+const char* kRules = R"sql(
+CREATE STREAM o WITH (TOPIC = 'oracle/in', FORMAT = 'json', TIMESTAMP = 'ts', MAXOUTOFORDERNESS = '10s');
+
+CREATE RULE tumbling WITH (TOPIC = 'oracle/tumbling') AS
+SELECT k, window_start() AS ws, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi, avg(v) AS mean
+FROM o GROUP BY k, TumblingWindow('60s');
+
+CREATE RULE sliding WITH (TOPIC = 'oracle/sliding') AS
+SELECT k, window_start() AS ws, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi, avg(v) AS mean
+FROM o GROUP BY k, SlidingWindow('60s', '20s');
+
+CREATE RULE hopping_gaps WITH (TOPIC = 'oracle/hopping') AS
+SELECT k, window_start() AS ws, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi, avg(v) AS mean
+FROM o GROUP BY k, SlidingWindow('15s', '40s');
+)sql";
+
+// Window starts are computed with integer arithmetic (ts >= 0, so / is floor division).
+const char* kTumblingSql =
+    "SELECT k, (ts / 60000) * 60000 AS ws, count(*), sum(v), min(v), max(v), avg(v) "
+    "FROM ev GROUP BY k, ws";
+// Size 60 s, slide 20 s: the windows holding ts start at floor(ts/20s)*20s - j*20s, j = 0..2.
+const char* kSlidingSql =
+    "WITH offs(j) AS (VALUES (0), (1), (2)) "
+    "SELECT k, (ts / 20000) * 20000 - j * 20000 AS ws, count(*), sum(v), min(v), max(v), avg(v) "
+    "FROM ev, offs GROUP BY k, ws";
+// Size 15 s, slide 40 s: windows [e - 15 s, e), e a multiple of 40 s; ts is in the window ending at
+// the next multiple of 40 s if it is within 15 s of it, otherwise in a gap.
+const char* kHoppingSql =
+    "SELECT k, (ts / 40000 + 1) * 40000 - 15000 AS ws, count(*), sum(v), min(v), max(v), avg(v) "
+    "FROM ev WHERE ts >= (ts / 40000 + 1) * 40000 - 15000 GROUP BY k, ws";
+
+void run_oracle(std::uint64_t seed, int n_events, int n_keys) {
+  auto events = make_events(seed, n_events, n_keys);
+  std::uint64_t late = 0;
+  auto got = run_engine(events, kRules, late);
+  EXPECT_EQ(late, 0u) << "disorder is below MAXOUTOFORDERNESS: nothing may be late";
+  Db db;
+  load_events(db, events);
+  compare("tumbling", got["tumbling"], run_sqlite(db, kTumblingSql));
+  compare("sliding", got["sliding"], run_sqlite(db, kSlidingSql));
+  compare("hopping_gaps", got["hopping_gaps"], run_sqlite(db, kHoppingSql));
+}
+
+std::uint64_t seed_from_env(std::uint64_t dflt) {
+  const char* s = std::getenv("STREAMGATE_ORACLE_SEED");
+  return s ? std::strtoull(s, nullptr, 10) : dflt;
+}
+
+TEST(Oracle, TumblingSlidingHopping_200k_events_2500_keys) {
+  run_oracle(seed_from_env(20240115), 200'000, 2'500);
+}
+
+TEST(Oracle, SecondSeed_FewKeysManyEventsPerWindow) {
+  // Few keys, so each (window, key) aggregates hundreds of events.
+  run_oracle(seed_from_env(7) + 1, 100'000, 20);
+}
+
+}  // namespace

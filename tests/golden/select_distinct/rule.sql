@@ -1,0 +1,4 @@
+CREATE STREAM s WITH (TOPIC = 'test/+/in', FORMAT = 'json', TIMESTAMP = 'ts', MAXOUTOFORDERNESS = '0s');
+
+CREATE RULE r WITH (TOPIC = 'out/r') AS
+SELECT DISTINCT color FROM s GROUP BY TumblingWindow('1m') ORDER BY color;

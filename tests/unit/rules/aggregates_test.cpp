@@ -1,0 +1,329 @@
+// Built-in aggregates through the type-erased entry the engine uses: results, NULL and wrong
+// types, empty groups, merge == sequential add, and checkpoint round trips.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rules/function_registry.h"
+
+namespace streamgate::rules {
+namespace {
+
+using nlohmann::json;
+using Row = std::vector<Value>;
+
+//! One aggregate state in its own aligned buffer, the way a group arena holds it.
+class Agg {
+ public:
+  explicit Agg(std::string_view name) : f_(FunctionRegistry::global().aggregate(name)) {
+    if (f_ == nullptr) throw std::runtime_error("unknown aggregate " + std::string(name));
+    state_ = ::operator new(f_->state_size, std::align_val_t(f_->state_align));
+    f_->construct(state_);
+  }
+  ~Agg() {
+    f_->destroy(state_);
+    ::operator delete(state_, std::align_val_t(f_->state_align));
+  }
+  Agg(const Agg&) = delete;
+  Agg& operator=(const Agg&) = delete;
+
+  Agg& add(Row args) {
+    f_->add(state_, Args{args.data(), args.size()});
+    return *this;
+  }
+  Agg& add_all(const std::vector<Row>& rows) {
+    for (const auto& r : rows) add(r);
+    return *this;
+  }
+  Value result() const { return f_->result(state_); }
+  std::string j() const { return result().to_json(); }
+  void merge(const Agg& other) { f_->merge(state_, other.state_); }
+  json save() const { return f_->save(state_); }
+  void restore(const json& saved) { f_->restore(state_, saved); }
+  std::size_t heap_bytes() const { return f_->heap_bytes(state_); }
+  const AggregateFunction& fn() const { return *f_; }
+
+ private:
+  const AggregateFunction* f_;
+  void* state_;
+};
+
+std::vector<Row> column(std::vector<Value> values) {
+  std::vector<Row> rows;
+  for (auto& v : values) rows.push_back({std::move(v)});
+  return rows;
+}
+
+//! Numbers agree to 1e-9 relative; everything else exactly (type included).
+void expect_same(const Value& a, const Value& b, const std::string& what) {
+  if (a.is_double() && b.is_double()) {
+    EXPECT_NEAR(a.as_number(), b.as_number(), 1e-9 * std::max(1.0, std::fabs(a.as_number())))
+        << what;
+  } else {
+    EXPECT_EQ(a.to_json(), b.to_json()) << what;
+  }
+}
+
+//! merge(first part, second part) gives what adding every row in order gives, for every split.
+void expect_merge_matches(std::string_view name, const std::vector<Row>& rows) {
+  Agg whole(name);
+  whole.add_all(rows);
+  for (std::size_t split = 0; split <= rows.size(); ++split) {
+    Agg a(name), b(name);
+    for (std::size_t i = 0; i < rows.size(); ++i) (i < split ? a : b).add(rows[i]);
+    a.merge(b);
+    expect_same(a.result(), whole.result(), std::string(name) + " split " + std::to_string(split));
+  }
+}
+
+//! A state saved to text and restored gives the same result, and keeps aggregating the same.
+void expect_round_trip(std::string_view name, const std::vector<Row>& rows,
+                       const std::vector<Row>& more = {}) {
+  Agg original(name);
+  original.add_all(rows);
+  Agg copy(name);
+  copy.restore(json::parse(original.save().dump()));
+  expect_same(copy.result(), original.result(), std::string(name) + " restored");
+  original.add_all(more);
+  copy.add_all(more);
+  expect_same(copy.result(), original.result(), std::string(name) + " continued");
+  // An empty state round-trips too.
+  Agg empty(name), empty_copy(name);
+  empty_copy.restore(json::parse(empty.save().dump()));
+  expect_same(empty_copy.result(), empty.result(), std::string(name) + " empty");
+}
+
+TEST(Aggregates, HotStatesAreSmallAndHeapFree) {
+  for (const char* n : {"count", "sum", "avg", "min", "max"}) {
+    Agg a(n);
+    EXPECT_LE(a.fn().state_size, 24u) << n;
+    a.add_all(column({1, 2.5, 3}));
+    EXPECT_EQ(a.heap_bytes(), 0u) << n;
+  }
+}
+
+TEST(Aggregates, EmptyGroups) {
+  EXPECT_EQ(Agg("count").j(), "0");
+  EXPECT_EQ(Agg("count_distinct").j(), "0");
+  for (const char* n : {"sum", "avg", "min", "max", "stddev", "stddev_pop", "var", "var_pop",
+                        "median", "first_value", "last_value", "mode", "slope", "trend",
+                        "max_by", "min_by"})
+    EXPECT_EQ(Agg(n).j(), "null") << n;
+  EXPECT_EQ(Agg("percentile").j(), "null");
+  EXPECT_EQ(Agg("collect").j(), "[]");
+  EXPECT_EQ(Agg("deduplicate").j(), "[]");
+  EXPECT_EQ(Agg("count_by").j(), "{}");
+}
+
+TEST(Aggregates, Count) {
+  Agg rows("count");
+  rows.add({}).add({}).add({});  // count(*): zero arguments, every row
+  EXPECT_EQ(rows.j(), "3");
+  Agg col("count");
+  col.add_all(column({1, nullptr, "x", nullptr, false}));
+  EXPECT_EQ(col.j(), "3");
+  expect_merge_matches("count", column({1, nullptr, 2}));
+  expect_round_trip("count", column({1, 2}), column({3}));
+}
+
+TEST(Aggregates, SumKeepsIntsExactUntilOverflow) {
+  EXPECT_EQ(Agg("sum").add_all(column({1, 2, 3})).j(), "6");
+  EXPECT_EQ(Agg("sum").add_all(column({1, 2.5, 3})).j(), "6.5");
+  EXPECT_EQ(Agg("sum").add_all(column({nullptr, "7", true, 4})).j(), "4");  // wrong types skipped
+  EXPECT_EQ(Agg("sum").add_all(column({nullptr, "x"})).j(), "null");
+  EXPECT_EQ(Agg("sum").add_all(column({INT64_MAX, 1})).j(), "9.223372036854776e18");
+  EXPECT_EQ(Agg("sum").add_all(column({INT64_MAX, 1, -1})).j(), "9.223372036854776e18");
+  // Compensated: ten thousand cents sum to exactly 100.
+  Agg cents("sum");
+  for (int i = 0; i < 10'000; ++i) cents.add({0.01});
+  EXPECT_EQ(cents.j(), "100.0");
+  expect_merge_matches("sum", column({1, 2, 0.5, nullptr, 7}));
+  expect_merge_matches("sum", column({INT64_MAX, 5, 3}));
+  expect_round_trip("sum", column({1, 2}), column({3}));
+  expect_round_trip("sum", column({1, 2.25}), column({3}));
+}
+
+TEST(Aggregates, Avg) {
+  EXPECT_EQ(Agg("avg").add_all(column({1, 2})).j(), "1.5");
+  EXPECT_EQ(Agg("avg").add_all(column({2, 4, nullptr, "x"})).j(), "3.0");
+  EXPECT_EQ(Agg("mean").add_all(column({5})).j(), "5.0");
+  expect_merge_matches("avg", column({1, 2.5, 4, nullptr}));
+  expect_round_trip("avg", column({1, 2.5}), column({9}));
+}
+
+TEST(Aggregates, MinMax) {
+  EXPECT_EQ(Agg("min").add_all(column({3, 1.5, nullptr, 2})).j(), "1.5");
+  EXPECT_EQ(Agg("max").add_all(column({3, 1.5, nullptr, 2})).j(), "3");
+  EXPECT_EQ(Agg("max").add_all(column({INT64_MAX - 1, INT64_MAX})).j(), std::to_string(INT64_MAX));
+  EXPECT_EQ(Agg("min").add_all(column({"pear", "apple", "zoo"})).j(), "\"apple\"");
+  EXPECT_EQ(Agg("max").add_all(column({"2024-01-15T10:00:00Z", "2024-01-15T11:00:00Z"})).j(),
+            "\"2024-01-15T11:00:00Z\"");
+  // Mixed types follow the total order: numbers < strings.
+  EXPECT_EQ(Agg("max").add_all(column({5, "a", 7})).j(), "\"a\"");
+  EXPECT_EQ(Agg("min").add_all(column({"a", 5, true})).j(), "true");
+  EXPECT_EQ(Agg("max").add_all(column({NAN, 1})).j(), "1");
+  expect_merge_matches("min", column({3, "b", 1.5, nullptr, 2}));
+  expect_merge_matches("max", column({3, 9.5, 1, "a", 2}));
+  expect_round_trip("max", column({3, 9.5}), column({10}));
+  expect_round_trip("min", column({"b", "c"}), column({"a"}));
+  expect_round_trip("min", column({2, 1}), column({1.5}));
+}
+
+TEST(Aggregates, VarianceAndStddev) {
+  const auto data = column({2, 4, 4, 4, 5, 5, 7, 9, nullptr, "x"});
+  EXPECT_EQ(Agg("var_pop").add_all(data).j(), "4.0");
+  EXPECT_EQ(Agg("stddev_pop").add_all(data).j(), "2.0");
+  EXPECT_NEAR(Agg("var").add_all(data).result().as_number(), 32.0 / 7, 1e-12);
+  EXPECT_NEAR(Agg("stddev_samp").add_all(data).result().as_number(), std::sqrt(32.0 / 7), 1e-12);
+  EXPECT_NEAR(Agg("variance").add_all(data).result().as_number(), 32.0 / 7, 1e-12);
+  EXPECT_EQ(Agg("stddev").add({5}).j(), "null");  // sample with one value
+  EXPECT_EQ(Agg("stddev_pop").add({5}).j(), "0.0");
+  // Large offsets do not cancel away the spread.
+  EXPECT_NEAR(Agg("var_pop").add_all(column({1e9 + 1, 1e9 + 2, 1e9 + 3})).result().as_number(),
+              2.0 / 3, 1e-6);
+  for (const char* n : {"stddev", "stddev_pop", "var", "var_pop"}) {
+    expect_merge_matches(n, data);
+    expect_round_trip(n, data, column({11, 3}));
+  }
+}
+
+TEST(Aggregates, MedianAndPercentiles) {
+  EXPECT_EQ(Agg("median").add_all(column({5, 1, 3})).j(), "3.0");
+  EXPECT_EQ(Agg("median").add_all(column({4, 1, 3, 2, nullptr})).j(), "2.5");
+  auto with_p = [](std::vector<Value> xs, Value p) {
+    std::vector<Row> rows;
+    for (auto& x : xs) rows.push_back({x, p});
+    return rows;
+  };
+  const auto ten = with_p({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 0.9);
+  EXPECT_NEAR(Agg("percentile").add_all(ten).result().as_number(), 9.1, 1e-12);
+  EXPECT_EQ(Agg("percentile_disc").add_all(ten).j(), "9");
+  EXPECT_EQ(Agg("percentile_cont").add_all(with_p({1, 2}, 0)).j(), "1.0");
+  EXPECT_EQ(Agg("percentile_cont").add_all(with_p({1, 2}, 1)).j(), "2.0");
+  EXPECT_EQ(Agg("percentile").add_all(with_p({1, 2}, 1.5)).j(), "null");
+  EXPECT_EQ(Agg("percentile").add_all(with_p({1, 2}, "x")).j(), "null");
+  EXPECT_EQ(Agg("percentile").add_all(with_p({"a", nullptr}, 0.5)).j(), "null");
+  EXPECT_EQ(Agg("percentile_disc").add_all(with_p({1.5, 2.5}, 0.5)).j(), "1.5");
+  expect_merge_matches("median", column({9, 1, 5, 3, nullptr, 7}));
+  expect_merge_matches("percentile", ten);
+  expect_merge_matches("percentile_disc", ten);
+  expect_round_trip("median", column({9, 1, 5}), column({3}));
+  expect_round_trip("percentile", ten, with_p({100}, 0.9));
+  expect_round_trip("percentile_disc", ten, with_p({100}, 0.9));
+}
+
+TEST(Aggregates, MedianIsBoundedAndStillClose) {
+  Agg m("median");
+  for (int i = 0; i < 300'000; ++i) m.add({(i * 7919) % 300'000});
+  EXPECT_LE(m.heap_bytes(), 100'000 * sizeof(double) * 2);
+  EXPECT_NEAR(m.result().as_number(), 150'000, 3'000);  // sampled beyond the bound
+}
+
+TEST(Aggregates, FirstLastValue) {
+  const auto data = column({nullptr, "a", "b", nullptr, "c", nullptr});
+  EXPECT_EQ(Agg("first_value").add_all(data).j(), "\"a\"");
+  EXPECT_EQ(Agg("last_value").add_all(data).j(), "\"c\"");
+  expect_merge_matches("first_value", data);
+  expect_merge_matches("last_value", data);
+  expect_round_trip("first_value", data, column({"z"}));
+  expect_round_trip("last_value", data, column({"z"}));
+}
+
+TEST(Aggregates, CollectAndDeduplicate) {
+  const auto data = column({"b", 1, nullptr, "b", 1.0, Array{Value(1)}, "a"});
+  EXPECT_EQ(Agg("collect").add_all(data).j(), R"(["b",1,"b",1.0,[1],"a"])");
+  EXPECT_EQ(Agg("deduplicate").add_all(data).j(), R"(["b",1,[1],"a"])");
+  EXPECT_EQ(Agg("collect_distinct").add_all(data).j(), R"(["b",1,[1],"a"])");
+  EXPECT_EQ(Agg("count_distinct").add_all(data).j(), "4");
+  for (const char* n : {"collect", "deduplicate", "count_distinct"}) {
+    expect_merge_matches(n, data);
+    expect_round_trip(n, data, column({"new", "b"}));
+  }
+}
+
+TEST(Aggregates, ModeTopKCountBy) {
+  const auto cats = column({"books", "electronics", nullptr, "toys", "electronics", "books",
+                            "electronics"});
+  EXPECT_EQ(Agg("mode").add_all(cats).j(), "\"electronics\"");
+  EXPECT_EQ(Agg("mode").add_all(column({"b", "a", "b", "a"})).j(), "\"a\"");  // tie: smallest
+  EXPECT_EQ(Agg("count_by").add_all(column({"US", "CN", "US", nullptr})).j(), R"({"US":2,"CN":1})");
+  EXPECT_EQ(Agg("histogram").add_all(column({1, "1", 2})).j(), R"({"1":2,"2":1})");
+  std::vector<Row> top;
+  for (auto& r : cats) top.push_back({r[0], 2});
+  EXPECT_EQ(Agg("top_k").add_all(top).j(), R"(["electronics","books"])");
+  std::vector<Row> top0 = {{"a", 0}, {"b", 0}};
+  EXPECT_EQ(Agg("top_k").add_all(top0).j(), "[]");
+  std::vector<Row> bad_k = {{"a", "two"}};
+  EXPECT_EQ(Agg("top_k").add_all(bad_k).j(), "null");
+  for (const char* n : {"mode", "count_by"}) {
+    expect_merge_matches(n, cats);
+    expect_round_trip(n, cats, column({"toys", "toys", "toys"}));
+  }
+  expect_merge_matches("top_k", top);
+  expect_round_trip("top_k", top, {{"toys", 2}, {"toys", 2}, {"toys", 2}});
+}
+
+TEST(Aggregates, SlopeAndTrend) {
+  std::vector<Row> line;
+  for (int i = 0; i < 10; ++i) line.push_back({3.0 * i + 1, i});
+  EXPECT_NEAR(Agg("slope").add_all(line).result().as_number(), 3.0, 1e-12);
+  EXPECT_EQ(Agg("slope").add({1, 5}).j(), "null");
+  EXPECT_EQ(Agg("slope").add({1, 5}).add({2, 5}).j(), "null");  // vertical: undefined
+  EXPECT_EQ(Agg("slope").add({nullptr, 1}).add({"x", 2}).add({1, nullptr}).j(), "null");
+  // trend: per second of event time, whether epoch ms or RFC 3339 text.
+  std::vector<Row> ms = {{10, 1705314600000}, {20, 1705314605000}, {30, 1705314610000}};
+  EXPECT_NEAR(Agg("trend").add_all(ms).result().as_number(), 2.0, 1e-9);
+  std::vector<Row> text = {{10, "2024-01-15T10:30:00Z"}, {16, "2024-01-15T10:31:00Z"}};
+  EXPECT_NEAR(Agg("trend").add_all(text).result().as_number(), 0.1, 1e-9);
+  // Epoch-sized x keeps its precision.
+  std::vector<Row> big;
+  for (int i = 0; i < 100; ++i) big.push_back({0.5 * i, 1.7e12 + i});
+  EXPECT_NEAR(Agg("slope").add_all(big).result().as_number(), 0.5, 1e-9);
+  expect_merge_matches("slope", line);
+  expect_merge_matches("trend", ms);
+  expect_round_trip("slope", line, {{100, 20}});
+  expect_round_trip("trend", ms, {{0, 1705314620000}});
+}
+
+TEST(Aggregates, MaxByMinBy) {
+  std::vector<Row> sales = {{"10:00", 5}, {"10:30", 9}, {"11:00", nullptr}, {"11:30", 9},
+                            {"12:00", 2}};
+  EXPECT_EQ(Agg("max_by").add_all(sales).j(), "\"10:30\"");  // ties: earliest row
+  EXPECT_EQ(Agg("min_by").add_all(sales).j(), "\"12:00\"");
+  EXPECT_EQ(Agg("max_by").add({nullptr, 3}).j(), "null");
+  expect_merge_matches("max_by", sales);
+  expect_merge_matches("min_by", sales);
+  expect_round_trip("max_by", sales, {{"13:00", 10}});
+  expect_round_trip("min_by", sales, {{"13:00", 1}});
+}
+
+TEST(Aggregates, NoneThrowsOnOddInputOrDamagedCheckpoint) {
+  std::vector<Value> odd = {nullptr, true, 0, INT64_MIN, INT64_MAX, NAN, INFINITY, -INFINITY,
+                            "", "x", Array{}, Object{{"k", 1}}};
+  const auto& reg = FunctionRegistry::global();
+  for (const auto& name : reg.names()) {
+    if (reg.aggregate(name) == nullptr) continue;
+    Agg a(name);
+    const int n = std::max(a.fn().min_args, 1);
+    for (std::size_t i = 0; i < odd.size(); ++i) {
+      Row args;
+      for (int k = 0; k < n; ++k) args.push_back(odd[(i + static_cast<std::size_t>(k) * 5) % odd.size()]);
+      EXPECT_NO_THROW(a.add(args)) << name;
+    }
+    EXPECT_NO_THROW(a.result()) << name;
+    EXPECT_NO_THROW(json::parse(a.save().dump())) << name;
+    for (const char* text : {"null", "{}", "[]", "7", R"({"n":"x","values":3,"entries":[[1]],"v":[1]})"}) {
+      Agg b(name);
+      EXPECT_NO_THROW(b.restore(json::parse(text))) << name << " " << text;
+      EXPECT_NO_THROW(b.result()) << name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace streamgate::rules
