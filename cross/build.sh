@@ -11,8 +11,8 @@
 #   STREAMGATE_ARMHF_SYSROOT       armhf sysroot ($STREAMGATE_SYSROOTS/bookworm-armhf)
 #   STREAMGATE_ARM64_OVERLAY       arm64 libsimdjson-dev overlay ($STREAMGATE_SYSROOTS/arm64-overlay)
 #   STREAMGATE_CROSS_BUILD_ROOT    where build-cross-<arch> go (the source tree)
-#   STREAMGATE_CROSS_EXCLUDE_LABELS  ctest labels not run under emulation
-#                                  (integration|packaging|golden, see README)
+#   STREAMGATE_CROSS_EXCLUDE_LABELS  ctest label regex not run under emulation
+#                                  (default integration|packaging, plus golden; see below)
 #   TEST_TIMEOUT                   default per-test ctest timeout in seconds (300)
 set -euo pipefail
 
@@ -21,7 +21,19 @@ SYSROOTS="${STREAMGATE_SYSROOTS:-/opt/streamgate-sysroots}"
 ARMHF_SYSROOT="${STREAMGATE_ARMHF_SYSROOT:-$SYSROOTS/bookworm-armhf}"
 ARM64_OVERLAY="${STREAMGATE_ARM64_OVERLAY:-$SYSROOTS/arm64-overlay}"
 BUILD_ROOT="${STREAMGATE_CROSS_BUILD_ROOT:-$ROOT}"
-EXCLUDE_LABELS="${STREAMGATE_CROSS_EXCLUDE_LABELS:-integration|packaging|golden}"
+# integration: needs Mosquitto and starts the real binary as a child process; packaging: cpack,
+# dpkg -x and systemd-analyze are host tools. golden_test runs the real binary through a shell,
+# which under qemu-user (no binfmt_misc here) only works when it prefixes the command with
+# STREAMGATE_TEST_EMULATOR (see cross/README.md); it is left out until it does.
+if [[ -z "${STREAMGATE_CROSS_EXCLUDE_LABELS:-}" ]]; then
+  if grep -qs STREAMGATE_TEST_EMULATOR "$ROOT/tests/golden/golden_test.cpp"; then
+    EXCLUDE_LABELS="integration|packaging"
+  else
+    EXCLUDE_LABELS="integration|packaging|golden"
+  fi
+else
+  EXCLUDE_LABELS="$STREAMGATE_CROSS_EXCLUDE_LABELS"
+fi
 TEST_TIMEOUT="${TEST_TIMEOUT:-300}"
 export STREAMGATE_ARMHF_SYSROOT="$ARMHF_SYSROOT" STREAMGATE_ARM64_OVERLAY="$ARM64_OVERLAY"
 
@@ -211,10 +223,7 @@ build_arch() {
     log "$arch: ctest under $(emulator_for "$arch") (excluding labels: $EXCLUDE_LABELS)"
     t0=$(now)
     local logf="$dir/ctest-cross.log"
-    # STREAMGATE_TEST_EMULATOR: for tests that exec the built binary themselves (golden_test),
-    # which qemu-user cannot do without binfmt_misc.
-    STREAMGATE_TEST_EMULATOR="$(emulator_for "$arch")" \
-      ctest --test-dir "$dir" --timeout "$TEST_TIMEOUT" -LE "$EXCLUDE_LABELS" \
+    ctest --test-dir "$dir" --timeout "$TEST_TIMEOUT" -LE "$EXCLUDE_LABELS" \
         --output-on-failure -j "$JOBS" 2>&1 | tee "$logf" || true
     t1=$(now)
     local line

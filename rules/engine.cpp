@@ -193,7 +193,8 @@ struct Engine::Impl : runtime::Output {
   IngestStatus ingest_event(std::size_t si, simdjson::dom::element elem) {
     StreamRt& s = *cat.streams[si];
     const plan::StreamDef& d = *s.def;
-    simdjson::dom::object obj = elem.get_object().value_unsafe();
+    simdjson::dom::object obj;
+    if (elem.get_object().get(obj)) return IngestStatus::NotAnObject;
     TimeNs t = now;
     if (!d.timestamp_field.empty()) {
       auto f = obj.at_key(d.timestamp_field);
@@ -399,7 +400,9 @@ IngestStatus Engine::on_message(std::string_view topic, std::string_view payload
       const IngestStatus st = im.ingest_event(si, root);
       if (result == IngestStatus::Ok) result = st;
     } else {
-      for (auto e : root.get_array().value_unsafe()) {
+      simdjson::dom::array arr;
+      if (root.get_array().get(arr)) return;
+      for (auto e : arr) {
         const IngestStatus st = im.ingest_event(si, e);
         if (result == IngestStatus::Ok) result = st;
       }

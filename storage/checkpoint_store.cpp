@@ -192,8 +192,8 @@ std::optional<nlohmann::json> CheckpointStore::load() {
   std::unordered_map<std::string, Fingerprint> seen;
   nlohmann::json merged = nlohmann::json::object();
   std::optional<nlohmann::json> whole_value;
-  auto select = db_.cached(
-      "SELECT state_key, encoding, state, whole FROM rule_state ORDER BY rowid");
+  auto select =
+      db_.cached("SELECT state_key, encoding, state, whole FROM rule_state ORDER BY rowid");
   while (select->step()) {
     const std::string key(select->column_text(0));
     const std::string_view blob = select->column_blob(2);

@@ -4,11 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
-
-#include <nlohmann/json.hpp>
 
 #include "storage/database.h"
 
@@ -47,8 +46,7 @@ class CheckpointStore {
   //! key of `progress` (an object, or null for none) in the same transaction so rule state and
   //! input progress never disagree after a crash. Rows whose encoded state did not change
   //! since the last save/load through this store are not rewritten. Throws StorageError.
-  CheckpointSaveStats save(const nlohmann::json& state,
-                           const nlohmann::json& progress = nullptr,
+  CheckpointSaveStats save(const nlohmann::json& state, const nlohmann::json& progress = nullptr,
                            std::int64_t now_ns = wall_clock_ns());
 
   //! The last saved state, merged back into one document for Engine::restore_state; nullopt

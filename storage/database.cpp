@@ -11,15 +11,24 @@ namespace streamgate::storage {
 
 const char* to_string(StorageErrorKind kind) {
   switch (kind) {
-    case StorageErrorKind::Generic: return "error";
-    case StorageErrorKind::ReadOnly: return "read-only";
-    case StorageErrorKind::Full: return "disk full";
-    case StorageErrorKind::Corrupt: return "corrupt";
-    case StorageErrorKind::NotADb: return "not a database";
-    case StorageErrorKind::CantOpen: return "cannot open";
-    case StorageErrorKind::Io: return "I/O error";
-    case StorageErrorKind::Busy: return "busy";
-    case StorageErrorKind::SchemaTooNew: return "schema too new";
+    case StorageErrorKind::Generic:
+      return "error";
+    case StorageErrorKind::ReadOnly:
+      return "read-only";
+    case StorageErrorKind::Full:
+      return "disk full";
+    case StorageErrorKind::Corrupt:
+      return "corrupt";
+    case StorageErrorKind::NotADb:
+      return "not a database";
+    case StorageErrorKind::CantOpen:
+      return "cannot open";
+    case StorageErrorKind::Io:
+      return "I/O error";
+    case StorageErrorKind::Busy:
+      return "busy";
+    case StorageErrorKind::SchemaTooNew:
+      return "schema too new";
   }
   return "error";
 }
@@ -54,16 +63,25 @@ bool StorageError::disk_trouble() const noexcept {
 
 StorageErrorKind classify_sqlite_code(int code) noexcept {
   switch (code & 0xff) {  // the primary code lives in the low byte of an extended code
-    case SQLITE_READONLY: return StorageErrorKind::ReadOnly;
-    case SQLITE_FULL: return StorageErrorKind::Full;
-    case SQLITE_CORRUPT: return StorageErrorKind::Corrupt;
-    case SQLITE_NOTADB: return StorageErrorKind::NotADb;
-    case SQLITE_CANTOPEN: return StorageErrorKind::CantOpen;
-    case SQLITE_IOERR: return StorageErrorKind::Io;
+    case SQLITE_READONLY:
+      return StorageErrorKind::ReadOnly;
+    case SQLITE_FULL:
+      return StorageErrorKind::Full;
+    case SQLITE_CORRUPT:
+      return StorageErrorKind::Corrupt;
+    case SQLITE_NOTADB:
+      return StorageErrorKind::NotADb;
+    case SQLITE_CANTOPEN:
+      return StorageErrorKind::CantOpen;
+    case SQLITE_IOERR:
+      return StorageErrorKind::Io;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return StorageErrorKind::Busy;
-    case SQLITE_PERM: return StorageErrorKind::ReadOnly;
-    default: return StorageErrorKind::Generic;
+    case SQLITE_LOCKED:
+      return StorageErrorKind::Busy;
+    case SQLITE_PERM:
+      return StorageErrorKind::ReadOnly;
+    default:
+      return StorageErrorKind::Generic;
   }
 }
 
@@ -80,7 +98,9 @@ Statement::Statement(Database& db, std::string_view sql) : db_(&db) {
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 Statement::Statement(Statement&& other) noexcept
     : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
@@ -130,9 +150,9 @@ Statement& Statement::bind(int index, std::nullptr_t) {
 }
 
 Statement& Statement::bind_blob(int index, std::string_view bytes) {
-  check_bind(sqlite3_bind_blob64(stmt_, index, non_null_data(bytes), bytes.size(),
-                                 SQLITE_TRANSIENT),
-             index);
+  check_bind(
+      sqlite3_bind_blob64(stmt_, index, non_null_data(bytes), bytes.size(), SQLITE_TRANSIENT),
+      index);
   return *this;
 }
 
@@ -162,7 +182,9 @@ void Statement::reset() noexcept {
   sqlite3_clear_bindings(stmt_);
 }
 
-int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+int Statement::column_count() const {
+  return sqlite3_column_count(stmt_);
+}
 
 bool Statement::column_is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
@@ -172,7 +194,9 @@ std::int64_t Statement::column_int64(int column) const {
   return sqlite3_column_int64(stmt_, column);
 }
 
-double Statement::column_double(int column) const { return sqlite3_column_double(stmt_, column); }
+double Statement::column_double(int column) const {
+  return sqlite3_column_double(stmt_, column);
+}
 
 std::string_view Statement::column_text(int column) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
@@ -228,7 +252,9 @@ Database::Database(std::string path, const OpenOptions& options)
   }
 }
 
-Database::~Database() { close(); }
+Database::~Database() {
+  close();
+}
 
 Database::Database(Database&& other) noexcept
     : path_(std::move(other.path_)),
@@ -285,16 +311,22 @@ CachedStatement Database::cached(std::string_view sql) {
   return CachedStatement(*it->second);
 }
 
-std::int64_t Database::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
+std::int64_t Database::last_insert_rowid() const noexcept {
+  return sqlite3_last_insert_rowid(db_);
+}
 
-int Database::changes() const noexcept { return sqlite3_changes(db_); }
+int Database::changes() const noexcept {
+  return sqlite3_changes(db_);
+}
 
-bool Database::in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
+bool Database::in_transaction() const noexcept {
+  return sqlite3_get_autocommit(db_) == 0;
+}
 
 void Database::checkpoint_wal() {
   if (read_only_) return;
-  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
-                                           nullptr);
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) throw_error(rc, "wal checkpoint");
 }
 

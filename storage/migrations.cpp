@@ -6,7 +6,8 @@
 namespace streamgate::storage {
 namespace {
 
-// Version 1: checkpoints of rule state, input-side progress, the outbox and published ids.
+// Version 1: checkpoints of rule state, input-side progress, the outbox, published ids and the
+// input journal.
 // Times are int64 nanoseconds since the Unix epoch (UTC), like everywhere in streamgate.
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE rule_state (
@@ -49,6 +50,15 @@ CREATE TABLE published_ids (
   published_at INTEGER NOT NULL
 );
 CREATE INDEX published_ids_by_time ON published_ids(published_at);
+-- Input messages accepted from the broker but not yet covered by a checkpoint: replayed after a
+-- crash, truncated once a checkpoint includes them. AUTOINCREMENT: a checkpoint refers to a seq,
+-- which must never name a newer message after truncation.
+CREATE TABLE input_journal (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  topic       TEXT NOT NULL,
+  payload     BLOB NOT NULL,
+  received_at INTEGER NOT NULL
+);
 CREATE TABLE counters (
   name  TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -56,14 +66,18 @@ CREATE TABLE counters (
 )sql";
 
 const Migration kMigrations[] = {
-    {1, "checkpoints, progress, outbox, published ids", kSchemaV1, nullptr},
+    {1, "checkpoints, progress, outbox, published ids, input journal", kSchemaV1, nullptr},
 };
 
 }  // namespace
 
-std::span<const Migration> schema_migrations() { return kMigrations; }
+std::span<const Migration> schema_migrations() {
+  return kMigrations;
+}
 
-int latest_schema_version() { return schema_migrations().back().version; }
+int latest_schema_version() {
+  return schema_migrations().back().version;
+}
 
 int schema_version(Database& db) {
   return static_cast<int>(db.query_int64("PRAGMA user_version"));
@@ -114,9 +128,9 @@ Database open_database(const std::string& path, const OpenOptions& options) {
   if (options.read_only) {
     const int version = schema_version(db);
     if (version > latest_schema_version()) {
-      throw StorageError(StorageErrorKind::SchemaTooNew, path,
-                         "schema version " + std::to_string(version) +
-                             " was written by a newer streamgate");
+      throw StorageError(
+          StorageErrorKind::SchemaTooNew, path,
+          "schema version " + std::to_string(version) + " was written by a newer streamgate");
     }
     if (version < latest_schema_version()) {
       throw StorageError(StorageErrorKind::ReadOnly, path,

@@ -9,7 +9,9 @@ namespace {
 
 constexpr std::string_view kDroppedCounter = "outbox_dropped";
 
-std::int64_t to_i64(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+std::int64_t to_i64(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
 
 }  // namespace
 
@@ -130,8 +132,7 @@ std::size_t Outbox::ack(std::int64_t up_to_id, std::int64_t now_ns) {
   std::size_t rows = 0;
   std::uint64_t freed = 0;
   {
-    auto stats =
-        db_.cached("SELECT count(*), coalesce(sum(bytes), 0) FROM outbox WHERE id <= ?1");
+    auto stats = db_.cached("SELECT count(*), coalesce(sum(bytes), 0) FROM outbox WHERE id <= ?1");
     stats->bind(1, up_to_id);
     if (stats->step()) {
       rows = static_cast<std::size_t>(stats->column_int64(0));
@@ -166,8 +167,8 @@ void Outbox::record_published(std::span<const std::string> result_ids, std::int6
   if (result_ids.empty()) return;
   Transaction tx(db_);
   {
-    auto insert = db_.cached(
-        "INSERT OR IGNORE INTO published_ids(result_id, published_at) VALUES (?1, ?2)");
+    auto insert =
+        db_.cached("INSERT OR IGNORE INTO published_ids(result_id, published_at) VALUES (?1, ?2)");
     for (const std::string& id : result_ids) {
       if (id.empty()) continue;
       insert->bind(1, id).bind(2, now_ns).exec();

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <limits>
 #include <span>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rules/engine.h"
@@ -86,7 +86,7 @@ class Outbox {
   std::size_t prune_published(std::int64_t older_than_ns,
                               std::size_t keep_at_most = std::numeric_limits<std::size_t>::max());
 
-  std::size_t depth() const noexcept { return depth_; }  //!< queued messages
+  std::size_t depth() const noexcept { return depth_; }    //!< queued messages
   std::uint64_t bytes() const noexcept { return bytes_; }  //!< queued topic + payload bytes
   //! Messages dropped by the size bound over the file's whole life (persisted).
   std::uint64_t dropped_total() const noexcept { return dropped_total_; }

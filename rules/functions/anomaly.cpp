@@ -57,7 +57,12 @@ class ZscoreState final : public StatefulState {
   json save() const override {
     json values = json::array();
     for (const auto& s : window_) values.push_back(json::array({s.t, s.x}));
-    return {{"values", std::move(values)}};
+    // The running sums are saved as they are, so a restored state scores bit-for-bit the same.
+    return {{"values", std::move(values)},
+            {"shift", fn::save_double(shift_)},
+            {"s1", fn::save_double(s1_)},
+            {"s2", fn::save_double(s2_)},
+            {"removed", removed_}};
   }
   void restore(const json& j) override {
     window_.clear();
@@ -67,6 +72,13 @@ class ZscoreState final : public StatefulState {
             window_.size() < kMaxZscoreWindow)
           window_.push_back({e[0].get<std::int64_t>(), e[1].get<double>()});
     rebuild();
+    const double s1 = fn::load_double(j, "s1", NAN), s2 = fn::load_double(j, "s2", NAN);
+    if (!window_.empty() && std::isfinite(s1) && std::isfinite(s2) && fn::json_field(j, "shift")) {
+      shift_ = fn::load_double(j, "shift");
+      s1_ = s1;
+      s2_ = s2;
+      removed_ = static_cast<std::size_t>(std::max<std::int64_t>(0, fn::json_int(j, "removed")));
+    }
   }
 
  private:

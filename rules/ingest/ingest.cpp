@@ -10,14 +10,16 @@ Value to_value(simdjson::dom::element e) {
   switch (e.type()) {
     case element_type::OBJECT: {
       Object o;
-      simdjson::dom::object obj = e.get_object().value_unsafe();
+      simdjson::dom::object obj;
+      if (e.get_object().get(obj)) return Value();
       o.reserve(obj.size());
       for (auto field : obj) o.emplace_back(std::string(field.key), to_value(field.value));
       return Value(std::move(o));
     }
     case element_type::ARRAY: {
       Array a;
-      simdjson::dom::array arr = e.get_array().value_unsafe();
+      simdjson::dom::array arr;
+      if (e.get_array().get(arr)) return Value();
       a.reserve(arr.size());
       for (auto v : arr) a.push_back(to_value(v));
       return Value(std::move(a));
@@ -87,8 +89,10 @@ void FieldExtractor::extract(const Object& obj, Value* slots) const {
 }
 
 JsonParser::JsonParser(const EngineOptions& options) : options_(options) {
-  (void)parser_.allocate(std::max<std::size_t>(options_.max_payload_bytes, 4096),
-                         options_.max_depth + 1);
+  // A failed pre-allocation is not fatal: parse() allocates on demand.
+  auto err = parser_.allocate(std::max<std::size_t>(options_.max_payload_bytes, 4096),
+                              options_.max_depth + 1);
+  (void)err;
 }
 
 IngestStatus JsonParser::parse(std::string_view payload, simdjson::dom::element& root) {
@@ -108,7 +112,9 @@ IngestStatus JsonParser::parse(std::string_view payload, simdjson::dom::element&
   root = res.value_unsafe();
   if (root.is_object()) return IngestStatus::Ok;
   if (root.is_array()) {
-    for (auto e : root.get_array().value_unsafe())
+    simdjson::dom::array arr;
+    if (root.get_array().get(arr)) return IngestStatus::NotAnObject;
+    for (auto e : arr)
       if (!e.is_object()) return IngestStatus::NotAnObject;
     return IngestStatus::Ok;
   }

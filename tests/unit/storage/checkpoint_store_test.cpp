@@ -25,9 +25,10 @@ json engine_like_state() {
       {"avg_temp",
        {{"text_hash", "9f2c"},
         {"watermark", 1'700'000'000'123'456'789},
-        {"windows",
-         json::array({{{"start", 1'700'000'000'000'000'000}, {"key", "dev-1"}, {"sum", 41.5},
-                       {"count", 3}}})}}},
+        {"windows", json::array({{{"start", 1'700'000'000'000'000'000},
+                                  {"key", "dev-1"},
+                                  {"sum", 41.5},
+                                  {"count", 3}}})}}},
       {"door_alerts", {{"text_hash", "77aa"}, {"open", json::array({"door-3"})}}},
       {"dedup", {{"text_hash", "01"}, {"seen", json::array({"e1", "e2", "e3"})}}},
   };
@@ -66,8 +67,9 @@ TEST(CheckpointStore, RoundTripThroughAReopenedFile) {
   EXPECT_EQ(info->entries, 3);
 
   // The per-rule columns are filled for people inspecting the file with sqlite3.
-  auto row = db.cached("SELECT rule, text_hash, watermark, whole FROM rule_state "
-                       "WHERE state_key = 'avg_temp'");
+  auto row = db.cached(
+      "SELECT rule, text_hash, watermark, whole FROM rule_state "
+      "WHERE state_key = 'avg_temp'");
   ASSERT_TRUE(row->step());
   EXPECT_EQ(row->column_text(0), "avg_temp");
   EXPECT_EQ(row->column_text(1), "9f2c");
@@ -138,12 +140,13 @@ TEST(CheckpointStore, KeepsValuesJsonTextWouldLose) {
   TempDir dir;
   Database db = open_database(dir.file("a.db"));
   CheckpointStore store(db);
-  json state = {{"r", {{"nan", std::numeric_limits<double>::quiet_NaN()},
-                       {"inf", std::numeric_limits<double>::infinity()},
-                       {"min", std::numeric_limits<std::int64_t>::min()},
-                       {"u64", std::numeric_limits<std::uint64_t>::max()},
-                       {"third", 1.0 / 3.0},
-                       {"utf8", "température ✓"}}}};
+  json state = {{"r",
+                 {{"nan", std::numeric_limits<double>::quiet_NaN()},
+                  {"inf", std::numeric_limits<double>::infinity()},
+                  {"min", std::numeric_limits<std::int64_t>::min()},
+                  {"u64", std::numeric_limits<std::uint64_t>::max()},
+                  {"third", 1.0 / 3.0},
+                  {"utf8", "température ✓"}}}};
   store.save(state);
   const json back = *store.load();
   EXPECT_TRUE(std::isnan(back["r"]["nan"].get<double>()));
@@ -185,9 +188,10 @@ TEST(CheckpointStore, LargeStateRoundTrips) {
   const double c2 = cpu_seconds();
   EXPECT_EQ(back, state);
   using ms = std::chrono::duration<double, std::milli>;
-  std::printf("[ measure  ] checkpoint of %zu bytes (CBOR, 50 rules, 200k windows): save %.1f ms "
-              "wall / %.1f ms CPU, load %.1f ms wall / %.1f ms CPU\n",
-              bytes, ms(t1 - t0).count(), (c1 - c0) * 1e3, ms(t2 - t1).count(), (c2 - c1) * 1e3);
+  std::printf(
+      "[ measure  ] checkpoint of %zu bytes (CBOR, 50 rules, 200k windows): save %.1f ms "
+      "wall / %.1f ms CPU, load %.1f ms wall / %.1f ms CPU\n",
+      bytes, ms(t1 - t0).count(), (c1 - c0) * 1e3, ms(t2 - t1).count(), (c2 - c1) * 1e3);
 }
 
 TEST(CheckpointStore, ProgressIsSavedWithTheStateAndMerged) {

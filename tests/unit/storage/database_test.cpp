@@ -45,8 +45,11 @@ TEST(Database, StatementBindsAndReadsEveryType) {
   db.exec("CREATE TABLE t(i INTEGER, d REAL, s TEXT, b BLOB, n TEXT)");
   const std::string blob("a\0b\xff", 4);
   Statement insert(db, "INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5)");
-  insert.bind(1, std::int64_t{1} << 40).bind(2, 2.5).bind(3, "text").bind_blob(4, blob).bind(5,
-                                                                                           nullptr);
+  insert.bind(1, std::int64_t{1} << 40)
+      .bind(2, 2.5)
+      .bind(3, "text")
+      .bind_blob(4, blob)
+      .bind(5, nullptr);
   insert.exec();
   EXPECT_EQ(db.changes(), 1);
   EXPECT_EQ(db.last_insert_rowid(), 1);

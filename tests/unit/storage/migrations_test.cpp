@@ -24,8 +24,8 @@ TEST(Migrations, FreshFileReachesLatestVersion) {
   Database db = open_database(dir.file("a.db"));
   EXPECT_EQ(schema_version(db), latest_schema_version());
   EXPECT_GE(latest_schema_version(), 1);
-  for (const char* table :
-       {"rule_state", "checkpoint_info", "progress", "outbox", "published_ids", "counters"}) {
+  for (const char* table : {"rule_state", "checkpoint_info", "progress", "outbox", "published_ids",
+                            "input_journal", "counters"}) {
     EXPECT_TRUE(has_table(db, table)) << table;
   }
 }

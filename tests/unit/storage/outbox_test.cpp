@@ -257,7 +257,8 @@ TEST(Outbox, FailedEnqueueWritesNothingAndKeepsFigures) {
   outbox.enqueue(std::vector<OutboxMessage>{msg("keep")});
   db.exec("PRAGMA max_page_count = " + std::to_string(db.query_int64("PRAGMA page_count") + 2));
   std::vector<OutboxMessage> big;
-  for (int i = 0; i < 50; ++i) big.push_back(msg("big" + std::to_string(i), std::string(8192, 'x')));
+  for (int i = 0; i < 50; ++i)
+    big.push_back(msg("big" + std::to_string(i), std::string(8192, 'x')));
   try {
     outbox.enqueue(big);
     FAIL() << "enqueue past max_page_count succeeded";
@@ -281,11 +282,11 @@ TEST(Outbox, EnqueueRate100kInBatchesOf500) {
   for (int start = 0; start < kTotal; start += kBatch) {
     for (int i = 0; i < kBatch; ++i) {
       const int n = start + i;
-      batch[i] = OutboxMessage{"avg_temp:9f2c:" + std::to_string(n / 10) + ":dev-" +
-                                   std::to_string(n % 10),
-                               "site/results/avg_temp", 1, false,
-                               R"({"device":"dev-)" + std::to_string(n % 10) +
-                                   R"(","avg":21.5,"n":)" + std::to_string(n) + "}"};
+      batch[i] = OutboxMessage{
+          "avg_temp:9f2c:" + std::to_string(n / 10) + ":dev-" + std::to_string(n % 10),
+          "site/results/avg_temp", 1, false,
+          R"({"device":"dev-)" + std::to_string(n % 10) + R"(","avg":21.5,"n":)" +
+              std::to_string(n) + "}"};
     }
     outbox.enqueue(batch);
   }
@@ -308,12 +309,14 @@ TEST(Outbox, EnqueueRate100kInBatchesOf500) {
   const double enqueue_s = std::chrono::duration<double>(t1 - t0).count();
   const double drain_s = std::chrono::duration<double>(t2 - t1).count();
   // Wall time includes waiting for a busy machine and the WAL's fsyncs; CPU time is the cost.
-  std::printf("[ measure  ] outbox enqueue: %d results in batches of %d: %.3f s wall = %.0f/s, "
-              "%.3f s CPU = %.0f/s per core\n",
-              kTotal, kBatch, enqueue_s, kTotal / enqueue_s, c1 - c0, kTotal / (c1 - c0));
-  std::printf("[ measure  ] outbox drain (peek %d + ack): %.3f s wall = %.0f/s, %.3f s CPU = "
-              "%.0f/s per core\n",
-              kBatch, drain_s, kTotal / drain_s, c2 - c1, kTotal / (c2 - c1));
+  std::printf(
+      "[ measure  ] outbox enqueue: %d results in batches of %d: %.3f s wall = %.0f/s, "
+      "%.3f s CPU = %.0f/s per core\n",
+      kTotal, kBatch, enqueue_s, kTotal / enqueue_s, c1 - c0, kTotal / (c1 - c0));
+  std::printf(
+      "[ measure  ] outbox drain (peek %d + ack): %.3f s wall = %.0f/s, %.3f s CPU = "
+      "%.0f/s per core\n",
+      kBatch, drain_s, kTotal / drain_s, c2 - c1, kTotal / (c2 - c1));
 }
 
 }  // namespace

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# demo.sh: the one-command demo. Installs what is missing (apt), builds streamgate (Release,
+# ./build), starts a private Mosquitto on a free loopback port, runs the gateway with the
+# shipped rules (etc/rules.d), prints every result and alert on stdout (mosquitto_sub -v) while
+# a simulated device and shop stream is published for ~20 s, then stops everything cleanly.
+#
+#   sudo bash scripts/demo.sh            # root or sudo only needed when packages are missing
+#   DEMO_SECONDS=60 bash scripts/demo.sh # longer stream
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+# shellcheck source=scripts/deps.sh
+source "$root/scripts/deps.sh"
+streamgate_install_deps
+
+echo "==> building streamgate (Release) in ./build" >&2
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTREAMGATE_BUILD_BENCH=OFF >/dev/null
+cmake --build build --target streamgate >&2
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/streamgate-demo.XXXXXX")
+pids=()
+cleanup() {
+  local pid
+  # Reverse start order: subscriber, gateway (SIGTERM: drains and exits 0), broker.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid=${pids[$i]}
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port=$(streamgate_free_port)
+cat >"$work/mosquitto.conf" <<CONF
+listener $port 127.0.0.1
+allow_anonymous true
+persistence false
+set_tcp_nodelay true
+log_dest file $work/mosquitto.log
+CONF
+"$(streamgate_mosquitto_bin)" -c "$work/mosquitto.conf" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+echo "==> mosquitto listening on 127.0.0.1:$port" >&2
+
+./build/gateway/streamgate --broker "tcp://127.0.0.1:$port" --client-id streamgate-demo \
+  --rules-dir "$root/etc/rules.d" --state-db "$work/state.db" --log-level info \
+  2>"$work/gateway.log" &
+gateway_pid=$!
+pids+=("$gateway_pid")
+for _ in $(seq 1 100); do
+  grep -q "subscribed to" "$work/gateway.log" 2>/dev/null && break
+  kill -0 "$gateway_pid" 2>/dev/null || { cat "$work/gateway.log" >&2; exit 1; }
+  sleep 0.1
+done
+grep -E "loaded|rule '|subscribed" "$work/gateway.log" | sed 's/^/    gateway: /' >&2 || true
+
+echo "==> results and alerts (mosquitto_sub -v 'alerts/#' 'analytics/#'):" >&2
+mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -v -t 'alerts/#' -t 'analytics/#' &
+pids+=($!)
+sleep 0.3
+
+seconds=${DEMO_SECONDS:-20}
+echo "==> publishing ${seconds}s of simulated devices/+/telemetry and shop/+/events (event time: 1 min per message)" >&2
+bash "$root/scripts/simulate_devices.sh" -p "$port" -d "$seconds" -r 4
+sleep 1
+echo "==> done; stopping" >&2
+grep -E "stopped:" "$work/gateway.log" | sed 's/^/    gateway: /' >&2 || true

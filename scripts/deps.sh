@@ -1,0 +1,56 @@
+# deps.sh: sourced by demo.sh and test.sh. Installs the Debian 12 packages streamgate needs,
+# skipping apt entirely when everything is already installed.
+STREAMGATE_APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
+  nlohmann-json3-dev libsimdjson-dev libsqlite3-dev libspdlog-dev
+  libboost-program-options-dev libgtest-dev libbenchmark-dev
+  mosquitto mosquitto-clients
+)
+
+streamgate_install_deps() {
+  local missing=()
+  local pkg
+  for pkg in "${STREAMGATE_APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    return 0
+  fi
+  echo "==> installing missing packages: ${missing[*]}" >&2
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      echo "error: missing packages (${missing[*]}) and not root; run as root or install sudo" >&2
+      return 1
+    fi
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# The packaged mosquitto starts a system broker on port 1883 on install; the demo and the tests
+# run their own brokers on free ports and never touch it.
+streamgate_mosquitto_bin() {
+  local p
+  for p in /usr/sbin/mosquitto /usr/bin/mosquitto /usr/local/sbin/mosquitto; do
+    if [ -x "$p" ]; then echo "$p"; return 0; fi
+  done
+  command -v mosquitto
+}
+
+# A free TCP port on 127.0.0.1 (bind port 0, read it back, close).
+streamgate_free_port() {
+  local port
+  for port in $(shuf -i 20000-60000 -n 50); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}
