@@ -20,7 +20,7 @@
 # Every run is bounded in count and time. Each figure is printed with its ratio to the same-run
 # broker pass-through; the last line of stdout is a JSON summary.
 #
-# Options: --long  --reps N (3)  --count N (200000 events per throughput run)
+# Options: --long  --reps N (3)  --count N (100000 events per throughput run)
 #          --client raw|paho (load tool's MQTT client, default raw: see bench/README.md)
 #          --phases LIST  (comma list of: passthrough,filter,window,keys,rules,latency,cpu,
 #                          steady,idle,startup,size; default all; passthrough is always run)
@@ -30,7 +30,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LONG=0 REPS=3 COUNT=200000 CLIENT=raw PHASES=all BUILD_DIR=$ROOT/build-bench OUT='' KEEP=0
+LONG=0 REPS=3 COUNT=100000 CLIENT=raw PHASES=all BUILD_DIR=$ROOT/build-bench OUT='' KEEP=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --long) LONG=1 ;;
@@ -216,8 +216,15 @@ stop_gateway() {  # SIGTERM, bounded wait; GW_STOP_JSON = the counters of its "s
     awk '{ printf "{"; for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[2] ~ /^[0-9]+$/) printf "%s\"%s\":%s", (n++ ? "," : ""), kv[1], kv[2] } printf "}" }')
   [[ -n $GW_STOP_JSON ]] || GW_STOP_JSON='{}'
 }
-gw_sample() {  # JSON of the gateway's CPU ticks and memory now
-  printf '{"ticks":%s,"rss_kb":%s,"hwm_kb":%s}' "$(cpu_ticks "$GW_PID")" "$(status_kb "$GW_PID" VmRSS)" "$(status_kb "$GW_PID" VmHWM)"
+thread_ticks() {  # {"thread name": user+system ticks, ...} summed by name over the live threads
+  local f
+  for f in /proc/"$1"/task/*/stat; do cat "$f" 2>/dev/null; echo; done |
+    sed -n 's/^[0-9]* (\(.*\)) [A-Za-z] \(.*\)$/\1|\2/p' |
+    awk -F'|' '{ split($2, a, " "); t[$1] += a[12] + a[13] } END { printf "{"; for (k in t) printf "%s\"%s\":%d", (n++ ? "," : ""), k, t[k]; printf "}" }'
+}
+gw_sample() {  # JSON of the gateway's CPU ticks (all, and by thread name) and memory now
+  printf '{"ticks":%s,"rss_kb":%s,"hwm_kb":%s,"threads":%s}' "$(cpu_ticks "$GW_PID")" "$(status_kb "$GW_PID" VmRSS)" \
+    "$(status_kb "$GW_PID" VmHWM)" "$(thread_ticks "$GW_PID")"
 }
 mosq_ticks() { cpu_ticks "$MOSQ_PID"; }
 
@@ -302,11 +309,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 
 if want keys; then
-  log "== RSS with 100,000 open window keys (TumblingWindow(1h), 300,000 events over 100,000 devices)"
+  log "== RSS with 100,000 open window keys (TumblingWindow(1h), 1 event for each of 100,000 devices)"
   start_gateway keys "$WORK/rules/keys"
   before=$(gw_sample)
   run_load keys "--topic bench/out/window --idle 2 --first-timeout 1" \
-    "--count 300000 --devices 100000 --rate 0 --event-time sim --sim-step-us 100"
+    "--count 100000 --devices 100000 --rate 0 --event-time sim --sim-step-us 100"
   settle
   after=$(gw_sample)
   stop_gateway
@@ -339,7 +346,7 @@ if want cpu; then
   log "== CPU per event at 5 k msg/s, 30 s: filter republishing every event"
   gw_run cpu_filter 1 filter_all "--topic bench/out/all --expect 150001 --idle 3" "--count 150000 --devices 1000 --rate 5000 --final-advance 1"
   log "== CPU per event at 5 k msg/s, 30 s: TumblingWindow(10s) per device, 10,000 devices"
-  gw_run cpu_window 1 window "--topic bench/out/window --idle 3" "--count 150000 --devices 10000 --rate 5000 --final-advance 60"
+  gw_run cpu_window 1 window "--topic bench/out/window --idle 12" "--count 150000 --devices 10000 --rate 5000 --final-advance 60"
 fi
 
 if want steady; then
@@ -501,7 +508,7 @@ for r in by("keys"):
     S["keys_100k"] = {"processed": processed(r), "rss_kb": g(r, "gw_after", "rss_kb"), "hwm_kb": g(r, "gw_after", "hwm_kb")}
     hwm = S["keys_100k"]["hwm_kb"]
     say("(b) peak RSS with 100,000 open window keys", rnd(hwm / 1024, 1) if hwm else None, "MB",
-        f"(processed {processed(r)} of 300,000)", "< 64 MB", None if not hwm else hwm < 64 * 1024)
+        f"(processed {processed(r)} of {g(r, 'pub', 'sent')})", "< 64 MB", None if not hwm else hwm < 64 * 1024)
 
 rules = {}
 for n in (100, 1000):
@@ -538,7 +545,9 @@ for ph, label in (("cpu_filter", "filter republishing all"), ("cpu_window", "10 
         S[ph] = {"cpu_us_per_event": rnd(us, 2), "processed": p, "sent": g(r, "pub", "sent"),
                  "broker_us_per_event": rnd(per(r["mosq_ticks"] / clk * 1e6, g(r, "pub", "sent")), 2),
                  "latency_p50_us": l.get("p50"), "latency_p99_us": l.get("p99"), "hwm_kb": g(r, "gw_after", "hwm_kb")}
-        note = f"(broker {S[ph]['broker_us_per_event']} us/event"
+        tb, ta = g(r, "gw_before", "threads") or {}, g(r, "gw_after", "threads") or {}
+        S[ph]["thread_us_per_event"] = {k: rnd(per((ta[k] - tb.get(k, 0)) / clk * 1e6, p), 2) for k in ta}
+        note = f"(by thread {S[ph]['thread_us_per_event']}; broker {S[ph]['broker_us_per_event']} us/event"
         if ph == "cpu_filter": note += f"; output latency p50 {l.get('p50')} us p99 {l.get('p99')} us"
         say(f"CPU per event at 5 k msg/s, {label}", us, "us", note + ")", "< 5 us", None if us is None else us < 5)
 

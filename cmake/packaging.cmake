@@ -68,10 +68,12 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # streamgate_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mosquitto, mosquitto-clients")
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 # /etc and /lib/systemd/system are absolute destinations; DESTDIR staging puts them inside the
-# package instead of on the build machine.
+# package instead of on the build machine. With it, CPACK_INSTALL_PREFIX (not
+# CMAKE_INSTALL_PREFIX, which stays /usr/local for `cmake --install`) places bin/ and share/.
 set(CPACK_SET_DESTDIR ON)
+set(CPACK_INSTALL_PREFIX /usr)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 
 # Architecture: the toolchain file's when cross-compiling (cross/toolchain-*.cmake set it),

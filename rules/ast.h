@@ -29,7 +29,8 @@ enum class ExprKind : std::uint8_t {
   IsNull,     //!< children[0] IS [NOT] NULL
   Case,       //!< CASE [operand] WHEN .. THEN .. [ELSE ..] END, see case_has_operand
   Call,       //!< name(children...) [FILTER (WHERE filter)] [OVER (PARTITION BY partition_by)]
-  Star,       //!< `*` as a SELECT item or count(*) argument
+  Star,       //!< `*` as a SELECT item or count(*) argument; in MATCH_RECOGNIZE also `B.*`
+              //!< (name = "B") as in COUNT(B.*)
 };
 
 enum class Op : std::uint8_t {
@@ -77,6 +78,59 @@ struct OrderItem {
   bool descending = false;
 };
 
+// ---- MATCH_RECOGNIZE (SQL:2016 row pattern recognition) ----
+
+enum class PatternKind : std::uint8_t {
+  Var,          //!< a pattern variable: `name`
+  Sequence,     //!< children in order (A B C)
+  Alternation,  //!< one of children, preferred in order (A | B)
+};
+
+//! A node of PATTERN (...). Every node carries its quantifier: `A` is {1,1}, `A+` {1,-1},
+//! `A*` {0,-1}, `A?` {0,1}, `A{n}` {n,n}, `A{n,}` {n,-1}, `A{n,m}` {n,m}, `A{,m}` {0,m}.
+struct PatternNode {
+  PatternKind kind = PatternKind::Var;
+  SourcePos pos;
+  std::string var;                    //!< Var: the variable as written
+  std::vector<PatternNode> children;  //!< Sequence / Alternation
+  int min = 1;
+  int max = 1;  //!< -1: unbounded
+};
+
+struct MeasureItem {
+  ExprPtr expr;
+  std::string alias;  //!< required (MEASURES expr AS name)
+  SourcePos pos;
+};
+
+struct DefineItem {
+  std::string var;  //!< as written
+  ExprPtr cond;
+  SourcePos pos;
+};
+
+enum class AfterMatchSkip : std::uint8_t {
+  PastLastRow,  //!< default: the next match starts after the last row of this one
+  ToNextRow,    //!< the next match may start at the row after this match's first row
+};
+
+//! `FROM s MATCH_RECOGNIZE (...) [[AS] alias]`. Navigation inside DEFINE / MEASURES is plain
+//! expression syntax: `A.x` is Member(Column A, x); PREV(x [, n]), FIRST(B.x), LAST(B.x),
+//! COUNT(B.*) / COUNT(*), CLASSIFIER(), MATCH_NUMBER() are Calls; the planner gives them meaning.
+struct MatchRecognize {
+  SourcePos pos;
+  std::vector<ExprPtr> partition_by;
+  std::vector<OrderItem> order_by;  //!< must be the event time; the planner checks
+  std::vector<MeasureItem> measures;
+  bool all_rows_per_match = false;  //!< `ALL ROWS PER MATCH` (parsed; the planner may reject)
+  AfterMatchSkip after_match = AfterMatchSkip::PastLastRow;
+  PatternNode pattern;  //!< root: a Sequence or Alternation
+  std::string within;   //!< WITHIN '10m' as written (empty: none); the planner parses it
+  SourcePos within_pos;
+  std::vector<DefineItem> defines;
+  std::string alias;    //!< optional name after the closing ')'
+};
+
 struct Select {
   SourcePos pos;
   bool distinct = false;
@@ -90,6 +144,9 @@ struct Select {
   ExprPtr having;
   std::vector<OrderItem> order_by;
   std::optional<std::int64_t> limit;
+  //! `FROM from MATCH_RECOGNIZE (...)`: the SELECT then reads the matches (one row each, with
+  //! the partition columns and MEASURES as fields) instead of the stream's rows.
+  std::unique_ptr<MatchRecognize> match_recognize;
 };
 
 enum class StatementKind : std::uint8_t { CreateStream, CreateRule, CreateAlert };

@@ -27,10 +27,8 @@ SELECT window_start() AS window_start,
        round(sum(amount) / 30, 2) AS sales_per_minute,
        round(sum(amount) - lag(sum(amount)), 2) AS sales_change,
        round((sum(amount) - lag(sum(amount))) / lag(sum(amount)), 4) AS sales_growth_rate,
-       CASE WHEN lag(sum(amount)) IS NULL THEN 'new'
-            WHEN sum(amount) > lag(sum(amount)) THEN 'up'
-            WHEN sum(amount) < lag(sum(amount)) THEN 'down'
-            ELSE 'flat' END AS sales_trend
+       CASE sign(round(sum(amount) - lag(sum(amount)), 2))
+            WHEN 1 THEN 'up' WHEN -1 THEN 'down' WHEN 0 THEN 'flat' ELSE 'new' END AS sales_trend
 FROM shop
 WHERE event_type = 'purchase'
 GROUP BY TumblingWindow('30m');

@@ -207,7 +207,13 @@ class Lexer {
         break;
       case '|':
         if (n == '|') return op(TokenKind::Concat, 2);
-        break;
+        return op(TokenKind::Pipe, 1);
+      case '?':
+        return op(TokenKind::Question, 1);
+      case '{':
+        return op(TokenKind::LBrace, 1);
+      case '}':
+        return op(TokenKind::RBrace, 1);
       case '.': {
         // `.5` is a number, but after a name, `)` or `]` the dot is member access (a.b).
         const bool after_operand = previous == TokenKind::Identifier ||

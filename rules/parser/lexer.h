@@ -40,6 +40,11 @@ enum class TokenKind : std::uint8_t {
   Le,
   Gt,
   Ge,
+  // Row-pattern quantifiers and alternation (MATCH_RECOGNIZE ... PATTERN (A B+ C? D{2,3} | E)).
+  Question,  //!< ?
+  LBrace,    //!< {
+  RBrace,    //!< }
+  Pipe,      //!< | (a single bar; || is Concat)
 };
 
 struct Token {

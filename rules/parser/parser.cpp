@@ -390,6 +390,7 @@ class Parser {
     advance();
     s.from = from.text;
     s.from_pos = from.pos;
+    if (at_kw("MATCH_RECOGNIZE") && at(TokenKind::LParen, 1)) s.match_recognize = match_recognize();
 
     if (accept_kw("WHERE")) s.where = expr();
     if (at_kw("GROUP")) {
@@ -633,6 +634,15 @@ class Parser {
 
   ExprPtr postfix(ExprPtr e) {
     for (;;) {
+      if (at(TokenKind::Dot) && at(TokenKind::Star, 1) && in_match_recognize_ &&
+          e->kind == ExprKind::Column) {
+        // `B.*`: every row mapped to pattern variable B, as in COUNT(B.*).
+        advance();
+        ExprPtr star = make(ExprKind::Star, e->pos);
+        star->name = e->name;
+        advance();
+        return star;
+      }
       if (at(TokenKind::Dot)) {
         const Token& dot = advance();
         const Token& field = peek();
@@ -766,12 +776,246 @@ class Parser {
     return seal(std::move(e), kw);
   }
 
+
+  // ---- MATCH_RECOGNIZE ----
+
+  // Clause words of MATCH_RECOGNIZE: an item list ends where one of them starts.
+  bool at_mr_clause() const {
+    return at_kw("MEASURES") || at_kw("ONE") || at_kw("ALL") || at_kw("AFTER") ||
+           at_kw("PATTERN") || at_kw("DEFINE") || at_kw("WITHIN") ||
+           ((at_kw("PARTITION") || at_kw("ORDER")) && at_kw("BY", 1));
+  }
+
+  struct MatchRecognizeScope {
+    Parser& p;
+    bool saved;
+    explicit MatchRecognizeScope(Parser& parser) : p(parser), saved(parser.in_match_recognize_) {
+      p.in_match_recognize_ = true;
+    }
+    ~MatchRecognizeScope() { p.in_match_recognize_ = saved; }
+    MatchRecognizeScope(const MatchRecognizeScope&) = delete;
+    MatchRecognizeScope& operator=(const MatchRecognizeScope&) = delete;
+  };
+
+  // MATCH_RECOGNIZE ( [PARTITION BY e, ...] [ORDER BY e [ASC|DESC], ...]
+  //   [MEASURES e AS name, ...] [ONE ROW PER MATCH | ALL ROWS PER MATCH]
+  //   [AFTER MATCH SKIP PAST LAST ROW | AFTER MATCH SKIP TO NEXT ROW]
+  //   PATTERN ( pattern ) [WITHIN 'duration'] DEFINE var AS cond, ... ) [[AS] alias]
+  std::unique_ptr<MatchRecognize> match_recognize() {
+    MatchRecognizeScope scope(*this);
+    auto mr = std::make_unique<MatchRecognize>();
+    mr->pos = advance().pos;  // MATCH_RECOGNIZE
+    advance();                // (
+    if (at_kw("PARTITION") && at_kw("BY", 1)) {
+      advance();
+      advance();
+      do mr->partition_by.push_back(expr());
+      while (accept(TokenKind::Comma));
+    }
+    if (at_kw("ORDER") && at_kw("BY", 1)) {
+      advance();
+      advance();
+      do {
+        OrderItem item;
+        item.expr = expr();
+        if (accept_kw("DESC"))
+          item.descending = true;
+        else
+          accept_kw("ASC");
+        mr->order_by.push_back(std::move(item));
+      } while (accept(TokenKind::Comma));
+    }
+    if (accept_kw("MEASURES")) {
+      do {
+        MeasureItem m;
+        m.pos = peek().pos;
+        m.expr = expr();
+        expect_kw("AS", "expected AS and a name after a MEASURES expression");
+        if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
+          fail_expected("expected a measure name after AS");
+        m.alias = advance().text;
+        for (const auto& other : mr->measures)
+          if (iequals(other.alias, m.alias)) fail(toks_[i_ - 1], "duplicate measure '" + m.alias + "'");
+        mr->measures.push_back(std::move(m));
+      } while (accept(TokenKind::Comma));
+    }
+    if (at_kw("ONE") || at_kw("ALL")) {
+      mr->all_rows_per_match = at_kw("ALL");
+      advance();
+      if (mr->all_rows_per_match)
+        expect_kw("ROWS", "expected ROWS after ALL");
+      else
+        expect_kw("ROW", "expected ROW after ONE");
+      expect_kw("PER", "expected PER in ROWS PER MATCH");
+      expect_kw("MATCH", "expected MATCH in ROWS PER MATCH");
+    }
+    if (accept_kw("AFTER")) {
+      expect_kw("MATCH", "expected MATCH after AFTER");
+      expect_kw("SKIP", "expected SKIP after AFTER MATCH");
+      if (accept_kw("PAST")) {
+        expect_kw("LAST", "expected LAST after SKIP PAST");
+        expect_kw("ROW", "expected ROW after SKIP PAST LAST");
+        mr->after_match = AfterMatchSkip::PastLastRow;
+      } else if (accept_kw("TO")) {
+        if (!accept_kw("NEXT"))
+          fail_expected("expected NEXT ROW after SKIP TO (SKIP TO FIRST/LAST is not supported)");
+        expect_kw("ROW", "expected ROW after SKIP TO NEXT");
+        mr->after_match = AfterMatchSkip::ToNextRow;
+      } else {
+        fail_expected("expected PAST LAST ROW or TO NEXT ROW after AFTER MATCH SKIP");
+      }
+    }
+    if (!at_kw("PATTERN"))
+      fail_expected(mr->measures.empty() && mr->order_by.empty() && mr->partition_by.empty()
+                        ? "expected PARTITION BY, ORDER BY, MEASURES or PATTERN in MATCH_RECOGNIZE"
+                        : "expected PATTERN in MATCH_RECOGNIZE");
+    advance();
+    const Token& open = peek();
+    expect(TokenKind::LParen, "expected '(' after PATTERN");
+    if (at(TokenKind::RParen)) fail(open, "empty PATTERN");
+    pattern_depth_ = 0;
+    mr->pattern = pattern_alternation();
+    expect(TokenKind::RParen, "expected a pattern variable, '|', a quantifier or ')' in PATTERN");
+    if (accept_kw("WITHIN")) {
+      mr->within_pos = peek().pos;
+      if (!at(TokenKind::String)) fail_expected("expected a duration string after WITHIN, e.g. '10m'");
+      mr->within = advance().text;
+    }
+    expect_kw("DEFINE", "expected DEFINE after PATTERN (...)");
+    do {
+      DefineItem d;
+      d.pos = peek().pos;
+      if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
+        fail_expected("expected a pattern variable in DEFINE");
+      d.var = advance().text;
+      for (const auto& other : mr->defines)
+        if (iequals(other.var, d.var))
+          fail(toks_[i_ - 1], "pattern variable '" + d.var + "' is defined twice");
+      expect_kw("AS", "expected AS after the pattern variable in DEFINE");
+      d.cond = expr();
+      mr->defines.push_back(std::move(d));
+    } while (accept(TokenKind::Comma));
+    expect(TokenKind::RParen, "expected ',' or ')' after a DEFINE condition");
+    if (accept_kw("AS")) {
+      if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
+        fail_expected("expected an alias after AS");
+      mr->alias = advance().text;
+    } else if (at(TokenKind::QuotedIdentifier) ||
+               (at(TokenKind::Identifier) && !at_create() && !at_kw("WHERE") && !at_kw("GROUP") &&
+                !at_kw("HAVING") && !at_kw("ORDER") && !at_kw("LIMIT"))) {
+      mr->alias = advance().text;
+    }
+    return mr;
+  }
+
+  // pattern := seq ('|' seq)*
+  PatternNode pattern_alternation() {
+    PatternNode first = pattern_sequence();
+    if (!at(TokenKind::Pipe)) return first;
+    PatternNode alt;
+    alt.kind = PatternKind::Alternation;
+    alt.pos = first.pos;
+    alt.children.push_back(std::move(first));
+    while (accept(TokenKind::Pipe)) alt.children.push_back(pattern_sequence());
+    return alt;
+  }
+
+  bool at_pattern_term() const {
+    // DEFINE and WITHIN end a PATTERN whose ')' was forgotten rather than becoming variables.
+    if (at(TokenKind::Identifier)) return !at_kw("DEFINE") && !at_kw("WITHIN");
+    return at(TokenKind::QuotedIdentifier) || at(TokenKind::LParen);
+  }
+
+  // seq := term+
+  PatternNode pattern_sequence() {
+    if (!at_pattern_term()) fail_expected("expected a pattern variable or '(' in PATTERN");
+    PatternNode first = pattern_term();
+    if (!at_pattern_term()) return first;
+    PatternNode seq;
+    seq.kind = PatternKind::Sequence;
+    seq.pos = first.pos;
+    seq.children.push_back(std::move(first));
+    while (at_pattern_term()) seq.children.push_back(pattern_term());
+    return seq;
+  }
+
+  // term := (var | '(' pattern ')') [quantifier]
+  PatternNode pattern_term() {
+    const Token& t = peek();
+    PatternNode node;
+    if (accept(TokenKind::LParen)) {
+      if (++pattern_depth_ > 32) fail(t, "PATTERN nested too deeply (limit 32)");
+      if (at(TokenKind::RParen)) fail(t, "empty group in PATTERN");
+      node = pattern_alternation();
+      expect(TokenKind::RParen, "expected ')' to close '(' in PATTERN");
+      --pattern_depth_;
+      node.pos = t.pos;
+    } else {
+      advance();
+      node.kind = PatternKind::Var;
+      node.var = t.text;
+      node.pos = t.pos;
+    }
+    int min = 1, max = 1;
+    const Token& q = peek();
+    if (accept(TokenKind::Star)) {
+      min = 0;
+      max = -1;
+    } else if (accept(TokenKind::Plus)) {
+      max = -1;
+    } else if (accept(TokenKind::Question)) {
+      min = 0;
+    } else if (accept(TokenKind::LBrace)) {
+      bool have_min = false;
+      if (at(TokenKind::Integer)) {
+        min = bound(advance());
+        have_min = true;
+      } else {
+        min = 0;
+      }
+      if (accept(TokenKind::Comma)) {
+        max = at(TokenKind::Integer) ? bound(advance()) : -1;
+        if (!have_min && max == -1) fail(q, "'{,}' needs a lower or an upper bound");
+      } else {
+        if (!have_min) fail_expected("expected a number in '{...}'");
+        max = min;
+      }
+      expect(TokenKind::RBrace, "expected '}' after a repetition bound");
+      if (max != -1 && max < min) fail(q, "repetition {" + std::to_string(min) + "," +
+                                           std::to_string(max) + "}: the upper bound is below the lower");
+      if (max == 0) fail(q, "repetition {0} matches nothing");
+    } else {
+      return node;
+    }
+    if (at(TokenKind::Question))
+      fail(peek(), "reluctant quantifiers (such as 'B+?') are not supported; quantifiers are greedy");
+    if (node.min != 1 || node.max != 1) {
+      // (A+)* : the inner quantifier stays on its own node.
+      PatternNode wrap;
+      wrap.kind = PatternKind::Sequence;
+      wrap.pos = node.pos;
+      wrap.children.push_back(std::move(node));
+      node = std::move(wrap);
+    }
+    node.min = min;
+    node.max = max;
+    return node;
+  }
+
+  int bound(const Token& t) {
+    const Value v = number(t, false);
+    if (!v.is_int() || v.as_int() > 10000) fail(t, "repetition bound " + t.text + " is too large (limit 10000)");
+    return static_cast<int>(v.as_int());
+  }
+
   std::string_view src_;
   std::vector<Token> toks_;
   std::size_t i_ = 0;
   std::size_t prev_end_ = 0;
   std::size_t failed_at_ = static_cast<std::size_t>(-1);
   int depth_ = 0;
+  int pattern_depth_ = 0;
+  bool in_match_recognize_ = false;
   std::unordered_map<const Expr*, int> depths_;
   ParseResult result_;
 };

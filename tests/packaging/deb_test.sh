@@ -25,13 +25,20 @@ depends=$(dpkg-deb -f "$deb" Depends)
 echo "Architecture: $arch"
 echo "Depends: $depends"
 check "architecture is this machine's ($(dpkg --print-architecture))" '[[ "$arch" == "$(dpkg --print-architecture)" ]]'
-for lib in libpaho-mqttpp3-1 libsqlite3-0 libspdlog1.10 libboost-program-options1.74.0 libc6; do
-  check "Depends names $lib" '[[ "$depends" == *"$lib"* ]]'
-done
+check "Depends names libc6" '[[ "$depends" == *libc6* ]]'
 
 dpkg-deb -x "$deb" "$work/root"
 root="$work/root"
 check "binary at /usr/bin/streamgate" '[[ -x "$root/usr/bin/streamgate" ]]'
+# Every shared library the binary needs comes from a package that Depends names.
+if command -v readelf >/dev/null; then
+  for soname in $(readelf -d "$root/usr/bin/streamgate" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    case "$soname" in libc.so.*|libm.so.*|ld-linux*) continue ;; esac
+    pkg=$(dpkg -S "*/$soname" 2>/dev/null | grep ":$arch:" | head -1 | cut -d: -f1 || true)
+    [[ -n "$pkg" ]] || pkg=$(dpkg -S "*/$soname" 2>/dev/null | head -1 | cut -d: -f1 || true)
+    check "Depends covers $soname (package ${pkg:-?})" '[[ -n "$pkg" && "$depends" == *"$pkg"* ]]'
+  done
+fi
 check "unit at /lib/systemd/system/streamgate.service" '[[ -f "$root/lib/systemd/system/streamgate.service" ]]'
 check "rules directory /etc/streamgate/rules.d" '[[ -d "$root/etc/streamgate/rules.d" ]]'
 

@@ -219,7 +219,7 @@ TEST(Aggregates, MedianAndPercentiles) {
 
 TEST(Aggregates, MedianIsBoundedAndStillClose) {
   Agg m("median");
-  for (int i = 0; i < 300'000; ++i) m.add({(i * 7919) % 300'000});
+  for (std::int64_t i = 0; i < 300'000; ++i) m.add({(i * 7919) % 300'000});
   EXPECT_LE(m.heap_bytes(), 100'000 * sizeof(double) * 2);
   EXPECT_NEAR(m.result().as_number(), 150'000, 3'000);  // sampled beyond the bound
 }

@@ -1,0 +1,158 @@
+// Engine benchmarks (issue 3 targets): events already in memory as JSON text, one core,
+// parsing included. Reproduce:
+//   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build engine_bench
+//   build/bench/engine_bench --benchmark_repetitions=3
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <malloc.h>
+#include <new>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "rules/engine.h"
+
+namespace {
+
+// Heap accounting for the memory-per-key figure: live bytes held through operator new
+// (usable size, so allocator rounding is included).
+std::atomic<std::int64_t> g_heap_bytes{0};
+
+void release(void* p) noexcept {
+  if (!p) return;
+  g_heap_bytes.fetch_sub(static_cast<std::int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
+  std::free(p);
+}
+
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (void* p = std::malloc(n ? n : 1)) {
+    g_heap_bytes.fetch_add(static_cast<std::int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
+    return p;
+  }
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { release(p); }
+void operator delete[](void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t) noexcept { release(p); }
+
+namespace {
+
+using streamgate::rules::Emission;
+using streamgate::rules::EmitFn;
+using streamgate::rules::Engine;
+using streamgate::rules::TimeNs;
+
+constexpr TimeNs kBase = 1705312800LL * 1'000'000'000LL;  // 2024-01-15T10:00:00Z
+
+//! ~250-byte IoT-style events; `keys` distinct device ids; event time advancing 1 ms/event.
+std::vector<std::string> make_events(std::size_t n, int keys, unsigned seed = 42) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> temp(0, 100);
+  std::vector<std::string> out;
+  out.reserve(n);
+  char buf[512];
+  for (std::size_t i = 0; i < n; ++i) {
+    const long long ms = 1705312800000LL + static_cast<long long>(i);
+    std::snprintf(buf, sizeof buf,
+                  R"({"device_id":"device-%05d","site":"plant-7","temp":%.2f,"humidity":%.1f,)"
+                  R"("pressure":1013.25,"status":"ok","firmware":"v2.3.1","battery":%d,"rssi":-67,)"
+                  R"("seq":%zu,"timestamp":%lld,"tags":["line-a","zone-3"],"location":{"lat":52.52,"lon":13.40}})",
+                  static_cast<int>(rng() % static_cast<unsigned>(keys)), temp(rng), temp(rng) / 2,
+                  static_cast<int>(rng() % 100), i, ms);
+    out.emplace_back(buf);
+  }
+  return out;
+}
+
+void run(benchmark::State& state, const char* rules, int keys) {
+  Engine eng;
+  auto errs = eng.load_file("bench.sql", rules);
+  if (!errs.empty()) {
+    state.SkipWithError(errs[0].to_string().c_str());
+    return;
+  }
+  const auto events = make_events(1 << 16, keys);
+  std::size_t bytes = 0;
+  for (const auto& e : events) bytes += e.size();
+  std::uint64_t results = 0;
+  EmitFn sink = [&](Emission&& e) {
+    results += e.payload.size() > 0;
+    benchmark::DoNotOptimize(e);
+  };
+  std::size_t i = 0;
+  const TimeNs now = kBase + 86400LL * 1'000'000'000LL;
+  for (auto _ : state) {
+    eng.on_message("plant/7/telemetry", events[i], now, sink);
+    if (++i == events.size()) i = 0;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * (bytes / events.size())));
+  state.counters["avg_event_bytes"] = static_cast<double>(bytes) / static_cast<double>(events.size());
+  state.counters["results"] = static_cast<double>(results);
+}
+
+void BM_FilterRule(benchmark::State& state) {
+  run(state,
+      "CREATE STREAM s WITH (TOPIC='plant/+/telemetry', TIMESTAMP='timestamp');"
+      "CREATE RULE hot WITH (TOPIC='alerts/hot') AS SELECT device_id, temp, humidity FROM s "
+      "WHERE temp > 90 AND status = 'ok';",
+      1000);
+}
+BENCHMARK(BM_FilterRule);
+
+void BM_TumblingWindow10kKeys5Aggs(benchmark::State& state) {
+  run(state,
+      "CREATE STREAM s WITH (TOPIC='plant/+/telemetry', TIMESTAMP='timestamp');"
+      "CREATE RULE stats WITH (TOPIC='stats') AS SELECT device_id, count(*) AS n, sum(temp) AS s, "
+      "avg(temp) AS a, min(temp) AS mn, max(temp) AS mx FROM s "
+      "GROUP BY device_id, TumblingWindow('10s');",
+      10000);
+}
+BENCHMARK(BM_TumblingWindow10kKeys5Aggs);
+
+// Heap bytes per open window key (count/sum/avg/min/max), measured by feeding 10,000 keys into
+// one window that never fires.
+void BM_MemoryPerWindowKey(benchmark::State& state) {
+  const int keys = 10000;
+  std::vector<std::string> events;
+  char buf[128];
+  for (int k = 0; k < keys; ++k) {
+    std::snprintf(buf, sizeof buf, R"({"device_id":"device-%05d","temp":%d.5,"timestamp":1705312800})", k,
+                  k % 100);
+    events.emplace_back(buf);
+  }
+  double per_key = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto eng = std::make_unique<Engine>();
+    (void)eng->load_file("bench.sql",
+                         "CREATE STREAM s WITH (TOPIC='t', TIMESTAMP='timestamp');"
+                         "CREATE RULE stats WITH (TOPIC='stats') AS SELECT device_id, count(*) AS n, "
+                         "sum(temp) AS s, avg(temp) AS a, min(temp) AS mn, max(temp) AS mx FROM s "
+                         "GROUP BY device_id, TumblingWindow('1h');");
+    EmitFn sink = [](Emission&&) {};
+    // Warm the engine (parser buffers, first window) before measuring.
+    eng->on_message("t", events[0], kBase + 86400LL * 1'000'000'000LL, sink);
+    state.ResumeTiming();
+    const std::int64_t before = g_heap_bytes.load();
+    for (int k = 1; k < keys; ++k) eng->on_message("t", events[static_cast<std::size_t>(k)], kBase + 86400LL * 1'000'000'000LL, sink);
+    const std::int64_t after = g_heap_bytes.load();
+    per_key = static_cast<double>(after - before) / (keys - 1);
+    state.PauseTiming();
+    eng.reset();
+    state.ResumeTiming();
+  }
+  state.counters["heap_bytes_per_key"] = per_key;
+}
+BENCHMARK(BM_MemoryPerWindowKey)->Iterations(3);
+
+}  // namespace
+
+BENCHMARK_MAIN();
