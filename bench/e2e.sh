@@ -177,8 +177,8 @@ mkmany() {  # mkmany N: N rules on the one stream, 10 files; 4 in 5 are filters,
     case $((k % 5)) in
       0|2) printf "CREATE RULE r%d WITH (TOPIC = 'bench/out/many/%d', QOS = 0) AS\nSELECT device_id, temperature, sent_ns FROM devices\nWHERE device_id = 'device_%05d' AND temperature > %d.%d;\n" \
              "$k" "$k" $((k % 1000)) $((40 + k % 5)) $((k % 10)) >>"$f" ;;
-      1|3) printf "CREATE RULE r%d WITH (TOPIC = 'bench/out/many/%d', QOS = 0) AS\nSELECT device_id, battery, signal, sent_ns FROM devices\nWHERE battery < 1 AND signal > -%d AND status = 'online';\n" \
-             "$k" "$k" $((41 + k % 60)) >>"$f" ;;
+      1|3) printf "CREATE RULE r%d WITH (TOPIC = 'bench/out/many/%d', QOS = 0) AS\nSELECT device_id, battery, signal, sent_ns FROM devices\nWHERE battery < 1 AND signal > -%d AND status = 'online' AND temperature > 44.%d;\n" \
+             "$k" "$k" $((41 + k % 60)) $((k % 10)) >>"$f" ;;
       4)   printf "CREATE RULE r%d WITH (TOPIC = 'bench/out/many/%d', QOS = 0) AS\nSELECT status, count(*) AS reports, avg(battery) AS avg_battery, min(signal) AS min_signal,\n       max(temperature) AS max_temperature, max(sent_ns) AS sent_ns\nFROM devices WHERE signal < -%d GROUP BY status, TumblingWindow('10s');\n" \
              "$k" "$k" $((40 + k % 60)) >>"$f" ;;
     esac

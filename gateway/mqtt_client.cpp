@@ -33,12 +33,13 @@ class MqttClient::ConnectListener : public mqtt::iaction_listener {
                   owner_.options_.broker.url, session_present);
   }
   void on_failure(const mqtt::token& tok) override {
-    owner_.connecting_.store(false, std::memory_order_release);
     owner_.stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
     const auto delay = owner_.backoff_ms_.load();
     spdlog::warn("{}: cannot connect to {} (rc {}); retrying in {} ms", owner_.options_.name,
                  owner_.options_.broker.url, tok.get_return_code(), delay);
+    // Retry time first, then the flag the manager checks: it must never see a stale time.
     owner_.schedule_retry();
+    owner_.connecting_.store(false, std::memory_order_release);
   }
 
  private:
@@ -135,7 +136,8 @@ MqttClient::~MqttClient() {
 void MqttClient::start() {
   if (manager_.joinable()) return;
   stopping_.store(false);
-  next_attempt_ns_.store(0);
+  // The first attempt starts here (non-blocking), so "started" means a CONNECT is on its way.
+  attempt_connect();
   manager_ = std::thread([this] { manage(); });
 }
 
@@ -159,13 +161,12 @@ void MqttClient::on_connected() {
 }
 
 void MqttClient::on_connection_lost(const std::string& cause) {
+  next_attempt_ns_.store(steady_now_ns() + backoff_ms_.load() * 1'000'000);
   connected_.store(false, std::memory_order_release);
   subscribed_.store(false, std::memory_order_release);
   stats_.connection_losses.fetch_add(1, std::memory_order_relaxed);
   spdlog::warn("{}: disconnected from {}{}{}; reconnecting", options_.name, options_.broker.url,
                cause.empty() ? "" : ": ", cause);
-  if (stopping_.load()) return;
-  next_attempt_ns_.store(steady_now_ns() + backoff_ms_.load() * 1'000'000);
   cv_.notify_all();
 }
 
@@ -189,21 +190,25 @@ void MqttClient::subscribe_all() {
   }
 }
 
+void MqttClient::attempt_connect() {
+  connecting_.store(true);
+  spdlog::info("{}: connecting to {}", options_.name, options_.broker.url);
+  try {
+    client_->connect(connect_options_, nullptr, *connect_listener_);
+  } catch (const mqtt::exception& e) {
+    stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("{}: cannot connect to {}: {}; retrying in {} ms", options_.name,
+                 options_.broker.url, e.what(), backoff_ms_.load());
+    schedule_retry();
+    connecting_.store(false);
+  }
+}
+
 void MqttClient::manage() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_.load()) {
     if (!connected_.load() && !connecting_.load() && steady_now_ns() >= next_attempt_ns_.load()) {
-      connecting_.store(true);
-      spdlog::info("{}: connecting to {}", options_.name, options_.broker.url);
-      try {
-        client_->connect(connect_options_, nullptr, *connect_listener_);
-      } catch (const mqtt::exception& e) {
-        connecting_.store(false);
-        stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("{}: cannot connect to {}: {}; retrying in {} ms", options_.name,
-                     options_.broker.url, e.what(), backoff_ms_.load());
-        schedule_retry();
-      }
+      attempt_connect();
     }
     cv_.wait_for(lock, std::chrono::milliseconds(100));
   }

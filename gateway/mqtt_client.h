@@ -73,6 +73,7 @@ class MqttClient {
   class SubscribeListener;
 
   void manage();
+  void attempt_connect();
   void schedule_retry();
   void on_connected();
   void on_connection_lost(const std::string& cause);

@@ -53,7 +53,7 @@ struct StreamRt {
 
   void bind(const plan::StreamDef* d) {
     def = d;
-    extractor.build(d->slot_fields);
+    extractor.build(d->slot_fields, d->timestamp_field, d->event_id_field);
     slots.assign(d->slot_fields.size(), Value());
   }
 };
@@ -94,6 +94,25 @@ struct Engine::Impl : runtime::Output {
   Catalog cat;
   const EmitFn* emit = nullptr;
   TimeNs now = 0;
+  //! topic -> matching source streams. Devices reuse a bounded set of topics, so matching
+  //! filters once per topic saves work per message; cleared on install and when it grows large.
+  std::unordered_map<std::string, std::vector<std::size_t>> route_cache;
+  static constexpr std::size_t kRouteCacheMax = 16384;
+
+  const std::vector<std::size_t>& route(std::string_view topic) {
+    // Heterogeneous lookup is C++20 for unordered containers only with a transparent hash;
+    // a std::string key copy is cheap for short topics (SSO) and avoids that machinery.
+    std::string key(topic);
+    auto it = route_cache.find(key);
+    if (it != route_cache.end()) return it->second;
+    if (route_cache.size() >= kRouteCacheMax) route_cache.clear();
+    std::vector<std::size_t> matched;
+    for (std::size_t i = 0; i < cat.plan->streams.size(); ++i) {
+      const auto& s = cat.plan->streams[i];
+      if (!s.topic_filter.empty() && topic_matches(s.topic_filter, topic)) matched.push_back(i);
+    }
+    return route_cache.emplace(std::move(key), std::move(matched)).first->second;
+  }
 
   // ---- building rule sets
 
@@ -143,6 +162,7 @@ struct Engine::Impl : runtime::Output {
       rr.has_downstream = !np.streams[static_cast<std::size_t>(rp.out_stream)].readers.empty();
     }
     // Destroy the old set (its plan must outlive its runtimes).
+    route_cache.clear();
     Catalog old = std::move(cat);
     old.rules.clear();
     old.streams.clear();
@@ -195,36 +215,35 @@ struct Engine::Impl : runtime::Output {
     const plan::StreamDef& d = *s.def;
     simdjson::dom::object obj;
     if (elem.get_object().get(obj)) return IngestStatus::NotAnObject;
+    // One pass over the object: referenced fields into slots, timestamp and id located.
+    for (auto& v : s.slots) v = Value();
+    simdjson::dom::element ts_elem, id_elem;
+    bool has_ts = false, has_id = false;
+    s.extractor.extract(obj, s.slots.data(), &ts_elem, &has_ts, &id_elem, &has_id);
     TimeNs t = now;
     if (!d.timestamp_field.empty()) {
-      auto f = obj.at_key(d.timestamp_field);
-      if (f.error() || f.value_unsafe().is_null()) return IngestStatus::MissingTimestamp;
-      auto ts = timestamp_of(f.value_unsafe());
+      if (!has_ts || ts_elem.is_null()) return IngestStatus::MissingTimestamp;
+      auto ts = timestamp_of(ts_elem);
       if (!ts || *ts > window::sat_add(now, options.max_future)) return IngestStatus::BadTimestamp;
       t = *ts;
     }
-    if (!d.event_id_field.empty()) {
-      auto f = obj.at_key(d.event_id_field);
-      if (!f.error() && !f.value_unsafe().is_null()) {
-        std::string id = ingest::to_value(f.value_unsafe()).to_text();
-        // Forget ids older than the horizon (event time) and beyond the size bound.
-        const TimeNs horizon_start = window::sat_add(std::max(s.wm.max_event_time(), t), -d.dedup_horizon);
-        while (!s.id_order.empty() &&
-               (s.id_order.front().first < horizon_start || s.id_order.size() >= kMaxDedupIds)) {
-          auto it = s.ids.find(s.id_order.front().second);
-          if (it != s.ids.end() && it->second == s.id_order.front().first) s.ids.erase(it);
-          s.id_order.pop_front();
-        }
-        auto [it, inserted] = s.ids.emplace(id, t);
-        if (!inserted) {
-          if (it->second >= horizon_start) return IngestStatus::Duplicate;
-          it->second = t;
-        }
-        s.id_order.emplace_back(t, std::move(id));
+    if (!d.event_id_field.empty() && has_id && !id_elem.is_null()) {
+      std::string id = ingest::to_value(id_elem).to_text();
+      // Forget ids older than the horizon (event time) and beyond the size bound.
+      const TimeNs horizon_start = window::sat_add(std::max(s.wm.max_event_time(), t), -d.dedup_horizon);
+      while (!s.id_order.empty() &&
+             (s.id_order.front().first < horizon_start || s.id_order.size() >= kMaxDedupIds)) {
+        auto it = s.ids.find(s.id_order.front().second);
+        if (it != s.ids.end() && it->second == s.id_order.front().first) s.ids.erase(it);
+        s.id_order.pop_front();
       }
+      auto [it, inserted] = s.ids.emplace(id, t);
+      if (!inserted) {
+        if (it->second >= horizon_start) return IngestStatus::Duplicate;
+        it->second = t;
+      }
+      s.id_order.emplace_back(t, std::move(id));
     }
-    for (auto& v : s.slots) v = Value();
-    s.extractor.extract(obj, s.slots.data());
     Value whole;
     if (d.need_whole) whole = ingest::to_value(elem);
     if (d.timestamp_field.empty()) {
@@ -379,16 +398,8 @@ IngestStatus Engine::on_message(std::string_view topic, std::string_view payload
   Impl& im = *impl_;
   if (!im.cat.plan) return IngestStatus::NoStream;
   // Route first: a message no stream wants is not even parsed.
-  std::size_t matched[16];
-  std::size_t n = 0;
-  std::vector<std::size_t> more;
-  for (std::size_t i = 0; i < im.cat.plan->streams.size(); ++i) {
-    const auto& s = im.cat.plan->streams[i];
-    if (s.topic_filter.empty() || !topic_matches(s.topic_filter, topic)) continue;
-    if (n < 16) matched[n++] = i;
-    else more.push_back(i);
-  }
-  if (n == 0) return IngestStatus::NoStream;
+  const std::vector<std::size_t>& matched = im.route(topic);
+  if (matched.empty()) return IngestStatus::NoStream;
   simdjson::dom::element root;
   const IngestStatus ps = im.parser.parse(payload, root);
   if (ps != IngestStatus::Ok) return ps;
@@ -408,8 +419,7 @@ IngestStatus Engine::on_message(std::string_view topic, std::string_view payload
       }
     }
   };
-  for (std::size_t k = 0; k < n; ++k) feed(matched[k]);
-  for (std::size_t si : more) feed(si);
+  for (std::size_t si : matched) feed(si);
   im.emit = nullptr;
   return result;
 }

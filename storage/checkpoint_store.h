@@ -36,6 +36,12 @@ struct CheckpointInfo {
 //! From each per-rule object the store also copies, for inspection only, "rule"/"name",
 //! "text_hash"/"hash" and an integer "watermark" into their own columns.
 //!
+//! Ordering for exactly-once: save a snapshot only after every emission the engine produced
+//! before taking it is in the outbox (e.g. pass the snapshot through the egress ring and let
+//! the publisher call Outbox::enqueue, then save). A crash in between then leaves an older
+//! checkpoint whose replay re-emits ids the outbox already holds, never a state whose results
+//! were lost.
+//!
 //! Not thread-safe: one CheckpointStore per connection, used by one thread.
 class CheckpointStore {
  public:

@@ -9,6 +9,13 @@
 // Both roles print a few human lines on stderr and one JSON summary as the last line of stdout.
 // The two roles run as separate processes so that each has its own Paho threads and CPU figures.
 #include <mqtt/async_client.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,14 +37,6 @@
 #include <thread>
 #include <vector>
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
 namespace {
 
 using Ns = std::int64_t;
@@ -47,8 +46,12 @@ Ns clock_ns(clockid_t id) {
   clock_gettime(id, &ts);
   return static_cast<Ns>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
-Ns realtime_ns() { return clock_ns(CLOCK_REALTIME); }
-Ns monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+Ns realtime_ns() {
+  return clock_ns(CLOCK_REALTIME);
+}
+Ns monotonic_ns() {
+  return clock_ns(CLOCK_MONOTONIC);
+}
 
 void sleep_until_mono(Ns deadline) {
   timespec ts{};
@@ -96,27 +99,34 @@ class Args {
     if (s.empty()) return dflt;
     // Accept 10k / 2M shorthands for counts and rates.
     std::int64_t mult = 1;
-    if (s.back() == 'k' || s.back() == 'K') mult = 1000, s.pop_back();
-    else if (s.back() == 'M') mult = 1'000'000, s.pop_back();
+    if (s.back() == 'k' || s.back() == 'K')
+      mult = 1000, s.pop_back();
+    else if (s.back() == 'M')
+      mult = 1'000'000, s.pop_back();
     std::int64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size()) usage_error("bad integer for --" + k + ": " + s);
+    if (ec != std::errc() || p != s.data() + s.size())
+      usage_error("bad integer for --" + k + ": " + s);
     return v * mult;
   }
   double dbl(const std::string& k, double dflt) {
     std::string s = str(k, "");
     if (s.empty()) return dflt;
     double mult = 1;
-    if (s.back() == 'k' || s.back() == 'K') mult = 1e3, s.pop_back();
-    else if (s.back() == 'M') mult = 1e6, s.pop_back();
+    if (s.back() == 'k' || s.back() == 'K')
+      mult = 1e3, s.pop_back();
+    else if (s.back() == 'M')
+      mult = 1e6, s.pop_back();
     char* end = nullptr;
     double v = std::strtod(s.c_str(), &end);
-    if (end != s.c_str() + s.size() || !std::isfinite(v)) usage_error("bad number for --" + k + ": " + s);
+    if (end != s.c_str() + s.size() || !std::isfinite(v))
+      usage_error("bad number for --" + k + ": " + s);
     return v * mult;
   }
   void check_all_used() const {
     for (const auto& [k, v] : kv_) {
-      if (std::find(used_.begin(), used_.end(), k) == used_.end()) usage_error("unknown option --" + k);
+      if (std::find(used_.begin(), used_.end(), k) == used_.end())
+        usage_error("unknown option --" + k);
     }
   }
 
@@ -151,12 +161,14 @@ class RawMqtt {
     }
     if (rest.find("://") != std::string::npos) return "raw client supports tcp:// only";
     std::string host = rest, port = "1883";
-    if (auto c = rest.rfind(':'); c != std::string::npos) host = rest.substr(0, c), port = rest.substr(c + 1);
+    if (auto c = rest.rfind(':'); c != std::string::npos)
+      host = rest.substr(0, c), port = rest.substr(c + 1);
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
-    if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) return gai_strerror(rc);
+    if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
+      return gai_strerror(rc);
     std::string err = "connect failed";
     for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
       int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -271,12 +283,14 @@ class RawMqtt {
         std::size_t off = 2 + tlen;
         if (qos > 0) {
           if (qos == 1 && off + 2 <= rem) {
-            char ack[4] = {'\x40', '\x02', static_cast<char>(v[off]), static_cast<char>(v[off + 1])};
+            char ack[4] = {'\x40', '\x02', static_cast<char>(v[off]),
+                           static_cast<char>(v[off + 1])};
             out_.insert(out_.end(), ack, ack + 4);
           }
           off += 2;
         }
-        if (off <= rem) on_publish(std::string_view(reinterpret_cast<const char*>(v + off), rem - off), now);
+        if (off <= rem)
+          on_publish(std::string_view(reinterpret_cast<const char*>(v + off), rem - off), now);
       } else if (type == 9) {
         ++subacks_;
       }
@@ -402,8 +416,8 @@ class EventMaker {
 
   std::string id_of(std::int64_t dev) const {
     char buf[32];
-    std::snprintf(buf, sizeof buf, schema_ == Schema::kIot ? "device_%0*" PRId64 : "user_%0*" PRId64,
-                  width_, dev);
+    std::snprintf(buf, sizeof buf,
+                  schema_ == Schema::kIot ? "device_%0*" PRId64 : "user_%0*" PRId64, width_, dev);
     return buf;
   }
 
@@ -432,22 +446,26 @@ class EventMaker {
       return std::snprintf(out, cap,
                            "{\"device_id\":\"device_%0*" PRId64
                            "\",\"status\":\"%s\",\"battery\":%" PRId64 ",\"signal\":%" PRId64
-                           ",\"temperature\":%" PRId64 ".%" PRId64 ",\"timestamp\":%s,\"seq\":%" PRId64,
+                           ",\"temperature\":%" PRId64 ".%" PRId64
+                           ",\"timestamp\":%s,\"seq\":%" PRId64,
                            width_, dev, status, battery, signal, temp10 / 10, temp10 % 10, ts, i);
     }
-    static constexpr const char* kTypes[] = {"page_view", "page_view", "page_view", "page_view",
-                                             "page_view", "page_view", "login",     "login",
+    static constexpr const char* kTypes[] = {"page_view",   "page_view", "page_view", "page_view",
+                                             "page_view",   "page_view", "login",     "login",
                                              "add_to_cart", "purchase"};
-    static constexpr const char* kCats[] = {"electronics", "books", "clothing", "home",
-                                            "toys", "sports", "food", "beauty"};
+    static constexpr const char* kCats[] = {"electronics", "books",  "clothing", "home",
+                                            "toys",        "sports", "food",     "beauty"};
     const char* type = kTypes[r.range(0, 9)];
     const char* cat = kCats[r.range(0, 7)];
     std::int64_t cents = std::string_view(type) == "purchase" ? r.range(500, 50000) : 0;
     if (sentinel) type = "final", cents = -100;
     return std::snprintf(out, cap,
-                         "{\"event_id\":\"evt_%" PRId64 "\",\"event_type\":\"%s\",\"user_id\":\"user_%0*" PRId64
-                         "\",\"amount\":%s%" PRId64 ".%02" PRId64 ",\"category\":\"%s\",\"timestamp\":%s,\"seq\":%" PRId64,
-                         i, type, width_, dev, cents < 0 ? "-" : "", std::abs(cents) / 100, std::abs(cents) % 100, cat, ts, i);
+                         "{\"event_id\":\"evt_%" PRId64
+                         "\",\"event_type\":\"%s\",\"user_id\":\"user_%0*" PRId64
+                         "\",\"amount\":%s%" PRId64 ".%02" PRId64
+                         ",\"category\":\"%s\",\"timestamp\":%s,\"seq\":%" PRId64,
+                         i, type, width_, dev, cents < 0 ? "-" : "", std::abs(cents) / 100,
+                         std::abs(cents) % 100, cat, ts, i);
   }
 
  private:
@@ -539,9 +557,11 @@ int run_publish(Args& a) {
   if (rate < 0) usage_error("--rate must be >= 0");
   if (window < 1) usage_error("--window must be >= 1");
   if (qos < 0 || qos > 2) usage_error("--qos must be 0, 1 or 2");
-  if (raw && qos != 0) usage_error("--client raw publishes QoS 0 only; use --client paho for QoS 1/2");
+  if (raw && qos != 0)
+    usage_error("--client raw publishes QoS 0 only; use --client paho for QoS 1/2");
   if (event_time != "wall" && event_time != "sim") usage_error("--event-time must be wall or sim");
-  if (ts_format_s != "rfc3339" && ts_format_s != "ms") usage_error("--ts-format must be rfc3339 or ms");
+  if (ts_format_s != "rfc3339" && ts_format_s != "ms")
+    usage_error("--ts-format must be rfc3339 or ms");
   Ns sim_start = 0;
   if (!parse_rfc3339_s(sim_start_s, sim_start)) usage_error("bad --sim-start: " + sim_start_s);
   const bool sim = event_time == "sim";
@@ -703,19 +723,24 @@ int run_publish(Args& a) {
 
   const double elapsed = static_cast<double>(end_send_ns - first_send_ns) / 1e9;
   const double achieved = elapsed > 0 ? static_cast<double>(sent - 1) / elapsed : 0;
-  std::fprintf(stderr, "publish: sent %" PRId64 " of %" PRId64 " in %.3f s = %.0f msg/s (target %s, %s client), "
+  std::fprintf(stderr,
+               "publish: sent %" PRId64 " of %" PRId64
+               " in %.3f s = %.0f msg/s (target %s, %s client), "
                "completed %" PRId64 ", failed %" PRId64 ", late>1ms %" PRId64 "\n",
-               sent, count, elapsed, achieved, rate > 0 ? std::to_string(rate).c_str() : "max", client.c_str(),
-               completed, acks.failed.load(), late_1ms);
-  std::printf("{\"role\":\"publish\",\"client\":\"%s\",\"schema\":\"%s\",\"devices\":%" PRId64 ",\"qos\":%d,\"count\":%" PRId64
-              ",\"sent\":%" PRId64 ",\"completed\":%" PRId64 ",\"failed\":%" PRId64 ",\"publish_errors\":%" PRId64
+               sent, count, elapsed, achieved, rate > 0 ? std::to_string(rate).c_str() : "max",
+               client.c_str(), completed, acks.failed.load(), late_1ms);
+  std::printf("{\"role\":\"publish\",\"client\":\"%s\",\"schema\":\"%s\",\"devices\":%" PRId64
+              ",\"qos\":%d,\"count\":%" PRId64 ",\"sent\":%" PRId64 ",\"completed\":%" PRId64
+              ",\"failed\":%" PRId64 ",\"publish_errors\":%" PRId64
               ",\"target_rate\":%.1f,\"rate\":%.1f,\"elapsed_s\":%.6f,\"first_send_ns\":%" PRId64
-              ",\"last_send_ns\":%" PRId64 ",\"late_1ms\":%" PRId64 ",\"max_late_us\":%.1f,\"window_stalls\":%" PRId64
+              ",\"last_send_ns\":%" PRId64 ",\"late_1ms\":%" PRId64
+              ",\"max_late_us\":%.1f,\"window_stalls\":%" PRId64
               ",\"final_advance_sent\":%s,\"connection_lost\":%s,\"timed_out\":%s}\n",
-              client.c_str(), schema_s.c_str(), devices, qos, count, sent, completed, acks.failed.load(),
-              publish_errors, rate, achieved, elapsed, first_send_ns, end_send_ns, late_1ms,
-              static_cast<double>(max_late) / 1e3, window_stalls, advanced ? "true" : "false",
-              lost.load() ? "true" : "false", timed_out ? "true" : "false");
+              client.c_str(), schema_s.c_str(), devices, qos, count, sent, completed,
+              acks.failed.load(), publish_errors, rate, achieved, elapsed, first_send_ns,
+              end_send_ns, late_1ms, static_cast<double>(max_late) / 1e3, window_stalls,
+              advanced ? "true" : "false", lost.load() ? "true" : "false",
+              timed_out ? "true" : "false");
   std::fflush(stdout);
   return (sent == count && !lost.load()) ? 0 : 1;
 }
@@ -765,7 +790,8 @@ struct Receiver {
   void on_payload(std::string_view p, Ns now) {
     bytes += static_cast<std::int64_t>(p.size());
     std::int64_t recs = 0;
-    for (std::size_t pos = p.find(needle); pos != std::string_view::npos; pos = p.find(needle, pos)) {
+    for (std::size_t pos = p.find(needle); pos != std::string_view::npos;
+         pos = p.find(needle, pos)) {
       pos += needle.size();
       while (pos < p.size() && (p[pos] == ' ' || p[pos] == ':' || p[pos] == '\t')) ++pos;
       const char* b = p.data() + pos;
@@ -796,7 +822,7 @@ struct Receiver {
 
 double pct_us(const std::vector<Ns>& sorted, double p) {
   if (sorted.empty()) return 0;
-  auto idx = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size()))) ;
+  auto idx = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
   idx = idx == 0 ? 0 : idx - 1;
   idx = std::min(idx, sorted.size() - 1);
   return static_cast<double>(sorted[idx]) / 1e3;
@@ -823,7 +849,8 @@ int run_receive(Args& a) {
   if (client != "raw" && client != "paho") usage_error("--client must be raw or paho");
   const bool raw = client == "raw";
   if (qos < 0 || qos > 2) usage_error("--qos must be 0, 1 or 2");
-  if (raw && qos > 1) usage_error("--client raw subscribes with QoS 0 or 1; use --client paho for QoS 2");
+  if (raw && qos > 1)
+    usage_error("--client raw subscribes with QoS 0 or 1; use --client paho for QoS 2");
 
   std::vector<std::string> filters;
   for (std::size_t p = 0;;) {
@@ -864,7 +891,8 @@ int run_receive(Args& a) {
     for (const auto& f : filters) rawc.subscribe(f, qos, pid++);
     auto on_pub = [&rx](std::string_view p, Ns now) { rx.on_payload(p, now); };
     bool ok = true;
-    while (ok && rawc.subacks() < static_cast<int>(filters.size()) && monotonic_ns() - start < 5'000'000'000LL)
+    while (ok && rawc.subacks() < static_cast<int>(filters.size()) &&
+           monotonic_ns() - start < 5'000'000'000LL)
       ok = rawc.poll_read(50, on_pub);
     if (!ok || rawc.subacks() < static_cast<int>(filters.size())) {
       std::fprintf(stderr, "receive: subscription to %s not granted\n", topic_s.c_str());
@@ -893,7 +921,8 @@ int run_receive(Args& a) {
       cli.connect(conn)->wait();
       for (const auto& f : filters) cli.subscribe(f, qos)->wait();
     } catch (const mqtt::exception& e) {
-      std::fprintf(stderr, "receive: cannot connect/subscribe to %s: %s\n", broker.c_str(), e.what());
+      std::fprintf(stderr, "receive: cannot connect/subscribe to %s: %s\n", broker.c_str(),
+                   e.what());
       return 1;
     }
     if (!ready_file.empty()) std::ofstream(ready_file) << "ready\n";
@@ -924,21 +953,25 @@ int run_receive(Args& a) {
   for (Ns v : lat) mean += static_cast<double>(v);
   mean = lat.empty() ? 0 : mean / static_cast<double>(lat.size()) / 1e3;
   std::fprintf(stderr,
-               "receive: %" PRId64 " msgs, %" PRId64 " records in %.3f s = %.0f rec/s (%.0f rec/s from first send); "
+               "receive: %" PRId64 " msgs, %" PRId64
+               " records in %.3f s = %.0f rec/s (%.0f rec/s from first send); "
                "latency us p50 %.1f p90 %.1f p99 %.1f max %.1f (n=%zu); stop: %s\n",
-               msgs, records, span, rate, rate_e2e, pct_us(lat, 50), pct_us(lat, 90), pct_us(lat, 99),
-               lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e3, lat.size(), reason.c_str());
-  std::printf("{\"role\":\"receive\",\"topic\":\"%s\",\"messages\":%" PRId64 ",\"records\":%" PRId64
-              ",\"expected\":%" PRId64 ",\"bytes\":%" PRId64 ",\"without_field\":%" PRId64
-              ",\"first_recv_ns\":%" PRId64 ",\"last_recv_ns\":%" PRId64 ",\"min_sent_ns\":%" PRId64
-              ",\"max_sent_ns\":%" PRId64 ",\"span_s\":%.6f,\"rate\":%.1f,\"rate_from_first_send\":%.1f"
-              ",\"latency_us\":{\"n\":%zu,\"min\":%.1f,\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f"
-              ",\"p999\":%.1f,\"max\":%.1f},\"stop\":\"%s\"}\n",
-              topic_s.c_str(), msgs, records, expect, rx.bytes, rx.no_field, first, last,
-              lat.empty() ? 0 : rx.min_sent, rx.max_sent, span, rate, rate_e2e, lat.size(),
-              lat.empty() ? 0.0 : static_cast<double>(lat.front()) / 1e3, mean, pct_us(lat, 50), pct_us(lat, 90),
-              pct_us(lat, 99), pct_us(lat, 99.9), lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e3,
-              reason.c_str());
+               msgs, records, span, rate, rate_e2e, pct_us(lat, 50), pct_us(lat, 90),
+               pct_us(lat, 99), lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e3,
+               lat.size(), reason.c_str());
+  std::printf(
+      "{\"role\":\"receive\",\"topic\":\"%s\",\"messages\":%" PRId64 ",\"records\":%" PRId64
+      ",\"expected\":%" PRId64 ",\"bytes\":%" PRId64 ",\"without_field\":%" PRId64
+      ",\"first_recv_ns\":%" PRId64 ",\"last_recv_ns\":%" PRId64 ",\"min_sent_ns\":%" PRId64
+      ",\"max_sent_ns\":%" PRId64
+      ",\"span_s\":%.6f,\"rate\":%.1f,\"rate_from_first_send\":%.1f"
+      ",\"latency_us\":{\"n\":%zu,\"min\":%.1f,\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f"
+      ",\"p999\":%.1f,\"max\":%.1f},\"stop\":\"%s\"}\n",
+      topic_s.c_str(), msgs, records, expect, rx.bytes, rx.no_field, first, last,
+      lat.empty() ? 0 : rx.min_sent, rx.max_sent, span, rate, rate_e2e, lat.size(),
+      lat.empty() ? 0.0 : static_cast<double>(lat.front()) / 1e3, mean, pct_us(lat, 50),
+      pct_us(lat, 90), pct_us(lat, 99), pct_us(lat, 99.9),
+      lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e3, reason.c_str());
   std::fflush(stdout);
   return reason == "expected" || (expect == 0 && reason == "idle") ? 0 : 1;
 }

@@ -426,8 +426,12 @@ template <bool First>
 struct EdgeValueState {
   Value v;
   bool seen = false;
+  // Optional second argument as in eKuiper: ignore_null (default true); false lets a NULL be
+  // the first/last value.
   void add(Args a) {
-    if (a.empty() || a[0].is_null()) return;
+    if (a.empty()) return;
+    const bool ignore_null = a.size < 2 || !a[1].is_bool() || a[1].as_bool();
+    if (ignore_null && a[0].is_null()) return;
     if (First && seen) return;
     v = a[0];
     seen = true;
@@ -739,8 +743,8 @@ void register_aggregate_builtins(FunctionRegistry& r) {
   add_all<QuantileState<Quantile::Median>>(r, {"median"}, 1, 1);
   add_all<QuantileState<Quantile::Cont>>(r, {"percentile", "percentile_cont"}, 2, 2);
   add_all<QuantileState<Quantile::Disc>>(r, {"percentile_disc"}, 2, 2);
-  add_all<EdgeValueState<true>>(r, {"first_value"}, 1, 1);
-  add_all<EdgeValueState<false>>(r, {"last_value"}, 1, 1);
+  add_all<EdgeValueState<true>>(r, {"first_value"}, 1, 2);
+  add_all<EdgeValueState<false>>(r, {"last_value"}, 1, 2);
   add_all<CollectState>(r, {"collect"}, 1, 1);
   add_all<DeduplicateState>(r, {"deduplicate", "collect_distinct"}, 1, 1);
   add_all<CountDistinctState>(r, {"count_distinct"}, 1, 1);

@@ -41,7 +41,12 @@ inline std::optional<double> num_arg(const Value& v) {
 //! A point in time: RFC 3339 text, or an epoch number whose unit is guessed from its magnitude
 //! (the same rule as a stream's TIMESTAMP field, so epoch ms of any date after 1973 reads as ms).
 inline std::optional<TimeNs> time_arg(const Value& v) {
-  if (v.is_int()) return epoch_number_to_ns(v.as_int());
+  if (v.is_int()) {
+    // The integer overload overflows (undefined behaviour) for epochs past year 2262 and for
+    // INT64_MIN; the double overload range-checks, so it screens the value first.
+    if (!epoch_number_to_ns(static_cast<double>(v.as_int()))) return std::nullopt;
+    return epoch_number_to_ns(v.as_int());
+  }
   if (v.is_double()) return epoch_number_to_ns(v.as_double_exact());
   if (v.is_string()) return parse_rfc3339(v.as_string());
   return std::nullopt;

@@ -38,21 +38,28 @@ Value to_value(simdjson::dom::element e) {
   return Value();
 }
 
-void FieldExtractor::build(const std::vector<std::string>& slot_fields) {
+void FieldExtractor::build(const std::vector<std::string>& slot_fields,
+                           const std::string& timestamp_field, const std::string& id_field) {
   names_.clear();
   slots_.clear();
   index_.clear();
-  for (std::size_t i = 0; i < slot_fields.size(); ++i) {
+  auto add = [&](const std::string& name, int slot) {
     int u = -1;
     for (std::size_t k = 0; k < names_.size(); ++k)
-      if (names_[k] == slot_fields[i]) u = static_cast<int>(k);
+      if (names_[k] == name) u = static_cast<int>(k);
     if (u < 0) {
       u = static_cast<int>(names_.size());
-      names_.push_back(slot_fields[i]);
+      names_.push_back(name);
       slots_.emplace_back();
     }
-    slots_[static_cast<std::size_t>(u)].push_back(static_cast<int>(i));
-  }
+    // Special targets first so extract() can test targets[0] < 0 cheaply.
+    auto& t = slots_[static_cast<std::size_t>(u)];
+    if (slot < 0) t.insert(t.begin(), slot);
+    else t.push_back(slot);
+  };
+  for (std::size_t i = 0; i < slot_fields.size(); ++i) add(slot_fields[i], static_cast<int>(i));
+  if (!timestamp_field.empty()) add(timestamp_field, -1);
+  if (!id_field.empty()) add(id_field, -2);
   if (names_.size() > 8)
     for (std::size_t k = 0; k < names_.size(); ++k) index_.emplace(names_[k], static_cast<int>(k));
 }
@@ -68,14 +75,29 @@ int FieldExtractor::find(std::string_view key) const {
   return -1;
 }
 
-void FieldExtractor::extract(simdjson::dom::object obj, Value* slots) const {
+void FieldExtractor::extract(simdjson::dom::object obj, Value* slots, simdjson::dom::element* ts,
+                             bool* ts_found, simdjson::dom::element* id, bool* id_found) const {
   if (names_.empty()) return;
+  std::size_t seen = 0;
   for (auto field : obj) {
     const int u = find(field.key);
     if (u < 0) continue;
-    const auto& targets = slots_[static_cast<std::size_t>(u)];
-    slots[targets[0]] = to_value(field.value);
-    for (std::size_t i = 1; i < targets.size(); ++i) slots[targets[i]] = slots[targets[0]];
+    int first_slot = -1;
+    for (int t : slots_[static_cast<std::size_t>(u)]) {
+      if (t == -1) {
+        if (ts) *ts = field.value;
+        if (ts_found) *ts_found = true;
+      } else if (t == -2) {
+        if (id) *id = field.value;
+        if (id_found) *id_found = true;
+      } else if (first_slot < 0) {
+        slots[t] = to_value(field.value);
+        first_slot = t;
+      } else {
+        slots[t] = slots[first_slot];
+      }
+    }
+    if (++seen == names_.size()) break;
   }
 }
 
@@ -84,7 +106,8 @@ void FieldExtractor::extract(const Object& obj, Value* slots) const {
   for (const auto& [k, v] : obj) {
     const int u = find(k);
     if (u < 0) continue;
-    for (int s : slots_[static_cast<std::size_t>(u)]) slots[s] = v;
+    for (int s : slots_[static_cast<std::size_t>(u)])
+      if (s >= 0) slots[s] = v;
   }
 }
 

@@ -21,9 +21,15 @@ Value to_value(simdjson::dom::element e);
 class FieldExtractor {
  public:
   //! slot_fields[i] is the field name of slot i (names may repeat: one slot per reading rule).
-  void build(const std::vector<std::string>& slot_fields);
-  //! Fills slots (sized slot_fields.size(), reset to NULL by the caller) from obj.
-  void extract(simdjson::dom::object obj, Value* slots) const;
+  //! `timestamp_field` / `id_field` (may be empty) are located in the same pass over the object.
+  void build(const std::vector<std::string>& slot_fields, const std::string& timestamp_field = {},
+             const std::string& id_field = {});
+  //! Fills slots (sized slot_fields.size(), reset to NULL by the caller) from obj, and points
+  //! *ts / *id at the timestamp / id fields (left untouched when absent). One pass, stops early
+  //! once every wanted field was seen.
+  void extract(simdjson::dom::object obj, Value* slots, simdjson::dom::element* ts = nullptr,
+               bool* ts_found = nullptr, simdjson::dom::element* id = nullptr,
+               bool* id_found = nullptr) const;
   //! Same from an already built object (rows coming from another rule).
   void extract(const Object& obj, Value* slots) const;
   bool empty() const { return names_.empty(); }
@@ -31,7 +37,7 @@ class FieldExtractor {
  private:
   int find(std::string_view key) const;
   std::vector<std::string> names_;            //!< unique names
-  std::vector<std::vector<int>> slots_;       //!< per unique name
+  std::vector<std::vector<int>> slots_;       //!< per unique name; -1 timestamp, -2 id
   std::unordered_map<std::string_view, int> index_;  //!< used when there are many names
 };
 

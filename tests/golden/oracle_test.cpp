@@ -17,6 +17,7 @@
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -241,18 +242,36 @@ const char* kHoppingSql =
     "SELECT k, (ts / 40000) * 40000 AS ws, count(*), sum(v), min(v), max(v), avg(v) "
     "FROM ev WHERE ts - (ts / 40000) * 40000 < 15000 GROUP BY k, ws";
 
-void run_oracle(std::uint64_t seed, int n_events, int n_keys) {
+struct Dataset {
+  std::map<std::string, Table> engine;           // rule -> rows
+  std::map<std::string, std::uint64_t> late;     // rule -> late outputs
+  std::map<std::string, Table> oracle;           // rule -> SQLite rows
+};
+
+// Runs the engine and SQLite once per (seed, size) and keeps the results for the tests below.
+const Dataset& dataset(std::uint64_t seed, int n_events, int n_keys) {
+  static std::map<std::tuple<std::uint64_t, int, int>, Dataset> cache;
+  auto key = std::make_tuple(seed, n_events, n_keys);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  Dataset d;
   auto events = make_events(seed, n_events, n_keys);
-  std::map<std::string, std::uint64_t> late;
-  auto got = run_engine(events, kRules, late);
-  for (const auto& [rule, n] : late)
-    ADD_FAILURE() << rule << ": " << n << " events reported late, but disorder is below "
-                  << "MAXOUTOFORDERNESS: nothing may be late";
+  d.engine = run_engine(events, kRules, d.late);
   Db db;
   load_events(db, events);
-  compare("tumbling", got["tumbling"], run_sqlite(db, kTumblingSql));
-  compare("sliding", got["sliding"], run_sqlite(db, kSlidingSql));
-  compare("hopping_gaps", got["hopping_gaps"], run_sqlite(db, kHoppingSql));
+  d.oracle["tumbling"] = run_sqlite(db, kTumblingSql);
+  d.oracle["sliding"] = run_sqlite(db, kSlidingSql);
+  d.oracle["hopping_gaps"] = run_sqlite(db, kHoppingSql);
+  return cache.emplace(key, std::move(d)).first->second;
+}
+
+void check_rule(const Dataset& d, const std::string& rule) {
+  auto late = d.late.find(rule);
+  if (late != d.late.end())
+    ADD_FAILURE() << rule << ": " << late->second << " events reported late, but disorder is below "
+                  << "MAXOUTOFORDERNESS: nothing may be late";
+  auto got = d.engine.find(rule);
+  compare(rule, got == d.engine.end() ? Table{} : got->second, d.oracle.at(rule));
 }
 
 std::uint64_t seed_from_env(std::uint64_t dflt) {
@@ -260,13 +279,16 @@ std::uint64_t seed_from_env(std::uint64_t dflt) {
   return s ? std::strtoull(s, nullptr, 10) : dflt;
 }
 
-TEST(Oracle, TumblingSlidingHopping_200k_events_2500_keys) {
-  run_oracle(seed_from_env(20240115), 200'000, 2'500);
-}
+// 200,000 events over 2,500 keys (a few events per window and key).
+const Dataset& big() { return dataset(seed_from_env(20240115), 200'000, 2'500); }
+// 100,000 events over 20 keys (hundreds of events per window and key).
+const Dataset& few_keys() { return dataset(seed_from_env(7) + 1, 100'000, 20); }
 
-TEST(Oracle, SecondSeed_FewKeysManyEventsPerWindow) {
-  // Few keys, so each (window, key) aggregates hundreds of events.
-  run_oracle(seed_from_env(7) + 1, 100'000, 20);
-}
+TEST(Oracle, Tumbling60s_200kEvents_2500Keys) { check_rule(big(), "tumbling"); }
+TEST(Oracle, Sliding60s20s_200kEvents_2500Keys) { check_rule(big(), "sliding"); }
+TEST(Oracle, Hopping15s40sWithGaps_200kEvents_2500Keys) { check_rule(big(), "hopping_gaps"); }
+TEST(Oracle, Tumbling60s_100kEvents_20Keys) { check_rule(few_keys(), "tumbling"); }
+TEST(Oracle, Sliding60s20s_100kEvents_20Keys) { check_rule(few_keys(), "sliding"); }
+TEST(Oracle, Hopping15s40sWithGaps_100kEvents_20Keys) { check_rule(few_keys(), "hopping_gaps"); }
 
 }  // namespace

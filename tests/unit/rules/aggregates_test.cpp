@@ -228,6 +228,11 @@ TEST(Aggregates, FirstLastValue) {
   const auto data = column({nullptr, "a", "b", nullptr, "c", nullptr});
   EXPECT_EQ(Agg("first_value").add_all(data).j(), "\"a\"");
   EXPECT_EQ(Agg("last_value").add_all(data).j(), "\"c\"");
+  std::vector<Row> keep_nulls = {{nullptr, false}, {"a", false}, {nullptr, false}};
+  EXPECT_EQ(Agg("first_value").add_all(keep_nulls).j(), "null");
+  EXPECT_EQ(Agg("last_value").add_all(keep_nulls).j(), "null");
+  EXPECT_EQ(Agg("last_value").add({"a", false}).add({nullptr, true}).j(), "\"a\"");
+  expect_round_trip("last_value", keep_nulls, {{nullptr, false}});
   expect_merge_matches("first_value", data);
   expect_merge_matches("last_value", data);
   expect_round_trip("first_value", data, column({"z"}));

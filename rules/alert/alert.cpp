@@ -1,0 +1,269 @@
+// Alert state machine: per-key raise / hold back / clear / forget, driven by condition
+// evaluations and event-time progress. Timed transitions happen at the time they became due
+// (not when advance() noticed), so output does not depend on how often advance() is called.
+#include "rules/alert/alert.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace streamgate::rules::alert {
+namespace {
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// FNV-1a 64: stable across builds and platforms, unlike std::hash.
+std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ULL) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+TimeNs add_sat(TimeNs a, TimeNs b) { return a > kTimeMax - b ? kTimeMax : a + b; }
+
+}  // namespace
+
+AlertMachine::AlertMachine(AlertOptions options) : o_(std::move(options)) {
+  if (o_.cooldown < 0) o_.cooldown = 0;
+  if (o_.clear_after < 0) o_.clear_after = 0;
+}
+
+std::string AlertMachine::topic_segment(const Value& key) {
+  std::string s;
+  if (key.is_null()) return "_";
+  if (key.is_array()) {
+    for (const Value& part : key.as_array()) {
+      if (!s.empty()) s += '_';
+      s += part.to_text();
+    }
+  } else {
+    s = key.to_text();
+  }
+  for (char& c : s)
+    if (c == '/' || c == '+' || c == '#' || c == '\0') c = '_';
+  return s.empty() ? "_" : s;
+}
+
+void AlertMachine::observe(const Value& key, bool condition, const Value& values, TimeNs t,
+                           const AlertSink& sink) {
+  auto it = keys_.find(key);
+  if (it == keys_.end()) {
+    if (!condition) return;  // the common case: nothing raised, nothing to remember
+    if (keys_.size() >= o_.max_keys) {
+      ++stats_.dropped_keys;
+      return;
+    }
+    KeyState fresh;
+    fresh.key = key;
+    it = keys_.emplace(key, std::move(fresh)).first;
+  }
+  KeyState& s = it->second;
+  settle(s, t, sink);  // whatever fell due before this evaluation happens first
+  if (condition) {
+    const bool new_episode = !s.active && !s.pending;
+    if (new_episode) s.first_seen = t;
+    if (new_episode || t >= s.last_seen) {
+      s.last_seen = t;
+      s.last_values = values;
+    }
+    s.false_since = kTimeMin;
+    if (new_episode) {
+      if (s.last_raised == kTimeMin || t - s.last_raised >= o_.cooldown) {
+        raise(s, t, sink);
+      } else {
+        s.pending = true;
+        ++stats_.held_back;
+      }
+    }
+  } else if ((s.active || s.pending) && s.false_since == kTimeMin) {
+    s.false_since = t;
+  }
+  if (!settle(s, t, sink)) {
+    keys_.erase(it);
+    return;
+  }
+  next_due_ = std::min(next_due_, due(s));
+}
+
+TimeNs AlertMachine::due(const KeyState& s) const {
+  TimeNs d = kTimeMax;
+  if (s.active || s.pending) {
+    if (s.false_since != kTimeMin) d = std::min(d, add_sat(s.false_since, o_.clear_after));
+    if (o_.clear_when_silent && o_.clear_after > 0)
+      d = std::min(d, add_sat(s.last_seen, o_.clear_after));
+  }
+  if (s.pending && s.false_since == kTimeMin) d = std::min(d, add_sat(s.last_raised, o_.cooldown));
+  if (!s.active && !s.pending)
+    d = s.last_raised == kTimeMin ? kTimeMin : add_sat(s.last_raised, o_.cooldown);
+  return d;
+}
+
+bool AlertMachine::settle(KeyState& s, TimeNs t, const AlertSink& sink) {
+  if (s.active || s.pending) {
+    TimeNs end = kTimeMax;  // when the current episode ends, if it has by t
+    if (s.false_since != kTimeMin && t - s.false_since >= o_.clear_after)
+      end = add_sat(s.false_since, o_.clear_after);
+    if (o_.clear_when_silent && o_.clear_after > 0 && t - s.last_seen >= o_.clear_after)
+      end = std::min(end, add_sat(s.last_seen, o_.clear_after));
+    if (s.pending && s.false_since == kTimeMin) {
+      const TimeNs ready = add_sat(s.last_raised, o_.cooldown);
+      if (ready <= t && ready < end) raise(s, ready, sink);  // still true when cooldown ended
+    }
+    if (end != kTimeMax) {
+      if (s.active)
+        clear(s, end, sink);
+      else
+        s.pending = false;  // it went away before the cooldown let it be raised
+      s.false_since = kTimeMin;
+    }
+  }
+  if (s.active || s.pending) return true;
+  return s.last_raised != kTimeMin && t - s.last_raised < o_.cooldown;
+}
+
+void AlertMachine::advance(TimeNs t, const AlertSink& sink) {
+  if (t < next_due_) return;
+  // Keys due by t, settled in order of due time then key, so output is deterministic.
+  std::vector<std::pair<TimeNs, const Value*>> ready;
+  next_due_ = kTimeMax;
+  for (auto& [key, s] : keys_) {
+    const TimeNs d = due(s);
+    if (d <= t)
+      ready.emplace_back(d, &key);
+    else
+      next_due_ = std::min(next_due_, d);
+  }
+  std::sort(ready.begin(), ready.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return compare(*a.second, *b.second) < 0;
+  });
+  for (const auto& [d, key] : ready) {
+    auto it = keys_.find(*key);
+    if (!settle(it->second, t, sink)) {
+      keys_.erase(it);
+      continue;
+    }
+    next_due_ = std::min(next_due_, due(it->second));
+  }
+}
+
+void AlertMachine::raise(KeyState& s, TimeNs t, const AlertSink& sink) {
+  s.active = true;
+  s.pending = false;
+  s.last_raised = t;
+  s.values = s.last_values;
+  s.id = hex64(fnv1a(std::to_string(s.first_seen),
+                     fnv1a(s.key.to_json() + '\n', fnv1a(o_.name + '\n'))));
+  ++stats_.raised;
+  send(s, AlertState::Raised, t, sink);
+}
+
+void AlertMachine::clear(KeyState& s, TimeNs t, const AlertSink& sink) {
+  s.active = false;
+  ++stats_.cleared;
+  send(s, AlertState::Cleared, t, sink);
+}
+
+void AlertMachine::send(const KeyState& s, AlertState state, TimeNs t, const AlertSink& sink) {
+  AlertMessage m;
+  m.state = state;
+  m.key = s.key;
+  m.topic = o_.topic;
+  m.state_topic = o_.topic + "/" + topic_segment(s.key);
+  m.id = s.id;
+  m.time = t;
+  std::string& p = m.payload;
+  p += "{\"alert\":";
+  append_json_string(p, o_.name);
+  p += ",\"key\":";
+  s.key.append_json(p);
+  p += ",\"severity\":";
+  append_json_string(p, o_.severity);
+  p += state == AlertState::Raised ? ",\"state\":\"raised\"" : ",\"state\":\"cleared\"";
+  p += ",\"values\":";
+  (state == AlertState::Raised ? s.values : s.last_values).append_json(p);
+  p += ",\"first_seen\":";
+  append_json_string(p, format_rfc3339(s.first_seen));
+  p += ",\"last_seen\":";
+  append_json_string(p, format_rfc3339(s.last_seen));
+  p += ",\"id\":";
+  append_json_string(p, s.id);
+  p += ",\"time\":";
+  append_json_string(p, format_rfc3339(t));
+  p += '}';
+  sink(std::move(m));
+}
+
+AlertStats AlertMachine::stats() const {
+  AlertStats st = stats_;
+  st.keys = keys_.size();
+  st.active = 0;
+  for (const auto& [k, s] : keys_) st.active += s.active;
+  return st;
+}
+
+bool AlertMachine::is_active(const Value& key) const {
+  auto it = keys_.find(key);
+  return it != keys_.end() && it->second.active;
+}
+
+nlohmann::json AlertMachine::save() const {
+  // Sorted by key so equal states save to equal JSON.
+  std::vector<const KeyState*> order;
+  for (const auto& [k, s] : keys_) order.push_back(&s);
+  std::sort(order.begin(), order.end(),
+            [](const KeyState* a, const KeyState* b) { return compare(a->key, b->key) < 0; });
+  nlohmann::json keys = nlohmann::json::array();
+  for (const KeyState* s : order) {
+    keys.push_back({{"key", s->key.to_nlohmann()},
+                    {"active", s->active},
+                    {"pending", s->pending},
+                    {"first_seen", s->first_seen},
+                    {"last_seen", s->last_seen},
+                    {"false_since", s->false_since},
+                    {"last_raised", s->last_raised},
+                    {"values", s->values.to_nlohmann()},
+                    {"last_values", s->last_values.to_nlohmann()},
+                    {"id", s->id}});
+  }
+  return {{"keys", std::move(keys)},
+          {"raised", stats_.raised},
+          {"cleared", stats_.cleared},
+          {"held_back", stats_.held_back}};
+}
+
+void AlertMachine::restore(const nlohmann::json& j) {
+  std::unordered_map<Value, KeyState, ValueHash> keys;
+  for (const auto& jk : j.at("keys")) {
+    KeyState s;
+    s.key = Value::from_nlohmann(jk.at("key"));
+    s.active = jk.at("active").get<bool>();
+    s.pending = jk.at("pending").get<bool>();
+    s.first_seen = jk.at("first_seen").get<TimeNs>();
+    s.last_seen = jk.at("last_seen").get<TimeNs>();
+    s.false_since = jk.at("false_since").get<TimeNs>();
+    s.last_raised = jk.at("last_raised").get<TimeNs>();
+    s.values = Value::from_nlohmann(jk.at("values"));
+    s.last_values = Value::from_nlohmann(jk.at("last_values"));
+    s.id = jk.at("id").get<std::string>();
+    Value key = s.key;
+    keys.emplace(std::move(key), std::move(s));
+  }
+  keys_ = std::move(keys);
+  stats_ = AlertStats{};
+  stats_.raised = j.value("raised", std::uint64_t{0});
+  stats_.cleared = j.value("cleared", std::uint64_t{0});
+  stats_.held_back = j.value("held_back", std::uint64_t{0});
+  next_due_ = kTimeMax;
+  for (const auto& [k, s] : keys_) next_due_ = std::min(next_due_, due(s));
+}
+
+}  // namespace streamgate::rules::alert

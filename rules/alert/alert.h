@@ -1,0 +1,123 @@
+// Alert state machine of CREATE ALERT: turns a stream of condition evaluations per key into
+// raised / cleared messages, so a condition that stays true is reported once, not per event.
+//
+// Per key (event time throughout):
+//   - raised when the condition becomes true (first_seen = that event's time);
+//   - while raised, further true evaluations only move last_seen: nothing is re-sent;
+//   - cleared once the condition has been false for CLEAR_AFTER (0: at the first false
+//     evaluation); a true evaluation in between cancels the pending clear. With
+//     `clear_when_silent` (conditions that are only ever observed true, such as pattern matches)
+//     the key also clears when no true evaluation came for CLEAR_AFTER;
+//   - COOLDOWN policy: a key that cleared is raised again only if COOLDOWN has passed since its
+//     previous raise; otherwise the raise is held back and sent when the cooldown ends if the
+//     condition still holds then (dropped if it cleared meanwhile). So a flapping condition sends
+//     at most one raise per COOLDOWN per key.
+// Every transition produces one message, published on the alert topic and, retained, on the
+// per-key state topic `<topic>/<key>` (the cleared state is published retained too, so a
+// dashboard connecting later sees the current state of every key). The message:
+//   {"alert","key","severity","state":"raised"|"cleared","values","first_seen","last_seen",
+//    "id","time"}
+// where id = hash(alert, key, first_seen) is shared by a raise and its clear, and time is the
+// event time of the transition.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "rules/time_util.h"
+#include "rules/value.h"
+
+namespace streamgate::rules::alert {
+
+struct AlertOptions {
+  std::string name;
+  std::string topic;  //!< event topic; the state topic of a key is topic + "/" + key segment
+  std::string severity = "warning";
+  TimeNs cooldown = 0;
+  TimeNs clear_after = 0;
+  bool clear_when_silent = false;
+  std::size_t max_keys = 100'000;  //!< keys with state (raised, held back or cooling down)
+};
+
+enum class AlertState : std::uint8_t { Raised, Cleared };
+
+struct AlertMessage {
+  AlertState state = AlertState::Raised;
+  Value key;
+  std::string topic;        //!< the alert topic (not retained)
+  std::string state_topic;  //!< `<topic>/<key>` (retained)
+  std::string payload;      //!< JSON object
+  std::string id;
+  TimeNs time = 0;          //!< event time of the transition
+};
+
+using AlertSink = std::function<void(AlertMessage&&)>;
+
+struct AlertStats {
+  std::uint64_t raised = 0;
+  std::uint64_t cleared = 0;
+  std::uint64_t held_back = 0;     //!< raises delayed by COOLDOWN
+  std::uint64_t dropped_keys = 0;  //!< new keys refused at max_keys
+  std::size_t active = 0;
+  std::size_t keys = 0;
+};
+
+class AlertMachine {
+ public:
+  explicit AlertMachine(AlertOptions options);
+
+  //! One evaluation of the condition for `key` at event time `t`; `values` (an object, usually
+  //! the output row) is reported in the raise, the latest true one in the clear.
+  void observe(const Value& key, bool condition, const Value& values, TimeNs t,
+               const AlertSink& sink);
+
+  //! Event time reached `t` (watermark): clears, held-back raises and forgetting due by then.
+  void advance(TimeNs t, const AlertSink& sink);
+
+  const AlertOptions& options() const { return o_; }
+  AlertStats stats() const;
+  //! Whether `key` is currently raised.
+  bool is_active(const Value& key) const;
+
+  nlohmann::json save() const;
+  //! Replaces the state with a saved one; throws std::exception on a malformed save.
+  void restore(const nlohmann::json& j);
+
+  //! The key as a single MQTT topic level: its text with '/', '+', '#' and NUL replaced by '_'
+  //! ("_" for a NULL key; array keys joined with '_').
+  static std::string topic_segment(const Value& key);
+
+ private:
+  struct KeyState {
+    Value key;
+    bool active = false;    //!< raised and not cleared
+    bool pending = false;   //!< true, raise held back by the cooldown
+    TimeNs first_seen = 0;  //!< first true of the current episode
+    TimeNs last_seen = 0;   //!< last true
+    TimeNs false_since = kTimeMin;  //!< first false since last_seen; kTimeMin: none
+    TimeNs last_raised = kTimeMin;
+    Value values;           //!< values of the raise (or of the held-back raise)
+    Value last_values;      //!< latest true values
+    std::string id;
+  };
+
+  void raise(KeyState& s, TimeNs t, const AlertSink& sink);
+  void clear(KeyState& s, TimeNs t, const AlertSink& sink);
+  //! Acts on whatever is due for s at time t; returns false when s can be forgotten.
+  bool settle(KeyState& s, TimeNs t, const AlertSink& sink);
+  //! Earliest time something is due for s (kTimeMax: nothing).
+  TimeNs due(const KeyState& s) const;
+  void send(const KeyState& s, AlertState state, TimeNs t, const AlertSink& sink);
+
+  AlertOptions o_;
+  std::unordered_map<Value, KeyState, ValueHash> keys_;
+  TimeNs next_due_ = kTimeMax;  //!< lower bound of due() over all keys
+  AlertStats stats_;
+};
+
+}  // namespace streamgate::rules::alert
