@@ -44,6 +44,14 @@ int run_daemon(const std::vector<std::string>& args) {
     return 0;
   }
   const sg::Config& config = *parsed.config;
+  {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(config.rules_dir, ec)) {
+      std::cerr << "streamgate: error: option 'rules-dir': '" << config.rules_dir
+                << "' is not a readable directory\n";
+      return 2;
+    }
+  }
   setup_logging(config.log_level);
   spdlog::info("{} starting{}", sg::version_string(),
                config.config_file ? " (config " + *config.config_file + ")" : std::string());
@@ -67,10 +75,6 @@ int run_daemon(const std::vector<std::string>& args) {
     std::vector<std::string> problems;
     sg::read_rule_files(config.rules_dir, rf, problems);
     for (const auto& p : problems) spdlog::error("rules: {}", p);
-    if (rf.empty() && !problems.empty() && !std::filesystem::is_directory(config.rules_dir)) {
-      std::cerr << "streamgate: error: option 'rules-dir': " << problems.front() << "\n";
-      return 2;
-    }
     for (auto& f : rf) files.emplace_back(std::move(f.path), std::move(f.text));
   }
   for (const auto& [path, text] : files) {

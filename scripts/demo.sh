@@ -14,9 +14,13 @@ cd "$root"
 source "$root/scripts/deps.sh"
 streamgate_install_deps
 
-echo "==> building streamgate (Release) in ./build" >&2
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTREAMGATE_BUILD_BENCH=OFF >/dev/null
-cmake --build build --target streamgate >&2
+# STREAMGATE_BUILD_DIR reuses an existing build tree (its build type is left as it is).
+build=${STREAMGATE_BUILD_DIR:-build}
+echo "==> building streamgate in $build" >&2
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTREAMGATE_BUILD_BENCH=OFF >/dev/null
+fi
+cmake --build "$build" --target streamgate >&2
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/streamgate-demo.XXXXXX")
 pids=()
@@ -51,7 +55,7 @@ for _ in $(seq 1 100); do
 done
 echo "==> mosquitto listening on 127.0.0.1:$port" >&2
 
-./build/gateway/streamgate --broker "tcp://127.0.0.1:$port" --client-id streamgate-demo \
+"$build/gateway/streamgate" --broker "tcp://127.0.0.1:$port" --client-id streamgate-demo \
   --rules-dir "$root/etc/rules.d" --state-db "$work/state.db" --log-level info \
   2>"$work/gateway.log" &
 gateway_pid=$!

@@ -34,6 +34,7 @@ TimeNs add_sat(TimeNs a, TimeNs b) { return a > kTimeMax - b ? kTimeMax : a + b;
 AlertMachine::AlertMachine(AlertOptions options) : o_(std::move(options)) {
   if (o_.cooldown < 0) o_.cooldown = 0;
   if (o_.clear_after < 0) o_.clear_after = 0;
+  if (o_.silence < 0) o_.silence = 0;
 }
 
 std::string AlertMachine::topic_segment(const Value& key) {
@@ -97,8 +98,7 @@ TimeNs AlertMachine::due(const KeyState& s) const {
   TimeNs d = kTimeMax;
   if (s.active || s.pending) {
     if (s.false_since != kTimeMin) d = std::min(d, add_sat(s.false_since, o_.clear_after));
-    if (o_.clear_when_silent && o_.clear_after > 0)
-      d = std::min(d, add_sat(s.last_seen, o_.clear_after));
+    if (o_.silence > 0) d = std::min(d, add_sat(s.last_seen, o_.silence));
   }
   if (s.pending && s.false_since == kTimeMin) d = std::min(d, add_sat(s.last_raised, o_.cooldown));
   if (!s.active && !s.pending)
@@ -111,8 +111,8 @@ bool AlertMachine::settle(KeyState& s, TimeNs t, const AlertSink& sink) {
     TimeNs end = kTimeMax;  // when the current episode ends, if it has by t
     if (s.false_since != kTimeMin && t - s.false_since >= o_.clear_after)
       end = add_sat(s.false_since, o_.clear_after);
-    if (o_.clear_when_silent && o_.clear_after > 0 && t - s.last_seen >= o_.clear_after)
-      end = std::min(end, add_sat(s.last_seen, o_.clear_after));
+    if (o_.silence > 0 && t - s.last_seen >= o_.silence)
+      end = std::min(end, add_sat(s.last_seen, o_.silence));
     if (s.pending && s.false_since == kTimeMin) {
       const TimeNs ready = add_sat(s.last_raised, o_.cooldown);
       if (ready <= t && ready < end) raise(s, ready, sink);  // still true when cooldown ended

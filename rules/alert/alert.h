@@ -5,9 +5,9 @@
 //   - raised when the condition becomes true (first_seen = that event's time);
 //   - while raised, further true evaluations only move last_seen: nothing is re-sent;
 //   - cleared once the condition has been false for CLEAR_AFTER (0: at the first false
-//     evaluation); a true evaluation in between cancels the pending clear. With
-//     `clear_when_silent` (conditions that are only ever observed true, such as pattern matches)
-//     the key also clears when no true evaluation came for CLEAR_AFTER;
+//     evaluation); a true evaluation in between cancels the pending clear. With `silence` > 0
+//     (for conditions that are only ever observed true, such as pattern matches, or keys that
+//     stop reporting) the key also clears when no true evaluation came for that long;
 //   - COOLDOWN policy: a key that cleared is raised again only if COOLDOWN has passed since its
 //     previous raise; otherwise the raise is held back and sent when the cooldown ends if the
 //     condition still holds then (dropped if it cleared meanwhile). So a flapping condition sends
@@ -40,7 +40,7 @@ struct AlertOptions {
   std::string severity = "warning";
   TimeNs cooldown = 0;
   TimeNs clear_after = 0;
-  bool clear_when_silent = false;
+  TimeNs silence = 0;  //!< > 0: also clear after this long without a true evaluation
   std::size_t max_keys = 100'000;  //!< keys with state (raised, held back or cooling down)
 };
 

@@ -48,22 +48,24 @@ std::byte* Arena::alloc(std::size_t size, std::size_t align) {
 Group* GroupTable::find(const Value& key, std::uint64_t hash) {
   if (table_.empty()) return nullptr;
   const std::size_t mask = table_.size() - 1;
+  const auto tag = static_cast<std::uint32_t>(hash >> 32);
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-    const std::uint32_t g = table_[i];
-    if (g == 0) return nullptr;
-    Group& grp = groups_[g - 1];
+    const Slot& s = table_[i];
+    if (s.index == 0) return nullptr;
+    if (s.tag != tag) continue;
+    Group& grp = groups_[s.index - 1];
     if (grp.hash == hash && grp.key == key) return &grp;
   }
 }
 
 void GroupTable::grow() {
   const std::size_t n = table_.empty() ? 16 : table_.size() * 2;
-  table_.assign(n, 0);
+  table_.assign(n, Slot{});
   const std::size_t mask = n - 1;
   for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
     std::size_t i = groups_[gi].hash & mask;
-    while (table_[i] != 0) i = (i + 1) & mask;
-    table_[i] = static_cast<std::uint32_t>(gi + 1);
+    while (table_[i].index != 0) i = (i + 1) & mask;
+    table_[i] = Slot{static_cast<std::uint32_t>(groups_[gi].hash >> 32), static_cast<std::uint32_t>(gi + 1)};
   }
 }
 
@@ -72,8 +74,8 @@ Group* GroupTable::insert(Value key, std::uint64_t hash) {
   groups_.push_back(Group{std::move(key), hash, nullptr, nullptr});
   const std::size_t mask = table_.size() - 1;
   std::size_t i = hash & mask;
-  while (table_[i] != 0) i = (i + 1) & mask;
-  table_[i] = static_cast<std::uint32_t>(groups_.size());
+  while (table_[i].index != 0) i = (i + 1) & mask;
+  table_[i] = Slot{static_cast<std::uint32_t>(hash >> 32), static_cast<std::uint32_t>(groups_.size())};
   return &groups_.back();
 }
 

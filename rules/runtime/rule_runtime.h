@@ -61,14 +61,19 @@ class GroupTable {
  public:
   Group* find(const Value& key, std::uint64_t hash);
   Group* insert(Value key, std::uint64_t hash);
-  std::vector<Group>& groups() { return groups_; }
-  const std::vector<Group>& groups() const { return groups_; }
+  std::deque<Group>& groups() { return groups_; }
+  const std::deque<Group>& groups() const { return groups_; }
   std::size_t size() const { return groups_.size(); }
 
  private:
+  struct Slot {
+    std::uint32_t tag = 0;  //!< high half of the hash: most mismatches never touch the group
+    std::uint32_t index = 0;  //!< group index + 1; 0 = empty
+  };
   void grow();
-  std::vector<Group> groups_;
-  std::vector<std::uint32_t> table_;  //!< group index + 1; 0 = empty
+  //! A deque: no capacity slack (memory per key) and stable addresses while inserting.
+  std::deque<Group> groups_;
+  std::vector<Slot> table_;
 };
 
 struct BufferedRow {

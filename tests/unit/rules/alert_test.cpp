@@ -150,8 +150,8 @@ TEST(AlertMachine, HeldBackRaiseIsSentBeforeALaterEvaluation) {
 }
 
 TEST(AlertMachine, SilentConditionsClearWhenTrueStopsComing) {
-  AlertOptions o = opts(0, 300);
-  o.clear_when_silent = true;
+  AlertOptions o = opts(0, 0);
+  o.silence = 300 * kSec;
   Harness h(o);
   h.obs("dev", true, 0);    // e.g. a pattern match
   h.obs("dev", true, 200);  // another match while raised: nothing sent
