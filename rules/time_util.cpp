@@ -164,12 +164,17 @@ std::optional<TimeNs> epoch_number_to_ns(double number) {
 }
 
 std::optional<TimeNs> epoch_number_to_ns(std::int64_t n) {
+  // Integer path keeps full nanosecond precision, which doubles lose past 2^53. The number is
+  // user input: its unit is guessed first, then the product is range-checked so it cannot
+  // overflow (epoch seconds past 2262 do not fit in int64 nanoseconds).
+  if (n == INT64_MIN) return std::nullopt;
   const std::int64_t a = n < 0 ? -n : n;
-  // Integer path keeps full nanosecond precision, which doubles lose past 2^53.
-  if (a < 100'000'000'000LL) return n * kNsPerSec;
-  if (a < 100'000'000'000'000LL) return n * kNsPerMs;
-  if (a < 100'000'000'000'000'000LL) return n * kNsPerUs;
-  return n;
+  TimeNs scale = 1;
+  if (a < 100'000'000'000LL) scale = kNsPerSec;
+  else if (a < 100'000'000'000'000LL) scale = kNsPerMs;
+  else if (a < 100'000'000'000'000'000LL) scale = kNsPerUs;
+  if (a > INT64_MAX / scale) return std::nullopt;
+  return n * scale;
 }
 
 std::string format_rfc3339(TimeNs t) {
