@@ -76,5 +76,9 @@ seconds=${DEMO_SECONDS:-20}
 echo "==> publishing ${seconds}s of simulated devices/+/telemetry and shop/+/events (event time: 1 min per message)" >&2
 bash "$root/scripts/simulate_devices.sh" -p "$port" -d "$seconds" -r 4
 sleep 1
-echo "==> done; stopping" >&2
+echo "==> done; stopping the gateway (SIGTERM: drain, flush, disconnect)" >&2
+kill -TERM "$gateway_pid"
+gateway_status=0
+wait "$gateway_pid" || gateway_status=$?
 grep -E "stopped:" "$work/gateway.log" | sed 's/^/    gateway: /' >&2 || true
+echo "==> gateway exit code $gateway_status" >&2

@@ -1,0 +1,1 @@
+@include ../../../etc/examples/pattern_location_change_risk.sql

@@ -1,0 +1,1 @@
+@include ../../../etc/examples/pattern_login_purchase.sql

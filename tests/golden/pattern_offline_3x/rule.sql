@@ -1,0 +1,1 @@
+@include ../../../etc/examples/pattern_offline_3x.sql

@@ -1,0 +1,1 @@
+@include ../../../etc/examples/pattern_out_of_order.sql

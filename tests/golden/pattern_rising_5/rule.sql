@@ -1,0 +1,1 @@
+@include ../../../etc/examples/pattern_rising_5.sql

@@ -1,0 +1,1 @@
+@include ../../../etc/examples/pattern_single_event_key.sql

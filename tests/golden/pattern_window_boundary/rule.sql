@@ -1,0 +1,1 @@
+@include ../../../etc/examples/pattern_window_boundary.sql
