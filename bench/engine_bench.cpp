@@ -22,11 +22,14 @@ namespace {
 // (usable size, so allocator rounding is included).
 std::atomic<std::int64_t> g_heap_bytes{0};
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void release(void* p) noexcept {
   if (!p) return;
   g_heap_bytes.fetch_sub(static_cast<std::int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
   std::free(p);
 }
+#pragma GCC diagnostic pop
 
 }  // namespace
 
