@@ -179,14 +179,23 @@ void fill_option_tables(OptionTables& t) {
       ("output-broker", po::value<std::string>(), "broker for results (default: the input broker, same connection)")
       ("output-client-id", po::value<std::string>(), "client id of the output connection (default: <client-id>-out)")
       ("rules-dir", po::value<std::string>()->default_value("/etc/streamgate/rules.d"), "directory of *.sql rule files")
-      ("state-db", po::value<std::string>()->default_value("/var/lib/streamgate/state.db"), "SQLite state database path")
+      ("state-db", po::value<std::string>()->default_value("/var/lib/streamgate/state.db"), "SQLite state database path (checkpoints, input journal, outbox); empty: no durable state")
+      ("state-required", po::value<std::string>()->default_value("false"), "true: exit with an error when the state database cannot be used; false: keep processing in memory with a loud warning")
+      ("checkpoint-interval", po::value<std::string>()->default_value("2s"), "how often rule state is checkpointed to the state database")
+      ("outbox-max-messages", po::value<std::string>()->default_value("1000000"), "results kept in the outbox while the output broker is away (oldest dropped, counted)")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical or off")
       ("ring-capacity", po::value<std::string>()->default_value("4096"), "messages per ring (power of two)")
       ("ring-full-policy", po::value<std::string>()->default_value("drop-newest"), "when the ingress ring is full: drop-newest (counted) or block (stalls the MQTT receive thread)")
       ("max-payload-bytes", po::value<std::string>()->default_value("65536"), "larger payloads are rejected and counted (suffix KiB/MiB allowed)")
       ("dead-letter-topic", po::value<std::string>(), "republish rejected messages with the reason to this topic")
       ("tick-interval", po::value<std::string>()->default_value("100ms"), "processing-time tick (idle timeouts, processing-time windows)")
-      ("shutdown-timeout", po::value<std::string>()->default_value("5s"), "longest wait for draining results on shutdown");
+      ("shutdown-timeout", po::value<std::string>()->default_value("5s"), "longest wait for draining results on shutdown")
+      ("watch-rules", po::value<std::string>()->default_value("true"), "reload rules when a *.sql file in rules-dir changes (inotify); SIGHUP always reloads")
+      ("control-topic", po::value<std::string>(), "enable control over MQTT on this topic, e.g. streamgate/<client-id>/control (protect it with broker ACLs)")
+      ("control-secret-file", po::value<std::string>(), "file holding the shared secret: control requests must carry an HMAC-SHA256 made with it")
+      ("metrics-listen", po::value<std::string>(), "serve Prometheus /metrics and /health on this HOST:PORT, e.g. 127.0.0.1:9108 (off by default)")
+      ("metrics-topic", po::value<std::string>(), "publish the metrics as JSON to this topic, e.g. streamgate/<client-id>/metrics")
+      ("metrics-interval", po::value<std::string>()->default_value("10s"), "how often to publish to metrics-topic");
 
   t.all.add(t.generic).add(t.file);
 }
@@ -345,6 +354,46 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
     c.tick_interval = duration("tick-interval");
     if (c.tick_interval.count() < 1) throw BadValue{"option 'tick-interval': must be >= 1ms"};
     c.shutdown_timeout = duration("shutdown-timeout");
+    c.watch_rules = boolean("watch-rules");
+    auto plain_topic = [&](const char* name) {
+      std::string t = str(name);
+      if (t.empty() || t.find_first_of("+#") != std::string::npos) {
+        throw BadValue{std::string("option '") + name + "': '" + t + "' is not a topic (no wildcards)"};
+      }
+      return t;
+    };
+    if (vm.count("control-topic")) c.control_topic = plain_topic("control-topic");
+    if (vm.count("control-secret-file")) {
+      if (c.control_topic.empty()) throw BadValue{"option 'control-secret-file': needs control-topic"};
+      std::ifstream in(str("control-secret-file"), std::ios::binary);
+      if (!in) throw BadValue{"option 'control-secret-file': cannot read '" + str("control-secret-file") + "'"};
+      std::stringstream ss;
+      ss << in.rdbuf();
+      c.control_secret = ss.str();
+      while (!c.control_secret.empty() && (c.control_secret.back() == '\n' || c.control_secret.back() == '\r')) {
+        c.control_secret.pop_back();
+      }
+      if (c.control_secret.empty()) throw BadValue{"option 'control-secret-file': the file is empty"};
+    }
+    if (vm.count("metrics-listen")) {
+      c.metrics_listen = str("metrics-listen");
+      const auto colon = c.metrics_listen.rfind(':');
+      auto port = colon == std::string::npos ? std::nullopt : parse_uint(c.metrics_listen.substr(colon + 1));
+      if (colon == 0 || !port || *port > 65535) {
+        throw BadValue{"option 'metrics-listen': '" + c.metrics_listen + "' is not HOST:PORT (e.g. 127.0.0.1:9108)"};
+      }
+    }
+    if (vm.count("metrics-topic")) c.metrics_topic = plain_topic("metrics-topic");
+    c.metrics_interval = duration("metrics-interval");
+    if (c.metrics_interval.count() < 100) throw BadValue{"option 'metrics-interval': must be >= 100ms"};
+    c.state_required = boolean("state-required");
+    c.checkpoint_interval = duration("checkpoint-interval");
+    if (c.checkpoint_interval.count() < 10) throw BadValue{"option 'checkpoint-interval': must be >= 10ms"};
+    auto outbox_max = parse_uint(str("outbox-max-messages"));
+    if (!outbox_max || *outbox_max == 0) {
+      throw BadValue{"option 'outbox-max-messages': '" + str("outbox-max-messages") + "' is not a positive number"};
+    }
+    c.outbox_max_messages = static_cast<std::size_t>(*outbox_max);
     out.config = std::move(c);
   } catch (const BadValue& e) {
     out.error = e.message;

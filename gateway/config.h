@@ -49,7 +49,11 @@ struct Config {
   std::vector<std::string> extra_subscriptions;  //!< besides the streams' TOPIC filters
   int qos = 1;                                  //!< subscription QoS
   std::string rules_dir = "/etc/streamgate/rules.d";
-  std::string state_db = "/var/lib/streamgate/state.db";
+  std::string state_db = "/var/lib/streamgate/state.db";  //!< empty: no durable state
+  //! Unusable state database: true = exit with an error, false = run in memory, warn loudly.
+  bool state_required = false;
+  std::chrono::milliseconds checkpoint_interval{2'000};
+  std::size_t outbox_max_messages = 1'000'000;
   std::string log_level = "info";
   std::size_t ring_capacity = 4096;
   RingFullPolicy ring_full_policy = RingFullPolicy::DropNewest;
@@ -57,6 +61,13 @@ struct Config {
   std::string dead_letter_topic;  //!< empty: bad messages are only counted and logged
   std::chrono::milliseconds tick_interval{100};
   std::chrono::milliseconds shutdown_timeout{5'000};
+  // Operations (README "Control topic", "Metrics", "Editing rules and hot reload").
+  bool watch_rules = true;          //!< inotify on rules_dir: reload when a *.sql file changes
+  std::string control_topic;        //!< empty: control over MQTT is off
+  std::string control_secret;       //!< from control-secret-file; empty: no HMAC required
+  std::string metrics_listen;       //!< "127.0.0.1:9108"; empty: no HTTP endpoint
+  std::string metrics_topic;        //!< empty: no periodic metrics message
+  std::chrono::milliseconds metrics_interval{10'000};
 };
 
 struct ParseOutcome {

@@ -14,6 +14,7 @@
 
 #include "gateway/check_rules.h"
 #include "gateway/config.h"
+#include "gateway/ops_services.h"
 #include "gateway/pipeline.h"
 #include "gateway/replay.h"
 #include "gateway/rule_files.h"
@@ -96,6 +97,9 @@ int run_daemon(const std::vector<std::string>& args) {
   sg::Heartbeat heartbeat;
   sg::Pipeline pipeline(config, std::move(engine), heartbeat);
   pipeline.start();
+  // Hot reload (inotify) and the metrics endpoint, when configured; see README.
+  sg::OpsServices ops(config, pipeline, heartbeat);
+  ops.start();
 
   const std::string status = "running";
   sg::sd_notify(sg::notify_ready(status));
@@ -109,24 +113,14 @@ int run_daemon(const std::vector<std::string>& args) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: reloading rules from {}", config.rules_dir);
-      std::vector<sg::RuleFile> rf;
-      std::vector<std::string> problems;
-      sg::read_rule_files(config.rules_dir, rf, problems);
-      if (!problems.empty()) {
-        for (const auto& p : problems) spdlog::error("reload: {}", p);
-        spdlog::error("reload skipped; the previous rules keep running");
-        continue;
-      }
-      std::vector<std::pair<std::string, std::string>> reload;
-      for (auto& f : rf) reload.emplace_back(std::move(f.path), std::move(f.text));
-      pipeline.request_reload(std::move(reload));
+      sg::reload_rules_from_dir(pipeline, config.rules_dir, "SIGHUP");
       continue;
     }
     spdlog::info("{}: stopping", strsignal(sig));
     break;
   }
   sg::sd_notify(sg::notify_stopping());
+  ops.stop();
   pipeline.stop();
   if (pinger) pinger->stop();
   spdlog::info("bye");

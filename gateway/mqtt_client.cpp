@@ -65,6 +65,7 @@ class MqttClient::SubscribeListener : public mqtt::iaction_listener {
       return;
     }
     owner_.subscribed_.store(true, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(owner_.subs_mu_);
     for (const auto& s : owner_.options_.subscriptions) {
       spdlog::info("{}: subscribed to '{}' (QoS {})", owner_.options_.name, s.filter, s.qos);
     }
@@ -171,15 +172,18 @@ void MqttClient::on_connection_lost(const std::string& cause) {
 }
 
 void MqttClient::subscribe_all() {
-  if (options_.subscriptions.empty()) {
-    subscribed_.store(true, std::memory_order_release);
-    return;
-  }
   auto filters = std::make_shared<mqtt::string_collection>();
   mqtt::iasync_client::qos_collection qos;
-  for (const auto& s : options_.subscriptions) {
-    filters->push_back(s.filter);
-    qos.push_back(s.qos);
+  {
+    std::lock_guard<std::mutex> lock(subs_mu_);
+    for (const auto& s : options_.subscriptions) {
+      filters->push_back(s.filter);
+      qos.push_back(s.qos);
+    }
+  }
+  if (filters->empty()) {
+    subscribed_.store(true, std::memory_order_release);
+    return;
   }
   try {
     // Asynchronous: the listener reports the SUBACK later; nothing waits here (Paho thread).
@@ -222,6 +226,52 @@ bool MqttClient::publish(std::string_view topic, std::string_view payload, int q
   } catch (const mqtt::exception&) {
     stats_.publish_refused.fetch_add(1, std::memory_order_relaxed);
     return false;
+  }
+}
+
+mqtt::delivery_token_ptr MqttClient::publish_tracked(std::string_view topic, std::string_view payload,
+                                                     int qos, bool retain) {
+  try {
+    auto msg = mqtt::make_message(std::string(topic), payload.data(), payload.size(), qos, retain);
+    return client_->publish(std::move(msg));
+  } catch (const mqtt::exception&) {
+    stats_.publish_refused.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+}
+
+void MqttClient::set_subscriptions(std::vector<Subscription> subscriptions) {
+  std::vector<Subscription> added;
+  std::vector<std::string> removed;
+  {
+    std::lock_guard<std::mutex> lock(subs_mu_);
+    for (const auto& n : subscriptions) {
+      bool same = false;
+      for (const auto& o : options_.subscriptions) same = same || (o.filter == n.filter && o.qos == n.qos);
+      if (!same) added.push_back(n);
+    }
+    for (const auto& o : options_.subscriptions) {
+      bool kept = false;
+      for (const auto& n : subscriptions) kept = kept || o.filter == n.filter;
+      if (!kept) removed.push_back(o.filter);
+    }
+    options_.subscriptions = std::move(subscriptions);
+  }
+  // When not connected, the next connect subscribes to the new set anyway.
+  if (!connected()) return;
+  try {
+    for (const auto& s : added) {
+      // No wait for the SUBACK: this runs on the worker thread.
+      client_->subscribe(s.filter, s.qos);
+      spdlog::info("{}: subscribing to '{}' (QoS {}) after a rule reload", options_.name, s.filter, s.qos);
+    }
+    for (const auto& f : removed) {
+      client_->unsubscribe(f);
+      spdlog::info("{}: unsubscribing from '{}' after a rule reload", options_.name, f);
+    }
+  } catch (const mqtt::exception& e) {
+    stats_.subscribe_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("{}: changing subscriptions failed: {}", options_.name, e.what());
   }
 }
 

@@ -61,9 +61,18 @@ class MqttClient {
   //! Thread-safe, non-blocking. False when Paho refuses (offline buffer full or client
   //! stopped); the caller decides whether to retry.
   bool publish(std::string_view topic, std::string_view payload, int qos, bool retain);
+  //! Like publish(), but returns Paho's delivery token (nullptr when refused) so the caller can
+  //! poll token->is_complete() / get_return_code() from its own thread: the outbox acks a row
+  //! only after the broker's PUBACK (QoS >= 1), without waiting inside a Paho callback.
+  mqtt::delivery_token_ptr publish_tracked(std::string_view topic, std::string_view payload, int qos,
+                                           bool retain);
 
   //! Publishes handed to Paho but not yet completed (QoS 0: written; QoS 1/2: acknowledged).
   std::size_t pending_deliveries() const;
+
+  //! Replaces the subscriptions (after a rule reload): subscribes to new filters and
+  //! unsubscribes from dropped ones at once when connected; any thread, non-blocking.
+  void set_subscriptions(std::vector<Subscription> subscriptions);
 
   const MqttClientStats& stats() const { return stats_; }
   const std::string& url() const { return options_.broker.url; }
@@ -94,6 +103,7 @@ class MqttClient {
   std::atomic<std::int64_t> next_attempt_ns_{0};  //!< steady clock
 
   std::mutex mu_;
+  std::mutex subs_mu_;  //!< guards options_.subscriptions (changed by reloads, read on connect)
   std::condition_variable cv_;
   std::thread manager_;
   MqttClientStats stats_;

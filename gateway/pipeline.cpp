@@ -1,6 +1,9 @@
 // Threads of the running gateway and the hand-offs between them.
 #include "gateway/pipeline.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <sstream>
 
@@ -25,6 +28,15 @@ std::int64_t steady_now_ns() {
 
 constexpr std::int64_t kDropLogIntervalNs = 10'000'000'000;  // warn about drops at most every 10 s
 constexpr int kWorkerBatch = 256;  // messages between two checks of ticks and reloads
+constexpr std::int64_t kStorageLogIntervalNs = 5'000'000'000;  // disk-trouble warning at most every 5 s
+constexpr std::size_t kOutboxWindow = 256;  // outbox rows handed to Paho before their PUBACKs
+constexpr std::size_t kPublisherBatch = 512;  // egress items per outbox transaction
+
+Delivery parse_delivery(const std::string& d) {
+  if (d == "at_most_once") return Delivery::AtMostOnce;
+  if (d == "exactly_once") return Delivery::ExactlyOnce;
+  return Delivery::AtLeastOnce;
+}
 
 std::vector<Subscription> subscriptions_for(const Config& config, const rules::Engine& engine) {
   std::vector<Subscription> subs;
@@ -41,6 +53,7 @@ std::vector<Subscription> subscriptions_for(const Config& config, const rules::E
     if (!s.topic_filter.empty()) add(s.topic_filter, std::max(config.qos, s.qos));
   }
   for (const auto& f : config.extra_subscriptions) add(f, config.qos);
+  if (!config.control_topic.empty()) add(config.control_topic, 1);
   return subs;
 }
 
@@ -79,9 +92,12 @@ bool Pipeline::input_connected() const { return input_->connected(); }
 
 void Pipeline::start() {
   if (worker_.joinable()) return;
+  refresh_delivery();
+  recover();  // restores the last checkpoint; throws when state-required and the db is unusable
   intake_open_.store(true);
-  worker_ = std::thread([this] { worker_loop(); });
   publisher_ = std::thread([this] { publisher_loop(); });
+  replay_journal();  // before the worker and the input connection: the engine is ours alone
+  worker_ = std::thread([this] { worker_loop(); });
   if (output_owned_) output_owned_->start();
   input_->start();
 }
@@ -90,15 +106,29 @@ void Pipeline::start() {
 // (except under the explicitly chosen block policy, which is the point of that policy).
 void Pipeline::on_mqtt_message(const mqtt::const_message_ptr& msg) {
   metrics_.received.fetch_add(1, std::memory_order_relaxed);
+  const std::string& topic = msg->get_topic();
+  const std::string& payload = msg->get_payload_str();
+  const std::int64_t now = system_now_ns();
+  // Paho sends the PUBACK as soon as this callback returns: journal first, so "acknowledged"
+  // implies "on disk". Messages arriving after intake closed are journaled too and replayed at
+  // the next start. Oversize payloads are not journaled (they are rejected anyway).
+  std::int64_t seq = 0;
+  // Control requests are not journaled: replaying them at the next start would repeat them.
+  if (journal_ && durable_.load(std::memory_order_acquire) && payload.size() <= config_.max_payload_bytes &&
+      topic.size() <= 1024 && !ops_.is_control(topic)) {
+    try {
+      seq = journal_->append(topic, payload, now);
+      metrics_.journaled.fetch_add(1, std::memory_order_relaxed);
+    } catch (const std::exception& ex) {
+      on_storage_error(ex, "input journal");
+    }
+  }
   if (!intake_open_.load(std::memory_order_acquire)) {
     metrics_.dropped_stopping.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const std::string& topic = msg->get_topic();
-  const std::string& payload = msg->get_payload_str();
   const bool keep_head = !config_.dead_letter_topic.empty();
-  const std::int64_t now = system_now_ns();
-  PushResult r = ingress_.try_push(topic, payload, now, msg->get_qos(), msg->is_retained(), keep_head);
+  PushResult r = ingress_.try_push(topic, payload, now, msg->get_qos(), msg->is_retained(), keep_head, seq);
   if (r == PushResult::Full && config_.ring_full_policy == RingFullPolicy::Block) {
     metrics_.producer_blocked.fetch_add(1, std::memory_order_relaxed);
     int spins = 0;
@@ -109,7 +139,7 @@ void Pipeline::on_mqtt_message(const mqtt::const_message_ptr& msg) {
       } else {
         std::this_thread::sleep_for(std::chrono::microseconds(50));
       }
-      r = ingress_.try_push(topic, payload, now, msg->get_qos(), msg->is_retained(), keep_head);
+      r = ingress_.try_push(topic, payload, now, msg->get_qos(), msg->is_retained(), keep_head, seq);
     }
   }
   switch (r) {
@@ -137,10 +167,21 @@ void Pipeline::on_mqtt_message(const mqtt::const_message_ptr& msg) {
 
 void Pipeline::push_egress(rules::Emission&& e) {
   metrics_.emissions.fetch_add(1, std::memory_order_relaxed);
+  ops_.count_out(e.topic);
+  EgressItem item;
+  // Dead letters and unknown rules: direct publish (at-most-once), they are not results.
+  const auto it = delivery_.find(e.rule);
+  item.delivery = it == delivery_.end() ? Delivery::AtMostOnce : it->second;
+  if (replaying_ && item.delivery == Delivery::AtMostOnce) return;  // may have been sent already
+  item.emission = std::move(e);
+  push_egress_item(std::move(item));
+}
+
+void Pipeline::push_egress_item(EgressItem&& item) {
   // Results are never dropped for a full egress ring: the worker waits for the publisher
   // (back-pressure reaches the ingress ring and its policy instead).
   int spins = 0;
-  while (!egress_.try_push(std::move(e))) {
+  while (!egress_.try_push(std::move(item))) {
     if (abandon_.load(std::memory_order_acquire)) {
       metrics_.dropped_egress.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -175,10 +216,16 @@ void Pipeline::dead_letter(std::string_view topic, std::string_view payload, std
 }
 
 void Pipeline::handle(const MessageSlot& slot) {
+  if (slot.journal_seq > last_seq_) last_seq_ = slot.journal_seq;
   if (slot.oversize) {
     dead_letter(slot.topic_view(), slot.payload_view(), "too_large", slot.original_len);
     return;
   }
+  if (ops_.is_control(slot.topic_view())) {
+    handle_control(slot.payload_view());
+    return;
+  }
+  ops_.count_in(slot.topic_view());
   metrics_.processed.fetch_add(1, std::memory_order_relaxed);
   rules::IngestStatus status;
   try {
@@ -211,30 +258,57 @@ void Pipeline::apply_pending_reload() {
     files = std::move(reload_files_);
     reload_files_.clear();
   }
-  const auto before = engine_->streams();
-  const auto errors = engine_->reload(files);
+  apply_reload(files);
+}
+
+std::vector<rules::RuleError> Pipeline::apply_reload(
+    const std::vector<std::pair<std::string, std::string>>& files) {
+  // Runs on the worker between two messages: what waits in the ingress ring is processed by
+  // the new rule set, nothing is lost.
+  auto errors = engine_->reload(files);
   if (!errors.empty()) {
     metrics_.reload_failures.fetch_add(1, std::memory_order_relaxed);
     for (const auto& e : errors) spdlog::error("reload rejected: {}", e.to_string());
     spdlog::error("reload failed; the previous rules keep running");
-    return;
+    return errors;
   }
   metrics_.reloads.fetch_add(1, std::memory_order_relaxed);
+  refresh_delivery();
   spdlog::info("rules reloaded: {} rules from {} files", engine_->rules().size(), files.size());
-  for (const auto& s : engine_->streams()) {
-    bool known = s.topic_filter.empty();
-    for (const auto& b : before) known = known || b.topic_filter == s.topic_filter;
-    if (!known) {
-      spdlog::warn("stream '{}' has a new TOPIC '{}': subscribe to it with --subscribe or restart",
-                   s.name, s.topic_filter);
+  // New stream TOPICs get subscribed, dropped ones unsubscribed (non-blocking Paho calls).
+  input_->set_subscriptions(subscriptions_for(config_, *engine_));
+  return errors;
+}
+
+void Pipeline::handle_control(std::string_view payload) {
+  push_egress(ops_.on_control(payload, *engine_, [this](const ControlHandler::Files& files) {
+    return apply_reload(files);
+  }));
+}
+
+void Pipeline::publish_metrics(std::int64_t steady_now_ns) {
+  auto message = ops_.tick(steady_now_ns, *engine_, [this](MetricsInputs& in) {
+    in.pipeline = &metrics_;
+    in.ingress_size = ingress_.size();
+    in.ingress_capacity = ingress_.capacity();
+    in.egress_size = egress_.size();
+    in.egress_capacity = egress_.capacity();
+    in.input_stats = &input_->stats();
+    in.input_connected = input_->connected();
+    if (output_owned_) {
+      in.output_stats = &output_owned_->stats();
+      in.output_connected = output_owned_->connected();
     }
-  }
+  });
+  if (message) push_egress(std::move(*message));
 }
 
 void Pipeline::worker_loop() {
   using namespace std::chrono;
   const std::int64_t tick_ns = duration_cast<nanoseconds>(config_.tick_interval).count();
   std::int64_t next_tick = steady_now_ns() + tick_ns;
+  const std::int64_t checkpoint_ns = duration_cast<nanoseconds>(config_.checkpoint_interval).count();
+  std::int64_t next_checkpoint = steady_now_ns() + checkpoint_ns;
   while (true) {
     heartbeat_.beat();
     int n = 0;
@@ -250,6 +324,11 @@ void Pipeline::worker_loop() {
       }
       next_tick = now + tick_ns;
     }
+    if (ops_.metrics_on()) publish_metrics(now);
+    if (now >= next_checkpoint) {
+      take_checkpoint();
+      next_checkpoint = now + checkpoint_ns;
+    }
     if (reload_pending_.exchange(false, std::memory_order_acq_rel)) {
       try {
         apply_pending_reload();
@@ -260,7 +339,12 @@ void Pipeline::worker_loop() {
     }
     if (n != 0) continue;
     if (worker_stop_.load(std::memory_order_acquire)) {
-      if (ingress_.empty()) break;
+      if (ingress_.empty()) {
+        // Clean shutdown: windows stay open (nothing flushed early); the final checkpoint lets
+        // the next start resume them.
+        take_checkpoint();
+        break;
+      }
       continue;
     }
     // Idle: sleep until a message arrives or the next tick is due.
@@ -275,31 +359,254 @@ void Pipeline::worker_loop() {
   }
 }
 
+void Pipeline::publish_direct(std::string_view topic, std::string_view payload, int qos, bool retain) {
+  int tries = 0;
+  bool sent = false;
+  while (!(sent = output_->publish(topic, payload, qos, retain))) {
+    // Offline buffer full: the broker has been away for a while. Keep the result and retry.
+    metrics_.publish_retries.fetch_add(1, std::memory_order_relaxed);
+    if (abandon_.load(std::memory_order_acquire)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(++tries < 10 ? 1 : 50));
+  }
+  (sent ? metrics_.published : metrics_.dropped_egress).fetch_add(1, std::memory_order_relaxed);
+}
+
 void Pipeline::publisher_loop() {
-  rules::Emission e;
+  EgressItem item;
+  std::vector<storage::OutboxMessage> batch;
   while (true) {
-    if (egress_.try_pop(e)) {
-      int tries = 0;
-      bool sent = false;
-      while (!(sent = output_->publish(e.topic, e.payload, e.qos, e.retain))) {
-        // Offline buffer full: the broker has been away for a while. Keep the result and retry.
-        metrics_.publish_retries.fetch_add(1, std::memory_order_relaxed);
-        if (abandon_.load(std::memory_order_acquire)) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(++tries < 10 ? 1 : 50));
+    std::size_t n = 0;
+    while (n < kPublisherBatch && egress_.try_pop(item)) {
+      ++n;
+      if (item.checkpoint) {
+        // Checkpoint after enqueue: every result emitted before the snapshot goes first.
+        flush_to_outbox(batch);
+        save_checkpoint(*item.checkpoint);
+        item.checkpoint.reset();
+        continue;
       }
-      (sent ? metrics_.published : metrics_.dropped_egress).fetch_add(1, std::memory_order_relaxed);
-      continue;
+      if (item.delivery == Delivery::AtMostOnce || !durable_.load(std::memory_order_acquire)) {
+        publish_direct(item.emission.topic, item.emission.payload, item.emission.qos, item.emission.retain);
+        continue;
+      }
+      auto m = storage::OutboxMessage::from_emission(std::move(item.emission));
+      // At-least-once: no id, so a re-emission after a crash is sent again rather than checked.
+      if (item.delivery == Delivery::AtLeastOnce) m.result_id.clear();
+      batch.push_back(std::move(m));
     }
-    if (publisher_stop_.load(std::memory_order_acquire)) {
-      if (egress_.empty()) break;
-      continue;
+    flush_to_outbox(batch);
+    if (outbox_ && durable_.load(std::memory_order_acquire)) pump_outbox();
+    if (n != 0) continue;
+    const bool outbox_busy =
+        outbox_ && durable_.load(std::memory_order_acquire) && (outbox_->depth() != 0 || !in_flight_.empty());
+    if (publisher_stop_.load(std::memory_order_acquire) && egress_.empty()) {
+      // Results still in the outbox stay on disk for the next start; try until the deadline.
+      if (!outbox_busy || abandon_.load(std::memory_order_acquire) || !output_->connected()) break;
     }
     const std::uint32_t key = egress_ready_.prepare_wait();
-    if (!egress_.empty() || publisher_stop_.load()) {
+    if (!egress_.empty() || (publisher_stop_.load() && !outbox_busy)) {
       egress_ready_.cancel_wait();
       continue;
     }
-    egress_ready_.wait(key, std::chrono::milliseconds(200));
+    egress_ready_.wait(key, outbox_busy ? std::chrono::milliseconds(2) : std::chrono::milliseconds(200));
+  }
+}
+
+void Pipeline::refresh_delivery() {
+  delivery_.clear();
+  for (const auto& r : engine_->rules()) delivery_[r.name] = parse_delivery(r.delivery);
+}
+
+void Pipeline::take_checkpoint() {
+  if (!durable_.load(std::memory_order_acquire)) return;
+  auto cp = std::make_unique<PendingCheckpoint>();
+  try {
+    cp->state = engine_->save_state();
+  } catch (const std::exception& ex) {
+    metrics_.worker_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("checkpoint: engine state could not be saved: {}", ex.what());
+    return;
+  }
+  cp->journal_seq = last_seq_;
+  EgressItem item;
+  item.checkpoint = std::move(cp);
+  push_egress_item(std::move(item));
+}
+
+void Pipeline::flush_to_outbox(std::vector<storage::OutboxMessage>& batch) {
+  if (batch.empty()) return;
+  if (durable_.load(std::memory_order_acquire)) {
+    try {
+      const auto r = outbox_->enqueue(batch);
+      metrics_.outbox_enqueued.fetch_add(r.enqueued, std::memory_order_relaxed);
+      metrics_.duplicates_suppressed.fetch_add(r.duplicates, std::memory_order_relaxed);
+      if (r.dropped != 0) {
+        metrics_.outbox_dropped.fetch_add(r.dropped, std::memory_order_relaxed);
+        const std::int64_t t = steady_now_ns();
+        std::int64_t last = last_drop_log_ns_.load(std::memory_order_relaxed);
+        if (t - last > kDropLogIntervalNs && last_drop_log_ns_.compare_exchange_strong(last, t)) {
+          spdlog::warn("outbox full ({} messages): dropped the oldest results ({} dropped so far)",
+                       config_.outbox_max_messages, metrics_.outbox_dropped.load(std::memory_order_relaxed));
+        }
+      }
+      batch.clear();
+      return;
+    } catch (const std::exception& ex) {
+      on_storage_error(ex, "outbox");
+    }
+  }
+  // In memory (no state db, or it just failed): hand the results to Paho directly.
+  for (const auto& m : batch) publish_direct(m.topic, m.payload, m.qos, m.retain);
+  batch.clear();
+}
+
+void Pipeline::save_checkpoint(const PendingCheckpoint& cp) {
+  if (!durable_.load(std::memory_order_acquire)) return;
+  try {
+    const auto stats = checkpoints_->save(cp.state, nlohmann::json{{"journal_seq", cp.journal_seq}});
+    metrics_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+    // Only after the checkpoint committed: it now covers these journal entries.
+    const std::size_t truncated = cp.journal_seq > 0 ? journal_truncator_->truncate_through(cp.journal_seq) : 0;
+    spdlog::debug("checkpoint: {} rules ({} written, {} bytes), journal seq {} ({} entries truncated)",
+                  stats.entries, stats.written, stats.bytes, cp.journal_seq, truncated);
+    const std::int64_t now = system_now_ns();
+    if (now - last_prune_ns_ > 60'000'000'000) {  // dedup horizon: 7 days, at most 1M ids
+      last_prune_ns_ = now;
+      outbox_->prune_published(now - 7 * 24 * 3600 * 1'000'000'000LL, 1'000'000);
+    }
+  } catch (const std::exception& ex) {
+    on_storage_error(ex, "checkpoint");
+  }
+}
+
+void Pipeline::pump_outbox() {
+  const std::uint64_t connects = output_->stats().connects.load(std::memory_order_relaxed);
+  if (!output_->connected() || connects != output_connects_seen_) {
+    // Connection lost or renewed: PUBACKs of what was in flight may never come. Resend from the
+    // oldest unacknowledged row (the broker may see a few twice: same result_id).
+    in_flight_.clear();
+    outbox_sent_through_ = outbox_acked_through_;
+    if (!output_->connected()) return;
+    output_connects_seen_ = connects;
+  }
+  try {
+    std::int64_t done = 0;
+    while (!in_flight_.empty() && in_flight_.front().token->is_complete()) {
+      if (in_flight_.front().token->get_return_code() != 0) {
+        in_flight_.clear();
+        outbox_sent_through_ = done != 0 ? done : outbox_acked_through_;
+        break;
+      }
+      done = in_flight_.front().id;
+      in_flight_.pop_front();
+    }
+    if (done != 0) {
+      const std::size_t acked = outbox_->ack(done);
+      outbox_acked_through_ = done;
+      metrics_.outbox_acked.fetch_add(acked, std::memory_order_relaxed);
+      metrics_.published.fetch_add(acked, std::memory_order_relaxed);
+    }
+    if (in_flight_.size() >= kOutboxWindow || outbox_->depth() <= in_flight_.size()) return;
+    for (auto& e : outbox_->peek(kOutboxWindow - in_flight_.size(), outbox_sent_through_)) {
+      auto token = output_->publish_tracked(e.message.topic, e.message.payload, e.message.qos, e.message.retain);
+      if (!token) break;
+      in_flight_.push_back({e.id, std::move(token)});
+      outbox_sent_through_ = e.id;
+    }
+  } catch (const std::exception& ex) {
+    on_storage_error(ex, "outbox");
+  }
+}
+
+void Pipeline::recover() {
+  if (config_.state_db.empty()) {
+    spdlog::warn("no state-db: rule state, the input journal and the outbox live in memory only");
+    return;
+  }
+  try {
+    state_db_ = std::make_unique<storage::Database>(storage::open_database(config_.state_db));
+    journal_db_ = std::make_unique<storage::Database>(storage::open_database(config_.state_db));
+    storage::OutboxLimits limits;
+    limits.max_rows = config_.outbox_max_messages;
+    outbox_ = std::make_unique<storage::Outbox>(*state_db_, limits);
+    checkpoints_ = std::make_unique<storage::CheckpointStore>(*state_db_);
+    journal_truncator_ = std::make_unique<storage::InputJournal>(*state_db_);
+    journal_ = std::make_unique<storage::InputJournal>(*journal_db_);
+    const auto state = checkpoints_->load();
+    if (state) engine_->restore_state(*state);
+    const auto progress = checkpoints_->load_progress();
+    restored_journal_seq_ = progress.is_object() ? progress.value("journal_seq", std::int64_t{0}) : 0;
+    replay_until_seq_ = journal_->last_seq();
+    durable_.store(true, std::memory_order_release);
+    spdlog::info("state db {}: {}; {} journaled messages after seq {} to replay; {} results in the outbox",
+                 config_.state_db, state ? "restored the last checkpoint" : "no checkpoint yet",
+                 journal_->size(), restored_journal_seq_, outbox_->depth());
+  } catch (const std::exception& ex) {
+    journal_.reset();
+    journal_truncator_.reset();
+    checkpoints_.reset();
+    outbox_.reset();
+    journal_db_.reset();
+    state_db_.reset();
+    if (config_.state_required) {
+      throw std::runtime_error("state database '" + config_.state_db + "' is unusable and state-required = true: " +
+                               ex.what());
+    }
+    on_storage_error(ex, "open");
+  }
+}
+
+void Pipeline::replay_journal() {
+  if (!durable_.load(std::memory_order_acquire)) return;
+  std::int64_t after = restored_journal_seq_;
+  replaying_ = true;
+  try {
+    while (after < replay_until_seq_) {
+      const auto page = journal_->read_after(after, 1024);
+      if (page.empty()) break;
+      for (const auto& en : page) {
+        if (en.seq > replay_until_seq_) break;
+        after = en.seq;
+        metrics_.replayed.fetch_add(1, std::memory_order_relaxed);
+        try {
+          engine_->on_message(en.message.topic, en.message.payload, en.message.received_at, emit_);
+        } catch (const std::exception& ex) {
+          metrics_.worker_errors.fetch_add(1, std::memory_order_relaxed);
+          spdlog::error("engine error replaying '{}': {}", en.message.topic, ex.what());
+        }
+      }
+    }
+  } catch (const std::exception& ex) {
+    on_storage_error(ex, "journal replay");
+  }
+  replaying_ = false;
+  last_seq_ = after;
+  if (metrics_.replayed.load() != 0) {
+    spdlog::info("replayed {} journaled messages (through seq {})", metrics_.replayed.load(), after);
+  }
+}
+
+void Pipeline::on_storage_error(const std::exception& ex, const char* where) {
+  metrics_.storage_errors.fetch_add(1, std::memory_order_relaxed);
+  durable_.store(false, std::memory_order_release);
+  const auto* se = dynamic_cast<const storage::StorageError*>(&ex);
+  const char* kind = se != nullptr ? storage::to_string(se->kind()) : "error";
+  if (config_.state_required) {
+    if (!state_failed_.exchange(true)) {
+      spdlog::critical("state database '{}' failed ({}, {}): {}; state-required = true: stopping",
+                       config_.state_db, where, kind, ex.what());
+      ::kill(::getpid(), SIGTERM);  // main's sigwait runs the orderly stop
+    }
+    return;
+  }
+  const std::int64_t t = steady_now_ns();
+  std::int64_t last = last_storage_log_ns_.load(std::memory_order_relaxed);
+  if (last == 0 || (t - last > kStorageLogIntervalNs && last_storage_log_ns_.compare_exchange_strong(last, t))) {
+    last_storage_log_ns_.store(t, std::memory_order_relaxed);
+    spdlog::error("STATE NOT DURABLE: state database '{}' failed ({}, {}): {}. Processing continues IN MEMORY: "
+                  "no more checkpoints, input journal or outbox until restart; a crash now loses open windows "
+                  "and unsent results (set state-required = true to stop instead) [{} storage errors]",
+                  config_.state_db, where, kind, ex.what(), metrics_.storage_errors.load());
   }
 }
 
@@ -352,6 +659,12 @@ std::string Pipeline::metrics_summary() const {
     if (n != 0) os << ' ' << rules::to_string(static_cast<rules::IngestStatus>(i)) << '=' << n;
   }
   if (v(metrics_.dropped_egress) != 0) os << " dropped_results=" << v(metrics_.dropped_egress);
+  os << " durable=" << (durable() ? "yes" : "no") << " journaled=" << v(metrics_.journaled)
+     << " replayed=" << v(metrics_.replayed) << " checkpoints=" << v(metrics_.checkpoints)
+     << " outbox_enqueued=" << v(metrics_.outbox_enqueued) << " outbox_acked=" << v(metrics_.outbox_acked)
+     << " outbox_dropped=" << v(metrics_.outbox_dropped)
+     << " duplicates_suppressed=" << v(metrics_.duplicates_suppressed)
+     << " storage_errors=" << v(metrics_.storage_errors);
   return os.str();
 }
 

@@ -6,21 +6,45 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "gateway/config.h"
 #include "gateway/event_count.h"
 #include "gateway/mqtt_client.h"
+#include "gateway/ops_hooks.h"
 #include "gateway/sd_notify.h"
 #include "gateway/spsc_ring.h"
 #include "rules/engine.h"
+#include "storage/checkpoint_store.h"
+#include "storage/database.h"
+#include "storage/input_journal.h"
+#include "storage/outbox.h"
 
 namespace streamgate::gateway {
+
+//! Per-rule DELIVERY option (see README "Guarantees").
+enum class Delivery : std::uint8_t { AtMostOnce, AtLeastOnce, ExactlyOnce };
+
+//! A rule-state snapshot on its way from the worker to the publisher, behind the results the
+//! engine emitted before it (checkpoint after enqueue).
+struct PendingCheckpoint {
+  nlohmann::json state;
+  std::int64_t journal_seq = 0;  //!< last journaled input message the state includes
+};
+
+//! One item of the egress ring: a result to publish, or a checkpoint to save.
+struct EgressItem {
+  rules::Emission emission;
+  Delivery delivery = Delivery::AtMostOnce;
+  std::unique_ptr<PendingCheckpoint> checkpoint;
+};
 
 //! Counters readable from any thread (relaxed atomics).
 struct PipelineMetrics {
@@ -41,6 +65,15 @@ struct PipelineMetrics {
   std::atomic<std::uint64_t> worker_errors{0};      //!< exceptions caught in the worker
   std::atomic<std::uint64_t> reloads{0};
   std::atomic<std::uint64_t> reload_failures{0};
+  // Durable state (state-db).
+  std::atomic<std::uint64_t> journaled{0};            //!< input messages appended to the journal
+  std::atomic<std::uint64_t> replayed{0};             //!< journal entries replayed at start
+  std::atomic<std::uint64_t> checkpoints{0};          //!< checkpoints committed
+  std::atomic<std::uint64_t> outbox_enqueued{0};
+  std::atomic<std::uint64_t> outbox_acked{0};
+  std::atomic<std::uint64_t> outbox_dropped{0};       //!< oldest results dropped by the outbox bound
+  std::atomic<std::uint64_t> duplicates_suppressed{0};  //!< exactly-once: ids already published
+  std::atomic<std::uint64_t> storage_errors{0};       //!< disk trouble: now running in memory
 };
 
 class Pipeline {
@@ -62,6 +95,12 @@ class Pipeline {
   const PipelineMetrics& metrics() const { return metrics_; }
   std::string metrics_summary() const;
   bool input_connected() const;
+  //! Control, metrics snapshot and durability gauges (README "Control topic", "Metrics").
+  OpsHooks& ops() { return ops_; }
+  //! True when the state database is in use (false: in memory, after disk trouble or none set).
+  bool durable() const { return durable_.load(std::memory_order_acquire); }
+  //! True when state-required is set and the state database failed: main exits non-zero.
+  bool state_failed() const { return state_failed_.load(std::memory_order_acquire); }
 
  private:
   void on_mqtt_message(const mqtt::const_message_ptr& msg);
@@ -71,15 +110,33 @@ class Pipeline {
   void dead_letter(std::string_view topic, std::string_view payload, std::string_view reason,
                    std::size_t original_size);
   void push_egress(rules::Emission&& e);
+  void push_egress_item(EgressItem&& item);
   void apply_pending_reload();
+  //! Worker: replaces the rule set, updates subscriptions; returns the errors (empty: applied).
+  std::vector<rules::RuleError> apply_reload(const std::vector<std::pair<std::string, std::string>>& files);
+  void handle_control(std::string_view payload);
+  void publish_metrics(std::int64_t steady_now_ns);
+  // Durable state: recover() runs in start() before any thread (restore checkpoint); replay()
+  // runs after the publisher started and before the worker and the input connection.
+  void recover();
+  void replay_journal();
+  void refresh_delivery();
+  void take_checkpoint();
+  void publish_direct(std::string_view topic, std::string_view payload, int qos, bool retain);
+  void flush_to_outbox(std::vector<storage::OutboxMessage>& batch);
+  void save_checkpoint(const PendingCheckpoint& cp);
+  void pump_outbox();
+  //! Disk trouble: loud (rate-limited) warning, switch to memory; with state-required, stop.
+  void on_storage_error(const std::exception& ex, const char* where);
 
   Config config_;
   std::unique_ptr<rules::Engine> engine_;
   Heartbeat& heartbeat_;
   rules::EmitFn emit_;
+  OpsHooks ops_{config_};
 
   MessageRing ingress_;
-  SpscRing<rules::Emission> egress_;
+  SpscRing<EgressItem> egress_;
   EventCount ingress_ready_;
   EventCount egress_ready_;
 
@@ -99,6 +156,34 @@ class Pipeline {
   std::thread publisher_;
   std::atomic<std::int64_t> last_drop_log_ns_{0};
   PipelineMetrics metrics_;
+
+  // Durable state. journal_db_/journal_ belong to the Paho receive thread (append), state_db_
+  // and the stores on it to the publisher thread; the worker only reads durable_.
+  std::atomic<bool> durable_{false};
+  std::atomic<bool> state_failed_{false};
+  std::atomic<std::int64_t> last_storage_log_ns_{0};
+  std::unique_ptr<storage::Database> journal_db_;
+  std::unique_ptr<storage::InputJournal> journal_;
+  std::unique_ptr<storage::Database> state_db_;
+  std::unique_ptr<storage::Outbox> outbox_;
+  std::unique_ptr<storage::CheckpointStore> checkpoints_;
+  std::unique_ptr<storage::InputJournal> journal_truncator_;
+  std::int64_t restored_journal_seq_ = 0;  //!< from the checkpoint: replay after this
+  std::int64_t replay_until_seq_ = 0;      //!< journal end before the input connected
+  // Worker-owned.
+  std::int64_t last_seq_ = 0;  //!< highest journal seq the engine has processed
+  std::unordered_map<std::string, Delivery> delivery_;
+  // Publisher-owned outbox drain state.
+  struct InFlight {
+    std::int64_t id = 0;
+    mqtt::delivery_token_ptr token;
+  };
+  std::deque<InFlight> in_flight_;
+  std::int64_t outbox_sent_through_ = 0;  //!< highest outbox id handed to Paho
+  std::int64_t outbox_acked_through_ = 0;  //!< highest outbox id acked (PUBACK seen)
+  std::int64_t last_prune_ns_ = 0;
+  bool replaying_ = false;  //!< replay_journal() running: at-most-once results are not re-sent
+  std::uint64_t output_connects_seen_ = 0;
 };
 
 }  // namespace streamgate::gateway

@@ -114,6 +114,7 @@ struct MessageSlot {
   std::uint8_t qos = 0;
   bool retained = false;
   bool oversize = false;  //!< payload was over the limit: only its head was kept, for dead letters
+  std::int64_t journal_seq = 0;  //!< seq in the durable input journal; 0 when not journaled
 
   std::string_view topic_view() const { return {topic, topic_len}; }
   std::string_view payload_view() const { return {payload, payload_len}; }
@@ -150,7 +151,7 @@ class MessageRing {
   //! payload is still queued (truncated, flagged) when `keep_oversize_head`, so the worker can
   //! dead-letter it; it never reaches the engine.
   PushResult try_push(std::string_view topic, std::string_view payload, std::int64_t received_ns,
-                      int qos, bool retained, bool keep_oversize_head) {
+                      int qos, bool retained, bool keep_oversize_head, std::int64_t journal_seq = 0) {
     if (topic.size() > max_topic_) return PushResult::TopicTooLong;
     const bool oversize = payload.size() > max_payload_;
     if (oversize && !keep_oversize_head) return PushResult::Oversize;
@@ -165,6 +166,7 @@ class MessageRing {
       s.qos = static_cast<std::uint8_t>(qos);
       s.retained = retained;
       s.oversize = oversize;
+      s.journal_seq = journal_seq;
     });
     if (!ok) return PushResult::Full;
     return oversize ? PushResult::Oversize : PushResult::Ok;

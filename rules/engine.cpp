@@ -389,7 +389,7 @@ std::vector<RuleInfo> Engine::rules() const {
   std::vector<RuleInfo> out;
   if (!impl_->cat.plan) return out;
   for (const auto& r : impl_->cat.plan->rules)
-    out.push_back(RuleInfo{r.name, r.file, r.text, r.text_hash, r.from, r.topic, r.qos});
+    out.push_back(RuleInfo{r.name, r.file, r.text, r.text_hash, r.from, r.topic, r.qos, r.delivery});
   return out;
 }
 

@@ -109,6 +109,7 @@ struct RuleInfo {
   std::string from;       //!< input stream or rule
   std::string output_topic;
   int qos = 0;
+  std::string delivery = "at_least_once";  //!< DELIVERY option of the rule
 };
 
 class Engine {

@@ -80,6 +80,8 @@ class AlertMachine {
   void advance(TimeNs t, const AlertSink& sink);
 
   const AlertOptions& options() const { return o_; }
+  //! Whether advance(t) would have anything to do (cheap: lets callers skip it).
+  bool due(TimeNs t) const { return t >= next_due_; }
   AlertStats stats() const;
   //! Whether `key` is currently raised.
   bool is_active(const Value& key) const;

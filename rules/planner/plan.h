@@ -91,6 +91,7 @@ struct RulePlan {
   std::string late_topic;
   int qos = 0;
   bool retain = false;
+  std::string delivery = "at_least_once";  //!< DELIVERY option: at_most_once|at_least_once|exactly_once
   TimeNs state_ttl = 24 * 3600 * kNsPerSec;
 
   int slot_offset = 0;   //!< start of this rule's range in the stream's slots

@@ -765,6 +765,16 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
       opt_string(ctx, o, rp.late_topic);
     } else if (o.key == "STATE_TTL") {
       opt_duration(ctx, o, rp.state_ttl);
+    } else if (o.key == "DELIVERY") {
+      std::string d;
+      if (opt_string(ctx, o, d)) {
+        for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (d == "at_most_once" || d == "at_least_once" || d == "exactly_once") {
+          rp.delivery = d;
+        } else {
+          ctx.error(o.pos, "option DELIVERY expects 'at_most_once', 'at_least_once' or 'exactly_once'");
+        }
+      }
     } else {
       ctx.error(o.pos, "unknown rule option '" + o.key + "'");
     }

@@ -398,7 +398,9 @@ void RuleRuntime::on_row_time_window(const Row& row, const Value& key, std::uint
       refused = true;
     }
   }
-  if (!accepted && !refused) emit_late(row, wm, out);
+  // An event in the gap of a hopping window whose hop exceeds its size belongs to no window:
+  // it is not late, just outside every window.
+  if (!accepted && !refused && !bounds_.empty()) emit_late(row, wm, out);
 }
 
 void RuleRuntime::emit_late(const Row& row, TimeNs wm, Output& out) {

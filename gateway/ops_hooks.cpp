@@ -1,0 +1,78 @@
+// Worker-side operations glue: control dispatch and metrics snapshots.
+#include "gateway/ops_hooks.h"
+
+#include <chrono>
+
+namespace streamgate::gateway {
+
+namespace {
+constexpr std::int64_t kSnapshotIntervalNs = 1'000'000'000;
+
+std::int64_t system_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+OpsHooks::OpsHooks(const Config& config)
+    : metrics_on_(!config.metrics_listen.empty() || !config.metrics_topic.empty()),
+      metrics_topic_(config.metrics_topic),
+      metrics_interval_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(config.metrics_interval).count()) {
+  if (!config.control_topic.empty()) {
+    control_ = std::make_unique<ControlHandler>(config.control_topic, config.control_secret,
+                                                config.rules_dir, control_stats_);
+  }
+}
+
+rules::Emission OpsHooks::on_control(std::string_view payload, rules::Engine& engine,
+                                     const ControlHandler::ReloadFn& reload) {
+  ControlReply r = control_->handle(payload, engine, reload);
+  rules::Emission e;
+  e.kind = rules::EmissionKind::Result;
+  e.rule = "$control";
+  e.topic = std::move(r.topic);
+  e.qos = 1;
+  e.payload = std::move(r.payload);
+  return e;
+}
+
+std::optional<rules::Emission> OpsHooks::tick(std::int64_t now, const rules::Engine& engine,
+                                              const std::function<void(MetricsInputs&)>& fill) {
+  if (!metrics_on_) return std::nullopt;
+  if (started_ns_ == 0) {
+    started_ns_ = now;
+    next_publish_ns_ = now + metrics_interval_ns_;
+  }
+  if (now < next_snapshot_ns_) return std::nullopt;
+  next_snapshot_ns_ = now + kSnapshotIntervalNs;
+  MetricsInputs in;
+  in.rules = engine.metrics();
+  in.durability = &durability_;
+  in.control = control_ ? &control_stats_ : nullptr;
+  in.topics_in = &topics_in_;
+  in.topics_out = &topics_out_;
+  in.rss_bytes = resident_memory_bytes();
+  in.uptime_seconds = static_cast<double>(now - started_ns_) / 1e9;
+  fill(in);
+  const auto families = collect_metric_families(in);
+  auto snap = std::make_shared<MetricsSnapshot>();
+  snap->taken_ns = system_now_ns();
+  snap->prometheus = format_prometheus(families);
+  snap->json = format_metrics_json(families, snap->taken_ns);
+  std::optional<rules::Emission> out;
+  if (!metrics_topic_.empty() && now >= next_publish_ns_) {
+    next_publish_ns_ = now + metrics_interval_ns_;
+    rules::Emission e;
+    e.kind = rules::EmissionKind::Result;
+    e.rule = "$metrics";
+    e.topic = metrics_topic_;
+    e.qos = 0;
+    e.payload = snap->json;
+    out = std::move(e);
+  }
+  snapshot_.publish(std::move(snap));
+  return out;
+}
+
+}  // namespace streamgate::gateway

@@ -1,0 +1,67 @@
+// The worker-side part of operations: control requests, per-topic counters and the periodic
+// metrics snapshot. The pipeline owns one OpsHooks and calls it from its worker thread at a few
+// points (message in, result out, between batches); the HTTP thread only reads the published
+// snapshot and the atomics. Keeping this out of pipeline.cpp keeps the hot loop readable.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/config.h"
+#include "gateway/control.h"
+#include "gateway/metrics.h"
+#include "rules/engine.h"
+
+namespace streamgate::gateway {
+
+class OpsHooks {
+ public:
+  explicit OpsHooks(const Config& config);
+
+  //! Worker: is this message a control request (not an event)?
+  bool is_control(std::string_view topic) const {
+    return control_ != nullptr && topic == control_->topic();
+  }
+  //! Worker, per message / per result (no-ops when metrics are off).
+  void count_in(std::string_view topic) {
+    if (metrics_on_) topics_in_.add(topic);
+  }
+  void count_out(std::string_view topic) {
+    if (metrics_on_) topics_out_.add(topic);
+  }
+
+  //! Worker: runs one control request; the reply is to be published.
+  rules::Emission on_control(std::string_view payload, rules::Engine& engine,
+                             const ControlHandler::ReloadFn& reload);
+
+  //! Worker, between batches: about once a second rebuilds the snapshot (`fill` adds the
+  //! pipeline's figures to the inputs); every metrics-interval returns a message for metrics-topic.
+  std::optional<rules::Emission> tick(std::int64_t steady_now_ns, const rules::Engine& engine,
+                                      const std::function<void(MetricsInputs&)>& fill);
+
+  //! Any thread.
+  std::shared_ptr<const MetricsSnapshot> snapshot() const { return snapshot_.load(); }
+  DurabilityGauges& durability() { return durability_; }
+  const ControlStats& control_stats() const { return control_stats_; }
+  bool metrics_on() const { return metrics_on_; }
+
+ private:
+  std::unique_ptr<ControlHandler> control_;
+  ControlStats control_stats_;
+  DurabilityGauges durability_;
+  bool metrics_on_ = false;
+  std::string metrics_topic_;
+  std::int64_t metrics_interval_ns_;
+  std::int64_t started_ns_ = 0;
+  std::int64_t next_snapshot_ns_ = 0;
+  std::int64_t next_publish_ns_ = 0;
+  TopicCounter topics_in_;
+  TopicCounter topics_out_;
+  SnapshotBox snapshot_;
+};
+
+}  // namespace streamgate::gateway
