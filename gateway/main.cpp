@@ -123,6 +123,10 @@ int run_daemon(const std::vector<std::string>& args) {
   ops.stop();
   pipeline.stop();
   if (pinger) pinger->stop();
+  if (pipeline.state_failed()) {
+    spdlog::critical("exiting: the state database '{}' failed and state-required = true", config.state_db);
+    return 1;
+  }
   spdlog::info("bye");
   return 0;
 }

@@ -25,6 +25,7 @@
 #include "storage/checkpoint_store.h"
 #include "storage/database.h"
 #include "storage/input_journal.h"
+#include "storage/migrations.h"
 #include "storage/outbox.h"
 
 namespace streamgate::gateway {

@@ -394,14 +394,14 @@ std::vector<RuleInfo> Engine::rules() const {
 }
 
 IngestStatus Engine::on_message(std::string_view topic, std::string_view payload, TimeNs now_ns,
-                                const EmitFn& emit) {
+                                const EmitFn& emit, bool padded) {
   Impl& im = *impl_;
   if (!im.cat.plan) return IngestStatus::NoStream;
   // Route first: a message no stream wants is not even parsed.
   const std::vector<std::size_t>& matched = im.route(topic);
   if (matched.empty()) return IngestStatus::NoStream;
   simdjson::dom::element root;
-  const IngestStatus ps = im.parser.parse(payload, root);
+  const IngestStatus ps = im.parser.parse(payload, root, padded);
   if (ps != IngestStatus::Ok) return ps;
   im.emit = &emit;
   im.now = now_ns;

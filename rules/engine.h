@@ -137,8 +137,10 @@ class Engine {
   std::vector<RuleInfo> rules() const;
 
   //! Feeds one message that arrived on `topic` at processing time `now_ns`.
+  //! `padded`: the caller promises simdjson::SIMDJSON_PADDING readable bytes after the payload
+  //! (e.g. a ring slot with spare capacity), which saves copying it into a padded buffer.
   IngestStatus on_message(std::string_view topic, std::string_view payload, TimeNs now_ns,
-                          const EmitFn& emit);
+                          const EmitFn& emit, bool padded = false);
 
   //! Processing-time progress: fires processing-time windows and IDLETIMEOUTs.
   void on_tick(TimeNs now_ns, const EmitFn& emit);

@@ -123,6 +123,51 @@ const Value& call_stateful(const Node& n, Ctx& c, Value& tmp) {
 
 }  // namespace
 
+Value call_stateful_site(const Node& n, Ctx& c) {
+  Value tmp;
+  const Value& r = call_stateful(n, c, tmp);
+  if (&r == &tmp) return tmp;
+  return r;
+}
+
+void append_signature(const Node& n, std::string& out) {
+  out += '(';
+  out += std::to_string(static_cast<int>(n.kind));
+  out += ',';
+  out += std::to_string(static_cast<int>(n.op));
+  out += n.negated ? 'n' : '-';
+  out += n.case_has_operand ? 'o' : '-';
+  out += n.case_has_else ? 'e' : '-';
+  out += std::to_string(n.index);
+  if (n.kind == NodeKind::Const) {
+    out += ':';
+    out += std::to_string(static_cast<int>(n.constant.type()));
+    out += n.constant.to_json();
+  }
+  if (!n.name.empty()) {
+    out += '.';
+    out += std::to_string(n.name.size());
+    out += ':';
+    out += n.name;
+  }
+  if (n.scalar) {
+    out += '@';
+    out += std::to_string(reinterpret_cast<std::uintptr_t>(n.scalar));
+  }
+  for (const auto& ch : n.children) append_signature(*ch, out);
+  out += ')';
+}
+
+void collect_stateful_sites(const Node& n, std::vector<int>& sites, std::vector<const Node*>& nodes) {
+  for (const auto& ch : n.children) collect_stateful_sites(*ch, sites, nodes);
+  if (n.kind != NodeKind::Stateful || n.index < 0) return;
+  for (int s : sites)
+    if (s == n.index) return;
+  sites.push_back(n.index);
+  if (nodes.size() <= static_cast<std::size_t>(n.index)) nodes.resize(static_cast<std::size_t>(n.index) + 1);
+  if (!nodes[static_cast<std::size_t>(n.index)]) nodes[static_cast<std::size_t>(n.index)] = &n;
+}
+
 bool like_match(std::string_view s, std::string_view p) {
   // Iterative matcher with single-star backtracking: linear in practice, no recursion.
   std::size_t si = 0, pi = 0, star = std::string_view::npos, mark = 0;
@@ -318,7 +363,9 @@ const Value& eval(const Node& n, Ctx& c, Value& tmp) {
       return kNull;
     }
     case NodeKind::Scalar: return call_scalar(n, c, tmp);
-    case NodeKind::Stateful: return call_stateful(n, c, tmp);
+    case NodeKind::Stateful:
+      if (c.stateful_cache) return c.stateful_cache[n.index];
+      return call_stateful(n, c, tmp);
     case NodeKind::WindowStart:
       if (!c.has_window) return kNull;
       return set(tmp, Value(format_rfc3339(c.window_start)));
@@ -327,6 +374,7 @@ const Value& eval(const Node& n, Ctx& c, Value& tmp) {
       return set(tmp, Value(format_rfc3339(c.window_end)));
     case NodeKind::EventTime: return set(tmp, Value(format_rfc3339(c.event_time)));
     case NodeKind::Now: return set(tmp, Value(format_rfc3339(c.now)));
+    case NodeKind::Navigate: return c.nav ? set(tmp, c.nav->navigate(n, c)) : kNull;
   }
   return kNull;
 }

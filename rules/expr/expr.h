@@ -40,6 +40,20 @@ enum class NodeKind : std::uint8_t {
   WindowEnd,
   EventTime,
   Now,
+  Navigate,     //!< MATCH_RECOGNIZE navigation (A.x, PREV, FIRST, LAST, COUNT, aggregates over a
+                //!< variable); `nav` says which, `index` the variable (-1: any row); ctx.nav
+};
+
+//! What a Navigate node does; children[0] (or every child for Aggregate) is evaluated on the
+//! row(s) it picks.
+enum class Nav : std::uint8_t {
+  Last,         //!< last row mapped to the variable so far (A.x, LAST(A.x)); current row if -1
+  First,        //!< first row mapped to the variable (FIRST(A.x)); first row of the match if -1
+  Prev,         //!< `offset` rows before the Last row (PREV(x [, offset]))
+  Count,        //!< rows mapped to the variable (COUNT(A.*)), all rows if -1 (COUNT(*))
+  Aggregate,    //!< `aggregate` over the rows mapped to the variable: sum(B.amount)
+  Classifier,   //!< variable of the current row
+  MatchNumber,  //!< 1-based number of the match in its partition
 };
 
 struct Node;
@@ -56,9 +70,20 @@ struct Node {
   std::string name;
   std::vector<NodePtr> children;
   const ScalarFunction* scalar = nullptr;
+  Nav nav = Nav::Last;                         //!< Navigate
+  std::int64_t offset = 0;                     //!< Navigate Prev
+  const AggregateFunction* aggregate = nullptr;  //!< Navigate Aggregate
 };
 
 struct Ctx;
+
+//! Evaluates Navigate nodes over the current (partial) match (implemented by the runtime's
+//! MATCH_RECOGNIZE stage).
+class NavHost {
+ public:
+  virtual ~NavHost() = default;
+  virtual Value navigate(const Node& n, Ctx& ctx) = 0;
+};
 
 //! Resolves stateful call sites to their per-partition state (implemented by the runtime).
 class StatefulHost {
@@ -82,6 +107,11 @@ struct Ctx {
   //! Default partition for stateful calls without OVER (PARTITION BY): the group key.
   const Value* partition_key = nullptr;
   std::uint64_t* eval_errors = nullptr;
+  //! Results of this row's stateful calls, indexed by call site, computed up front by the
+  //! runtime (see prime): a Stateful node reads its slot instead of calling, so a call inside a
+  //! branch that is not taken (CASE, AND/OR, coalesce) still sees every row.
+  const Value* stateful_cache = nullptr;
+  NavHost* nav = nullptr;  //!< MATCH_RECOGNIZE DEFINE / MEASURES only
 };
 
 //! Evaluates n. The result is either a reference into the context/plan (no copy) or `tmp`.
@@ -93,6 +123,17 @@ inline Value eval_value(const Node& n, Ctx& c) {
   if (&r == &tmp) return tmp;
   return r;
 }
+
+//! Calls stateful site n (a NodeKind::Stateful node) now, with its arguments evaluated in c.
+Value call_stateful_site(const Node& n, Ctx& c);
+
+//! Appends a structural signature of n (kind, operator, slots, constants, callee, children):
+//! two expressions with equal signatures compute the same value from the same row.
+void append_signature(const Node& n, std::string& out);
+
+//! Adds to `sites` (post-order: inner calls before the calls whose arguments hold them) every
+//! stateful call site reachable from n, once.
+void collect_stateful_sites(const Node& n, std::vector<int>& sites, std::vector<const Node*>& nodes);
 
 //! SQL LIKE with % and _ (case-sensitive, no escape character).
 bool like_match(std::string_view text, std::string_view pattern);

@@ -118,13 +118,17 @@ JsonParser::JsonParser(const EngineOptions& options) : options_(options) {
   (void)err;
 }
 
-IngestStatus JsonParser::parse(std::string_view payload, simdjson::dom::element& root) {
+IngestStatus JsonParser::parse(std::string_view payload, simdjson::dom::element& root, bool padded) {
   if (payload.size() > options_.max_payload_bytes) return IngestStatus::TooLarge;
-  const std::size_t need = payload.size() + simdjson::SIMDJSON_PADDING;
-  if (buffer_.size() < need) buffer_.resize(need);
-  std::memcpy(buffer_.data(), payload.data(), payload.size());
-  std::memset(buffer_.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
-  auto res = parser_.parse(buffer_.data(), payload.size(), false);
+  const char* data = payload.data();
+  if (!padded) {
+    const std::size_t need = payload.size() + simdjson::SIMDJSON_PADDING;
+    if (buffer_.size() < need) buffer_.resize(need);
+    std::memcpy(buffer_.data(), payload.data(), payload.size());
+    std::memset(buffer_.data() + payload.size(), 0, simdjson::SIMDJSON_PADDING);
+    data = buffer_.data();
+  }
+  auto res = parser_.parse(data, payload.size(), false);
   if (res.error()) {
     switch (res.error()) {
       case simdjson::DEPTH_ERROR: return IngestStatus::TooDeep;

@@ -45,7 +45,8 @@ class JsonParser {
  public:
   explicit JsonParser(const EngineOptions& options);
   //! Parses payload; on Ok, `root` is an object or an array of objects.
-  IngestStatus parse(std::string_view payload, simdjson::dom::element& root);
+  //! `padded`: SIMDJSON_PADDING bytes after the payload are readable, so it is parsed in place.
+  IngestStatus parse(std::string_view payload, simdjson::dom::element& root, bool padded = false);
 
  private:
   EngineOptions options_;

@@ -723,7 +723,9 @@ class Parser {
     ExprPtr e = make(ExprKind::Call, name.pos);
     e->name = name.text;
     expect(TokenKind::LParen, "expected '('");
-    if (at(TokenKind::Star) && at(TokenKind::RParen, 1)) {
+    // A leading '*' is count(*)'s: take it here, so `count(* AS n` reports the missing ')' at
+    // AS rather than a misplaced '*'.
+    if (at(TokenKind::Star)) {
       e->children.push_back(make(ExprKind::Star, advance().pos));
     } else if (!at(TokenKind::RParen)) {
       if (at_kw("DISTINCT") && starts_operand(1)) {

@@ -13,6 +13,9 @@
 #include "rules/engine.h"
 #include "rules/expr/expr.h"
 #include "rules/function_registry.h"
+#include "rules/alert/alert.h"
+#include "rules/pattern/automaton.h"
+#include "rules/pattern/matcher.h"
 
 namespace streamgate::rules::plan {
 
@@ -66,6 +69,7 @@ struct StatefulSpec {
   std::string name;
   std::vector<expr::NodePtr> partition;  //!< OVER (PARTITION BY ...); empty: default partition
   bool output_context = false;           //!< evaluated per output row (args hold aggregates)
+  std::string signature;                 //!< phase + structure: identical calls share a site
 };
 
 struct OutputItem {
@@ -77,6 +81,27 @@ struct OutputItem {
 struct OrderSpec {
   expr::NodePtr expr;  //!< output context (may reference OutRef)
   bool descending = false;
+};
+
+//! FROM s MATCH_RECOGNIZE (...): the rule's input rows go through the pattern matcher; the rest
+//! of the rule (WHERE, windows, SELECT) reads match rows whose columns are `columns`.
+struct MatchPlan {
+  pattern::Automaton automaton;
+  pattern::MatcherOptions options;       //!< within, skip, history (bounds set by the runtime)
+  int input_width = 0;                   //!< input slots: the rule's `fields`
+  std::vector<expr::NodePtr> partition;  //!< input-row context
+  std::vector<expr::NodePtr> defines;    //!< per automaton variable; null: any row
+  std::vector<std::string> columns;      //!< match-row columns: PARTITION BY names, then MEASURES
+  std::vector<expr::NodePtr> measures;   //!< navigation context over the match
+};
+
+//! CREATE ALERT: the rule's rows feed a per-key alert state machine instead of its topic.
+struct AlertPlan {
+  alert::AlertOptions options;
+  std::vector<int> key_items;  //!< KEY: output items forming the key; empty: the default key
+  int key_slots = 0;           //!< default key of a MATCH_RECOGNIZE alert: first row slots
+  //! The condition: WHERE of a per-event rule, HAVING of a windowed one; null: always true.
+  expr::NodePtr condition;
 };
 
 struct RulePlan {
@@ -118,6 +143,9 @@ struct RulePlan {
   std::vector<OrderSpec> order_by;
   std::optional<std::int64_t> limit;
   bool distinct = false;
+
+  std::unique_ptr<MatchPlan> match;  //!< FROM ... MATCH_RECOGNIZE
+  std::unique_ptr<AlertPlan> alert;  //!< CREATE ALERT
 
   bool windowed() const { return window.kind != WindowKind::None; }
 };

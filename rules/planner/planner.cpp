@@ -151,6 +151,8 @@ class RuleBuilder {
   RuleBuilder(RulePlan& rp, Ctx& ctx, const FunctionRegistry& reg) : rp_(rp), ctx_(ctx), reg_(reg) {}
 
   void build(const ast::Select& sel);
+  //! The TIMESTAMP field of the stream read (MATCH_RECOGNIZE's ORDER BY must name it).
+  void set_timestamp_field(std::string f) { timestamp_field_ = std::move(f); }
 
  private:
   RulePlan& rp_;
@@ -161,6 +163,12 @@ class RuleBuilder {
   std::unordered_map<std::string, int> aliases_;     //!< alias -> item index
   std::unordered_map<std::string, int> item_canon_;  //!< canonical item expr -> item index
   std::unordered_map<int, int> last_row_index_;      //!< local field -> last-row position
+  // MATCH_RECOGNIZE
+  std::string timestamp_field_;
+  const pattern::Automaton* nav_ = nullptr;  //!< compiling DEFINE / MEASURES
+  int* strip_var_ = nullptr;  //!< inside a navigation argument: A.x is a plain field of A's row
+  std::int64_t max_prev_ = 1;
+  const std::vector<std::string>* match_cols_ = nullptr;  //!< the SELECT reads match rows
 
   int field(const std::string& name) {
     auto it = field_index_.find(name);
@@ -189,6 +197,9 @@ class RuleBuilder {
   NodePtr compile(const ast::Expr& e, const Mode& m);
   NodePtr compile_call(const ast::Expr& e, const Mode& m);
   void parse_window(const ast::Expr& e);
+  void build_match(const ast::MatchRecognize& mr);
+  bool compile_nav_call(const ast::Expr& e, const Mode& m, NodePtr& out);
+  NodePtr compile_var_member(const ast::Expr& e, int var);
   std::optional<TimeNs> window_duration(const ast::Expr& call, std::size_t& i, const char* what);
 };
 
@@ -299,6 +310,10 @@ void RuleBuilder::parse_window(const ast::Expr& e) {
 }
 
 NodePtr RuleBuilder::compile_call(const ast::Expr& e, const Mode& m) {
+  if (nav_) {
+    NodePtr nav;
+    if (compile_nav_call(e, m, nav)) return nav;
+  }
   const std::string l = lower(e.name);
   const FnClass cls = classify(reg_, e);
   const int argc = static_cast<int>(e.children.size());
@@ -409,6 +424,23 @@ NodePtr RuleBuilder::compile_call(const ast::Expr& e, const Mode& m) {
         if (!ch) return nullptr;
         spec.partition.push_back(std::move(ch));
       }
+      // Identical calls in the same phase share one site (and so one state and one result per
+      // row): `lag(sum(v))` written twice means the same value. WHERE/GROUP BY calls see every
+      // row, the others only rows that pass WHERE, so the phase is part of the identity.
+      const bool pre = std::string_view(m.clause) == "WHERE" || std::string_view(m.clause) == "GROUP BY";
+      spec.signature = m.output ? "out:" : pre ? "pre:" : "row:";
+      spec.signature += l;
+      expr::append_signature(*n, spec.signature);
+      for (const auto& p : spec.partition) {
+        spec.signature += "|";
+        expr::append_signature(*p, spec.signature);
+      }
+      for (std::size_t i = 0; i < rp_.statefuls.size(); ++i) {
+        if (rp_.statefuls[i].signature == spec.signature) {
+          n->index = static_cast<int>(i);
+          return n;
+        }
+      }
       n->index = static_cast<int>(rp_.statefuls.size());
       rp_.statefuls.push_back(std::move(spec));
       return n;
@@ -457,6 +489,21 @@ NodePtr RuleBuilder::compile(const ast::Expr& e, const Mode& m) {
       return n;
     }
   }
+  if (nav_) {
+    if (e.kind == ast::ExprKind::Member && e.children.size() == 1 &&
+        e.children[0]->kind == ast::ExprKind::Column) {
+      const int v = nav_->var_index(e.children[0]->name);
+      if (v >= 0) return compile_var_member(e, v);
+    }
+    if (e.kind == ast::ExprKind::Column && nav_->var_index(e.name) >= 0) {
+      ctx_.error(e.pos, "pattern variable '" + e.name + "' needs a field, e.g. " + e.name + ".x");
+      return nullptr;
+    }
+    if (e.kind == ast::ExprKind::Star && !e.name.empty()) {
+      ctx_.error(e.pos, e.name + ".* is only allowed in COUNT(" + e.name + ".*)");
+      return nullptr;
+    }
+  }
   switch (e.kind) {
     case ast::ExprKind::Literal: {
       auto n = make(NodeKind::Const);
@@ -465,7 +512,20 @@ NodePtr RuleBuilder::compile(const ast::Expr& e, const Mode& m) {
     }
     case ast::ExprKind::Column: {
       auto n = make(NodeKind::Slot);
-      const int f = field(e.name);
+      int f = 0;
+      if (match_cols_) {
+        const auto it = std::find(match_cols_->begin(), match_cols_->end(), e.name);
+        if (it == match_cols_->end()) {
+          std::string cols;
+          for (const auto& c : *match_cols_) cols += (cols.empty() ? "" : ", ") + c;
+          ctx_.error(e.pos, "unknown column '" + e.name + "': the rows of MATCH_RECOGNIZE have " +
+                                (cols.empty() ? std::string("no columns") : cols));
+          return nullptr;
+        }
+        f = static_cast<int>(it - match_cols_->begin());
+      } else {
+        f = field(e.name);
+      }
       n->index = m.output ? last_row_field(f) : f;
       return n;
     }
@@ -539,6 +599,10 @@ std::string output_name(const ast::SelectItem& item, std::size_t i) {
 
 void RuleBuilder::build(const ast::Select& sel) {
   const std::size_t errors_before = ctx_.errors->size();
+  if (sel.match_recognize) {
+    build_match(*sel.match_recognize);
+    if (ctx_.errors->size() != errors_before) return;
+  }
   // Windows and keys first: they decide how everything else compiles.
   for (const auto& g : sel.group_by) {
     if (g->kind == ast::ExprKind::Call && is_window_name(lower(g->name))) {
@@ -549,6 +613,9 @@ void RuleBuilder::build(const ast::Select& sel) {
       parse_window(*g);
     }
   }
+  // Everything below compiles against the window; when the window itself is wrong, further
+  // errors (e.g. "aggregate needs a window") would only be knock-ons of that one.
+  if (ctx_.errors->size() != errors_before) return;
   bool has_agg = false;
   for (const auto& it : sel.items)
     if (it.expr && contains_aggregate(reg_, *it.expr)) has_agg = true;
@@ -603,16 +670,26 @@ void RuleBuilder::build(const ast::Select& sel) {
   for (std::size_t i = 0; i < sel.items.size(); ++i) {
     const auto& it = sel.items[i];
     OutputItem oi;
-    if (!it.expr || it.expr->kind == ast::ExprKind::Star) {
+    if ((!it.expr || it.expr->kind == ast::ExprKind::Star) && match_cols_) {
+      // SELECT * over matches: every match-row column, by name.
+      for (std::size_t c = 0; c < match_cols_->size(); ++c) {
+        OutputItem col;
+        col.name = (*match_cols_)[c];
+        col.expr = make(NodeKind::Slot);
+        col.expr->index = rp_.aggregate_mode ? last_row_field(static_cast<int>(c)) : static_cast<int>(c);
+        rp_.items.push_back(std::move(col));
+      }
+      continue;
+    } else if (!it.expr || it.expr->kind == ast::ExprKind::Star) {
       oi.star = true;
       rp_.need_whole = true;
       if (rp_.aggregate_mode) rp_.last_row_whole = true;
     } else {
       oi.name = output_name(it, i);
       oi.expr = compile(*it.expr, out);
-      item_canon_.emplace(canon(*it.expr), static_cast<int>(i));
+      item_canon_.emplace(canon(*it.expr), static_cast<int>(rp_.items.size()));
     }
-    if (!it.alias.empty()) aliases_.emplace(it.alias, static_cast<int>(i));
+    if (!it.alias.empty()) aliases_.emplace(it.alias, static_cast<int>(rp_.items.size()));
     rp_.items.push_back(std::move(oi));
   }
   Mode post = out;
@@ -627,7 +704,7 @@ void RuleBuilder::build(const ast::Select& sel) {
     os.descending = o.descending;
     if (o.expr->kind == ast::ExprKind::Literal && o.expr->literal.is_int()) {
       const auto k = o.expr->literal.as_int();
-      if (k < 1 || k > static_cast<std::int64_t>(sel.items.size())) {
+      if (k < 1 || k > static_cast<std::int64_t>(rp_.items.size())) {
         ctx_.error(o.expr->pos, "ORDER BY position " + std::to_string(k) + " is out of range");
         continue;
       }
@@ -656,6 +733,232 @@ void RuleBuilder::build(const ast::Select& sel) {
   }
   rp_.arena_size = (off + align - 1) / align * align;
   rp_.arena_align = align;
+}
+
+// ---- MATCH_RECOGNIZE (inserted into RuleBuilder) ----
+
+// Navigation calls of DEFINE / MEASURES: PREV, FIRST, LAST, COUNT(*) / COUNT(A.*), CLASSIFIER,
+// MATCH_NUMBER and aggregates over the rows of a variable. Returns false when `e` is not one.
+bool RuleBuilder::compile_nav_call(const ast::Expr& e, const Mode& m, NodePtr& out) {
+  const std::string l = lower(e.name);
+  const int argc = static_cast<int>(e.children.size());
+  auto nav_node = [&](expr::Nav kind, int var) {
+    auto n = make(NodeKind::Navigate);
+    n->nav = kind;
+    n->index = var;
+    return n;
+  };
+  // Compiles a navigation argument: `A.x` inside it is the field x of the row navigation picks,
+  // and the variable A is what it navigates over (at most one variable per argument).
+  auto nav_arg = [&](const ast::Expr& a, int& var) -> NodePtr {
+    int* saved = strip_var_;
+    var = -1;
+    strip_var_ = &var;
+    NodePtr n = compile(a, m);
+    strip_var_ = saved;
+    return n;
+  };
+  if (l == "next") {
+    ctx_.error(e.pos, "NEXT() is not supported: a streaming match cannot look at rows that have not arrived");
+    out = nullptr;
+    return true;
+  }
+  if (l == "prev" || l == "first" || l == "last") {
+    const int max_args = l == "prev" ? 2 : 1;
+    if (argc < 1 || argc > max_args) {
+      ctx_.error(e.pos, l + "() expects " + (max_args == 2 ? "1 or 2 arguments" : "1 argument"));
+      out = nullptr;
+      return true;
+    }
+    int var = -1;
+    NodePtr child = nav_arg(*e.children[0], var);
+    if (!child) {
+      out = nullptr;
+      return true;
+    }
+    auto n = nav_node(l == "prev" ? expr::Nav::Prev : l == "first" ? expr::Nav::First : expr::Nav::Last, var);
+    n->offset = l == "prev" ? 1 : 0;
+    if (argc == 2) {
+      const ast::Expr& off = *e.children[1];
+      if (off.kind != ast::ExprKind::Literal || !off.literal.is_int() || off.literal.as_int() < 0 ||
+          off.literal.as_int() > 100) {
+        ctx_.error(off.pos, "prev(): the offset must be an integer from 0 to 100");
+        out = nullptr;
+        return true;
+      }
+      n->offset = off.literal.as_int();
+    }
+    if (l == "prev") max_prev_ = std::max<std::int64_t>(max_prev_, n->offset);
+    n->children.push_back(std::move(child));
+    out = std::move(n);
+    return true;
+  }
+  if (l == "classifier" || l == "match_number") {
+    if (argc != 0) {
+      ctx_.error(e.pos, l + "() takes no arguments");
+      out = nullptr;
+      return true;
+    }
+    out = nav_node(l == "classifier" ? expr::Nav::Classifier : expr::Nav::MatchNumber, -1);
+    return true;
+  }
+  if (l == "count" && argc == 1 && e.children[0]->kind == ast::ExprKind::Star) {
+    int var = -1;
+    if (!e.children[0]->name.empty()) {
+      var = nav_->var_index(e.children[0]->name);
+      if (var < 0) {
+        ctx_.error(e.children[0]->pos, "'" + e.children[0]->name + "' is not a pattern variable");
+        out = nullptr;
+        return true;
+      }
+    }
+    if (e.distinct || e.filter) {
+      ctx_.error(e.pos, "count(*) in MATCH_RECOGNIZE takes no DISTINCT or FILTER");
+      out = nullptr;
+      return true;
+    }
+    out = nav_node(expr::Nav::Count, var);
+    return true;
+  }
+  const FnClass cls = classify(reg_, e);
+  if (cls == FnClass::Stateful || cls == FnClass::Window ||
+      (cls == FnClass::Engine && (l == "window_start" || l == "window_end"))) {
+    ctx_.error(e.pos, l + "() is not allowed in MATCH_RECOGNIZE");
+    out = nullptr;
+    return true;
+  }
+  if (cls != FnClass::Aggregate) return false;
+  // An aggregate over the rows of one variable (or of the whole match): sum(B.amount).
+  if (e.distinct || e.filter) {
+    ctx_.error(e.pos, "DISTINCT and FILTER are not supported in MATCH_RECOGNIZE aggregates");
+    out = nullptr;
+    return true;
+  }
+  const auto* fn = reg_.aggregate(l);
+  if (argc < fn->min_args || (fn->max_args >= 0 && argc > fn->max_args)) {
+    ctx_.error(e.pos, "function " + l + "() expects " + std::to_string(fn->min_args) +
+                          (fn->max_args == fn->min_args ? "" : " or more") + " arguments");
+    out = nullptr;
+    return true;
+  }
+  int var = -1;
+  auto n = nav_node(expr::Nav::Aggregate, -1);
+  n->aggregate = fn;
+  for (const auto& c : e.children) {
+    int v = -1;
+    NodePtr a = nav_arg(*c, v);
+    if (!a) {
+      out = nullptr;
+      return true;
+    }
+    if (v >= 0) {
+      if (var >= 0 && var != v) {
+        ctx_.error(c->pos, l + "(): arguments refer to two pattern variables");
+        out = nullptr;
+        return true;
+      }
+      var = v;
+    }
+    n->children.push_back(std::move(a));
+  }
+  n->index = var;
+  out = std::move(n);
+  return true;
+}
+
+// `A.x` (Member of a pattern variable) in DEFINE / MEASURES: the last row mapped to A (running
+// in DEFINE, final in MEASURES), or just the field inside a navigation argument.
+NodePtr RuleBuilder::compile_var_member(const ast::Expr& e, int var) {
+  auto slot = make(NodeKind::Slot);
+  slot->index = field(e.name);
+  if (strip_var_) {
+    if (*strip_var_ >= 0 && *strip_var_ != var) {
+      ctx_.error(e.pos, "a navigation argument may refer to one pattern variable only");
+      return nullptr;
+    }
+    *strip_var_ = var;
+    return slot;
+  }
+  auto n = make(NodeKind::Navigate);
+  n->nav = expr::Nav::Last;
+  n->index = var;
+  n->children.push_back(std::move(slot));
+  return n;
+}
+
+std::string match_column_name(const ast::Expr& e, std::size_t i) {
+  if (e.kind == ast::ExprKind::Column || e.kind == ast::ExprKind::Member) return e.name;
+  return "partition_" + std::to_string(i + 1);
+}
+
+void RuleBuilder::build_match(const ast::MatchRecognize& mr) {
+  auto mp = std::make_unique<MatchPlan>();
+  std::string err;
+  auto automaton = pattern::compile(mr.pattern, &err);
+  if (!automaton) {
+    ctx_.error(mr.pattern.pos, err);
+    return;
+  }
+  if (automaton->nullable) {
+    ctx_.error(mr.pattern.pos, "PATTERN can match zero rows; make at least one term mandatory");
+    return;
+  }
+  mp->automaton = std::move(*automaton);
+  if (mr.all_rows_per_match)
+    ctx_.error(mr.pos, "ALL ROWS PER MATCH is not supported; use ONE ROW PER MATCH");
+  if (mr.order_by.size() > 1 || (mr.order_by.size() == 1 && mr.order_by[0].descending)) {
+    ctx_.error(mr.order_by[0].expr->pos, "MATCH_RECOGNIZE rows are in event-time order: ORDER BY takes one ascending time");
+  } else if (mr.order_by.size() == 1) {
+    const ast::Expr& o = *mr.order_by[0].expr;
+    const bool is_event_time = o.kind == ast::ExprKind::Call && lower(o.name) == "event_time";
+    const bool is_ts_field = o.kind == ast::ExprKind::Column && !timestamp_field_.empty() && o.name == timestamp_field_;
+    if (!is_event_time && !is_ts_field)
+      ctx_.error(o.pos, "MATCH_RECOGNIZE rows are in event-time order: ORDER BY must be " +
+                            (timestamp_field_.empty() ? std::string("event_time()")
+                                                      : "the stream's TIMESTAMP field '" + timestamp_field_ + "'"));
+  }
+  if (!mr.within.empty()) {
+    auto d = parse_duration(mr.within);
+    if (!d || *d <= 0) {
+      ctx_.error(mr.within_pos, "WITHIN: invalid duration '" + mr.within + "'");
+    } else {
+      mp->options.within = *d;
+    }
+  }
+  mp->options.skip = mr.after_match == ast::AfterMatchSkip::ToNextRow ? pattern::SkipMode::ToNextRow
+                                                                       : pattern::SkipMode::PastLastRow;
+  Mode im;
+  im.clause = "PARTITION BY";
+  for (std::size_t i = 0; i < mr.partition_by.size(); ++i) {
+    const ast::Expr& p = *mr.partition_by[i];
+    auto n = compile(p, im);
+    if (!n) continue;
+    mp->partition.push_back(std::move(n));
+    mp->columns.push_back(match_column_name(p, i));
+  }
+  nav_ = &mp->automaton;
+  mp->defines.resize(mp->automaton.vars.size());
+  im.clause = "DEFINE";
+  for (const auto& d : mr.defines) {
+    const int v = mp->automaton.var_index(d.var);
+    if (v < 0) {
+      ctx_.error(d.pos, "DEFINE of '" + d.var + "', which is not a variable of PATTERN");
+      continue;
+    }
+    mp->defines[static_cast<std::size_t>(v)] = compile(*d.cond, im);
+  }
+  im.clause = "MEASURES";
+  for (const auto& me : mr.measures) {
+    for (const auto& c : mp->columns)
+      if (c == me.alias) ctx_.error(me.pos, "measure '" + me.alias + "' repeats a PARTITION BY column");
+    mp->measures.push_back(compile(*me.expr, im));
+    mp->columns.push_back(me.alias);
+  }
+  nav_ = nullptr;
+  mp->options.history = static_cast<std::size_t>(std::max<std::int64_t>(1, max_prev_));
+  mp->input_width = static_cast<int>(rp_.fields.size());
+  rp_.match = std::move(mp);
+  match_cols_ = &rp_.match->columns;
 }
 
 bool opt_string(Ctx& ctx, const ast::Option& o, std::string& out) {
@@ -754,8 +1057,30 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
   rp.text = st.text;
   rp.text_hash = hex64(fnv1a(st.text));
   bool have_topic = false;
+  const bool is_alert = st.kind == ast::StatementKind::CreateAlert;
+  std::unique_ptr<AlertPlan> ap;
+  const ast::Option* key_opt = nullptr;
+  const ast::Option* expire_opt = nullptr;
+  if (is_alert) {
+    ap = std::make_unique<AlertPlan>();
+    ap->options.name = st.name;
+  }
   for (const auto& o : st.options) {
-    if (o.key == "TOPIC") {
+    if (is_alert && o.key == "SEVERITY") {
+      if (opt_string(ctx, o, ap->options.severity) && ap->options.severity.empty())
+        ctx.error(o.pos, "option SEVERITY must not be empty");
+    } else if (is_alert && o.key == "COOLDOWN") {
+      opt_duration(ctx, o, ap->options.cooldown);
+    } else if (is_alert && o.key == "CLEAR_AFTER") {
+      opt_duration(ctx, o, ap->options.clear_after);
+    } else if (is_alert && o.key == "EXPIRE_AFTER") {
+      if (opt_duration(ctx, o, ap->options.silence)) expire_opt = &o;
+    } else if (is_alert && o.key == "KEY") {
+      std::string k;
+      if (opt_string(ctx, o, k)) key_opt = &o;
+    } else if (is_alert && o.key == "RETAIN") {
+      ctx.error(o.pos, "an alert publishes its per-key state retained by itself; RETAIN is not an alert option");
+    } else if (o.key == "TOPIC") {
       have_topic = opt_string(ctx, o, rp.topic);
     } else if (o.key == "QOS") {
       opt_qos(ctx, o, rp.qos);
@@ -776,11 +1101,12 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
         }
       }
     } else {
-      ctx.error(o.pos, "unknown rule option '" + o.key + "'");
+      ctx.error(o.pos, std::string(is_alert ? "unknown alert option '" : "unknown rule option '") +
+                           o.key + "'");
     }
   }
   // A rule without TOPIC still feeds rules reading FROM it; its rows go to a default topic.
-  if (!have_topic) rp.topic = "streamgate/rules/" + st.name;
+  if (!have_topic) rp.topic = (is_alert ? "alerts/" : "streamgate/rules/") + st.name;
   if (rp.late_topic.empty()) rp.late_topic = rp.topic + "/late";
   const ast::Select& sel = *st.select;
   rp.from = sel.from;
@@ -791,7 +1117,49 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
     return;
   }
   RuleBuilder b(rp, ctx, reg);
+  if (rp.stream >= 0) b.set_timestamp_field(plan.streams[static_cast<std::size_t>(rp.stream)].timestamp_field);
+  const std::size_t errors_before = ctx.errors->size();
   b.build(sel);
+  if (is_alert && ctx.errors->size() == errors_before) {
+    // The condition decides raise / clear instead of filtering: WHERE of a per-event rule,
+    // HAVING of a windowed one (whose WHERE still filters the events).
+    if (!rp.windowed()) {
+      ap->condition = std::move(rp.where);
+    } else {
+      ap->condition = std::move(rp.having);
+    }
+    ap->options.topic = rp.topic;
+    if (key_opt) {
+      std::string list = key_opt->value.as_string();
+      std::size_t start = 0;
+      while (start <= list.size()) {
+        std::size_t comma = list.find(',', start);
+        if (comma == std::string::npos) comma = list.size();
+        std::string name = list.substr(start, comma - start);
+        while (!name.empty() && name.front() == ' ') name.erase(name.begin());
+        while (!name.empty() && name.back() == ' ') name.pop_back();
+        int found = -1;
+        for (std::size_t i = 0; i < rp.items.size(); ++i)
+          if (!rp.items[i].star && rp.items[i].name == name) found = static_cast<int>(i);
+        if (found < 0)
+          ctx.error(key_opt->pos, "KEY '" + name + "' is not a column of the alert's SELECT");
+        else
+          ap->key_items.push_back(found);
+        start = comma + 1;
+      }
+    } else if (rp.match && !rp.aggregate_mode) {
+      ap->key_slots = static_cast<int>(rp.match->partition.size());
+    }
+    if (rp.match && !expire_opt) {
+      // Matches are only ever "true": the alert clears when no match came for a while.
+      ap->options.silence = ap->options.clear_after > 0 ? ap->options.clear_after
+                                                        : rp.match->options.within;
+      if (ap->options.silence <= 0)
+        ctx.error(st.name_pos, "an alert over MATCH_RECOGNIZE clears when no match came for a while: "
+                               "give CLEAR_AFTER (or EXPIRE_AFTER, or WITHIN in the pattern)");
+    }
+    rp.alert = std::move(ap);
+  }
   if (rp.stream < 0) return;
   const int idx = static_cast<int>(plan.rules.size());
   StreamDef out;
@@ -829,7 +1197,11 @@ std::unique_ptr<Plan> plan_files(const std::vector<SourceFile>& files,
           plan_rule(*plan, st, ctx, reg);
           break;
         case ast::StatementKind::CreateAlert:
-          ctx.error(st.pos, "CREATE ALERT is not supported yet");
+          if (!st.select) {
+            ctx.error(st.pos, "CREATE ALERT needs AS SELECT ...");
+            break;
+          }
+          plan_rule(*plan, st, ctx, reg);
           break;
       }
     }
@@ -841,6 +1213,8 @@ std::unique_ptr<Plan> plan_files(const std::vector<SourceFile>& files,
       rp.slot_offset = static_cast<int>(s.slot_fields.size());
       rp.slot_count = static_cast<int>(rp.fields.size());
       for (const auto& f : rp.fields) s.slot_fields.push_back(f);
+      // The body of a MATCH_RECOGNIZE rule sees match rows, not input rows.
+      if (rp.match) rp.slot_count = static_cast<int>(rp.match->columns.size());
       s.need_whole = s.need_whole || rp.need_whole;
     }
   }

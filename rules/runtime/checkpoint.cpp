@@ -161,6 +161,8 @@ json RuleRuntime::save() const {
     states.push_back(std::move(t));
   }
   j["states"] = std::move(states);
+  if (match_) j["match"] = match_->save();
+  if (alert_) j["alert"] = alert_->save();
   return j;
 }
 
@@ -200,6 +202,23 @@ void RuleRuntime::restore(const json& j) {
         entry.state->restore(e.at(1));
         states_[i].emplace(Value::from_nlohmann(e.at(0)), std::move(entry));
       }
+    }
+  }
+  // A malformed pattern or alert checkpoint starts that part fresh rather than half restored.
+  if (auto mj = j.find("match"); match_ && mj != j.end()) {
+    try {
+      match_->restore(*mj);
+    } catch (const std::exception&) {
+      match_ = std::make_unique<MatchStage>(plan_->match.get(), options_, plan_->state_ttl);
+    }
+  }
+  if (auto aj = j.find("alert"); alert_ && aj != j.end()) {
+    try {
+      alert_->restore(*aj);
+    } catch (const std::exception&) {
+      alert::AlertOptions o = plan_->alert->options;
+      o.max_keys = options_->max_group_keys;
+      alert_ = std::make_unique<alert::AlertMachine>(std::move(o));
     }
   }
 }

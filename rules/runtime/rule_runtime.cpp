@@ -86,6 +86,34 @@ RuleRuntime::RuleRuntime(const plan::RulePlan* plan, int index, const EngineOpti
   m_.name = plan->name;
   id_prefix_ = plan->name + "/" + plan->text_hash.substr(0, 8) + "/";
   states_.resize(plan->statefuls.size());
+  if (!plan->statefuls.empty()) {
+    stateful_cache_.resize(plan->statefuls.size());
+    for (const auto& k : plan->group_keys) expr::collect_stateful_sites(*k, key_sites_, site_nodes_);
+    if (plan->where) {
+      // A site already primed for the key is not called twice for the same row.
+      std::vector<int> seen = key_sites_;
+      expr::collect_stateful_sites(*plan->where, seen, site_nodes_);
+      where_sites_.assign(seen.begin() + static_cast<std::ptrdiff_t>(key_sites_.size()), seen.end());
+    }
+    for (const auto& a : plan->aggs) {
+      for (const auto& arg : a.args) expr::collect_stateful_sites(*arg, agg_sites_, site_nodes_);
+      if (a.filter) expr::collect_stateful_sites(*a.filter, agg_sites_, site_nodes_);
+    }
+    for (const auto& it : plan->items)
+      if (it.expr) expr::collect_stateful_sites(*it.expr, out_sites_, site_nodes_);
+    if (plan->having) expr::collect_stateful_sites(*plan->having, out_sites_, site_nodes_);
+    // An alert's condition (its WHERE or HAVING) is evaluated with the output row.
+    if (plan->alert && plan->alert->condition)
+      expr::collect_stateful_sites(*plan->alert->condition, out_sites_, site_nodes_);
+    for (const auto& o : plan->order_by) expr::collect_stateful_sites(*o.expr, out_sites_, site_nodes_);
+  }
+  if (plan->match) match_ = std::make_unique<MatchStage>(plan->match.get(), options, plan->state_ttl);
+  if (plan->alert) {
+    alert::AlertOptions o = plan->alert->options;
+    o.max_keys = options->max_group_keys;
+    alert_ = std::make_unique<alert::AlertMachine>(std::move(o));
+    alert_sink_ = [this](alert::AlertMessage&& m) { send_alert(std::move(m)); };
+  }
 }
 
 RuleRuntime::~RuleRuntime() {
@@ -123,6 +151,15 @@ void RuleRuntime::init_group(Group& g, WindowState& w) {
     g.extra = std::make_unique<GroupExtra>();
     g.extra->distinct.resize(static_cast<std::size_t>(plan_->distinct_sets));
     g.extra->last_row.resize(plan_->last_row_fields.size());
+  }
+}
+
+void RuleRuntime::prime_stateful(const std::vector<int>& sites, expr::Ctx& ctx) {
+  if (sites.empty()) return;
+  ctx.stateful_cache = stateful_cache_.data();
+  for (int s : sites) {
+    const auto i = static_cast<std::size_t>(s);
+    stateful_cache_[i] = expr::call_stateful_site(*site_nodes_[i], ctx);
   }
 }
 
@@ -169,6 +206,7 @@ void RuleRuntime::sweep_states(TimeNs wm) {
 
 void RuleRuntime::eval_agg_inputs(expr::Ctx& ctx) {
   const auto& aggs = plan_->aggs;
+  prime_stateful(agg_sites_, ctx);
   in_.args.clear();
   in_.offsets.resize(aggs.size() + 1);
   in_.pass.resize(aggs.size());
@@ -240,6 +278,34 @@ bool RuleRuntime::add_to_window(WindowState& w, const Row& row, const Value& key
 
 void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
   if (paused) return;
+  if (match_) {
+    // MATCH_RECOGNIZE: the row waits for the watermark; the rule body sees the matches.
+    if (!match_->add(row.slots, row.event_time, &m_.dropped_rows)) {
+      emit_late(row, wm, out);
+      return;
+    }
+    release_matches(wm, now, out);
+    return;
+  }
+  process_row(row, wm, now, out);
+}
+
+void RuleRuntime::release_matches(TimeNs wm, TimeNs now, Output& out) {
+  const auto& cols = plan_->match->columns;
+  match_->release(wm, now, &m_.eval_errors, [&](std::vector<Value>&& values, TimeNs t) {
+    Object o;
+    o.reserve(cols.size());
+    for (std::size_t i = 0; i < cols.size(); ++i) o.emplace_back(cols[i], values[i]);
+    const Value whole(std::move(o));
+    Row r;
+    r.slots = values.data();
+    r.event_time = t;
+    r.whole = &whole;
+    process_row(r, wm, now, out);
+  });
+}
+
+void RuleRuntime::process_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
   // eval_ns is sampled (1 event in 64, scaled): reading the clock per event costs as much as
   // evaluating a simple rule.
   const bool timed = (m_.events_in & 63) == 0;
@@ -256,6 +322,7 @@ void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
   // Group key first: it is also the default partition of stateful calls in WHERE.
   Value key;
   const auto& keys = plan_->group_keys;
+  prime_stateful(key_sites_, ctx);
   if (keys.size() == 1) {
     key = expr::eval_value(*keys[0], ctx);
   } else if (keys.size() > 1) {
@@ -266,6 +333,7 @@ void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
   }
   ctx.partition_key = &key;
   if (plan_->where) {
+    prime_stateful(where_sites_, ctx);
     Value t;
     if (!expr::eval(*plan_->where, ctx, t).is_true()) {
       ++m_.events_filtered;
@@ -312,6 +380,7 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
     }
   }
   ctx.partition_key = &key;
+  prime_stateful(out_sites_, ctx);
   const std::uint64_t index = m_.events_in - 1;
   std::vector<PendingRow> rows(1);
   PendingRow& r = rows[0];
@@ -320,6 +389,13 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
     if (!plan_->items[i].star) r.values[i] = expr::eval_value(*plan_->items[i].expr, ctx);
   if (plan_->need_whole && row.whole) r.whole = *row.whole;
   ctx.outs = r.values.data();
+  if (alert_) {
+    Value t;
+    const auto& cond = plan_->alert->condition;
+    r.cond = !cond || expr::eval(*cond, ctx, t).is_true();
+    observe_alert(r, alert_key(r, row.slots), row.event_time, index, out);
+    return;
+  }
   if (plan_->having) {
     Value t;
     if (!expr::eval(*plan_->having, ctx, t).is_true()) return;
@@ -485,6 +561,10 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
       Value t;
       if (!expr::eval(*plan_->having, ctx, t).is_true()) return false;
     }
+    if (alert_ && plan_->alert->condition) {
+      Value t;
+      r.cond = expr::eval(*plan_->alert->condition, ctx, t).is_true();
+    }
     for (const auto& o : plan_->order_by) r.order.push_back(expr::eval_value(*o.expr, ctx));
     return true;
   };
@@ -497,11 +577,13 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
       ctx.keys = plan_->group_keys.size() > 1 ? g.key.as_array().data() : &g.key;
       ctx.slots = g.extra ? g.extra->last_row.data() : nullptr;
       ctx.partition_key = &g.key;
+      prime_stateful(out_sites_, ctx);
       PendingRow r;
       r.values.resize(items.size());
       for (std::size_t i = 0; i < items.size(); ++i)
         if (!items[i].star) r.values[i] = expr::eval_value(*items[i].expr, ctx);
       if (plan_->last_row_whole && g.extra) r.whole = g.extra->whole;
+      r.key = g.key;
       if (!finish_row(r)) continue;
       r.id = id_base + plan::hex64(plan::fnv1a(g.key.to_json())) + rev;
       rows.push_back(std::move(r));
@@ -517,6 +599,7 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
     for (auto& br : w.rows) {
       ctx.slots = br.slots.data();
       ctx.event_time = br.event_time;
+      prime_stateful(out_sites_, ctx);
       PendingRow r;
       r.values.resize(items.size());
       for (std::size_t i = 0; i < items.size(); ++i)
@@ -558,6 +641,10 @@ void RuleRuntime::emit_rows(std::vector<PendingRow>& rows, TimeNs event_time, Ou
   if (plan_->limit && order.size() > static_cast<std::size_t>(*plan_->limit))
     order.resize(static_cast<std::size_t>(*plan_->limit));
   for (std::size_t i : order) {
+    if (alert_) {
+      observe_alert(rows[i], alert_key(rows[i], nullptr), event_time, index, out);
+      continue;
+    }
     Emission e;
     e.kind = EmissionKind::Result;
     e.rule = plan_->name;
@@ -585,9 +672,62 @@ void RuleRuntime::emit_rows(std::vector<PendingRow>& rows, TimeNs event_time, Ou
   }
 }
 
+Value RuleRuntime::alert_key(const PendingRow& r, const Value* slots) const {
+  const auto& ap = *plan_->alert;
+  if (!ap.key_items.empty()) {
+    if (ap.key_items.size() == 1) return r.values[static_cast<std::size_t>(ap.key_items[0])];
+    Array a;
+    for (int k : ap.key_items) a.push_back(r.values[static_cast<std::size_t>(k)]);
+    return Value(std::move(a));
+  }
+  if (ap.key_slots > 0 && slots) {
+    if (ap.key_slots == 1) return slots[0];
+    return Value(Array(slots, slots + ap.key_slots));
+  }
+  return r.key;
+}
+
+void RuleRuntime::observe_alert(const PendingRow& r, const Value& key, TimeNs event_time,
+                                std::uint64_t index, Output& out) {
+  Object values;
+  for (std::size_t k = 0; k < plan_->items.size(); ++k) {
+    if (plan_->items[k].star) {
+      if (r.whole.is_object())
+        for (const auto& kv : r.whole.as_object()) values.push_back(kv);
+    } else {
+      values.emplace_back(plan_->items[k].name, r.values[k]);
+    }
+  }
+  alert_index_ = index;
+  alert_out_ = &out;
+  alert_->observe(key, r.cond, Value(std::move(values)), event_time, alert_sink_);
+  alert_out_ = nullptr;
+}
+
+void RuleRuntime::send_alert(alert::AlertMessage&& m) {
+  // Each transition goes out twice: on the alert topic, and retained on the key's state topic
+  // so a dashboard connecting later sees the current state of every key.
+  const std::string base =
+      id_prefix_ + "alert/" + m.id + (m.state == alert::AlertState::Raised ? "/raised" : "/cleared");
+  for (int state_topic = 0; state_topic < 2; ++state_topic) {
+    Emission e;
+    e.kind = EmissionKind::Alert;
+    e.rule = plan_->name;
+    e.topic = state_topic ? m.state_topic : m.topic;
+    e.qos = plan_->qos;
+    e.retain = state_topic == 1;
+    e.emission_index = alert_index_;
+    e.result_id = state_topic ? base + "/state" : base;
+    e.payload = state_topic ? std::move(m.payload) : m.payload;
+    ++m_.results_out;
+    alert_out_->result(index_, std::move(e), nullptr, m.time);
+  }
+}
+
 void RuleRuntime::advance(TimeNs wm, TimeNs now, Output& out) {
   if (paused) return;
   m_.watermark = wm;
+  if (match_) release_matches(wm, now, out);
   if (plan_->window.kind == WindowKind::Session) {
     advance_sessions(wm, now, out);
   } else if (plan_->window.kind == WindowKind::Tumbling ||
@@ -608,6 +748,12 @@ void RuleRuntime::advance(TimeNs wm, TimeNs now, Output& out) {
     }
   }
   sweep_states(wm);
+  if (alert_ && alert_->due(wm)) {
+    alert_index_ = firings_ > 0 ? firings_ - 1 : m_.events_in;
+    alert_out_ = &out;
+    alert_->advance(wm, alert_sink_);
+    alert_out_ = nullptr;
+  }
 }
 
 }  // namespace streamgate::rules::runtime

@@ -16,9 +16,11 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include "rules/alert/alert.h"
 #include "rules/engine.h"
 #include "rules/expr/expr.h"
 #include "rules/planner/plan.h"
+#include "rules/runtime/match_stage.h"
 #include "rules/window/window.h"
 
 namespace streamgate::rules::runtime {
@@ -125,6 +127,7 @@ class RuleRuntime : public expr::StatefulHost {
   void rebind(const plan::RulePlan* plan, int index) {
     plan_ = plan;
     index_ = index;
+    if (match_) match_->rebind(plan->match.get());
   }
   const plan::RulePlan& plan() const { return *plan_; }
 
@@ -151,6 +154,8 @@ class RuleRuntime : public expr::StatefulHost {
     std::vector<Value> order;
     Value whole;
     std::string id;  //!< result id
+    Value key;         //!< group key (alerts)
+    bool cond = true;  //!< alert condition
   };
 
   // Per-event aggregate inputs, evaluated once and added to every window the row falls in.
@@ -161,6 +166,9 @@ class RuleRuntime : public expr::StatefulHost {
   };
 
   void eval_agg_inputs(expr::Ctx& ctx);
+  //! Calls every stateful site of one phase for the current row, in site order (inner calls
+  //! first), and points ctx at the results, so calls in untaken branches still see the row.
+  void prime_stateful(const std::vector<int>& sites, expr::Ctx& ctx);
   bool add_to_window(WindowState& w, const Row& row, const Value& key, std::uint64_t hash);
   void init_group(Group& g, WindowState& w);
   void destroy_window(WindowState& w);
@@ -175,6 +183,14 @@ class RuleRuntime : public expr::StatefulHost {
   void on_row_time_window(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
                           TimeNs now, Output& out);
   void on_row_plain(const Row& row, TimeNs now, Output& out);
+  //! The rule body for one row (an input row, or a match row of MATCH_RECOGNIZE).
+  void process_row(const Row& row, TimeNs wm, TimeNs now, Output& out);
+  void release_matches(TimeNs wm, TimeNs now, Output& out);
+  //! CREATE ALERT: one evaluation of the condition for one output row.
+  void observe_alert(const PendingRow& r, const Value& key, TimeNs event_time,
+                     std::uint64_t index, Output& out);
+  void send_alert(alert::AlertMessage&& m);
+  Value alert_key(const PendingRow& r, const Value* slots) const;
 
   // rules/window/session.cpp
   void on_row_session(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
@@ -206,6 +222,12 @@ class RuleRuntime : public expr::StatefulHost {
   AggInput in_;
   std::vector<Value> agg_results_;
 
+  // Stateful call sites by phase (GROUP BY keys, WHERE, aggregate inputs, output items) and
+  // this row's results, read by expr::eval through Ctx::stateful_cache.
+  std::vector<const expr::Node*> site_nodes_;
+  std::vector<int> key_sites_, where_sites_, agg_sites_, out_sites_;
+  std::vector<Value> stateful_cache_;
+
   // Sessions.
   std::uint64_t next_session_id_ = 1;
   std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;
@@ -224,6 +246,12 @@ class RuleRuntime : public expr::StatefulHost {
   TimeNs next_sweep_ = kTimeMin;
   TimeNs current_event_time_ = 0;
   TimeNs lateness_ = 0;
+
+  std::unique_ptr<MatchStage> match_;          //!< FROM ... MATCH_RECOGNIZE
+  std::unique_ptr<alert::AlertMachine> alert_;  //!< CREATE ALERT
+  alert::AlertSink alert_sink_;                 //!< send_alert, built once
+  std::uint64_t alert_index_ = 0;               //!< emission index of the current trigger
+  Output* alert_out_ = nullptr;                 //!< where send_alert goes, during a call
 };
 
 }  // namespace streamgate::rules::runtime
