@@ -99,7 +99,7 @@ std::optional<TimeNs> parse_duration(std::string_view text) {
 
 std::optional<TimeNs> parse_rfc3339(std::string_view s) {
   std::size_t pos = 0;
-  int year, month, day, hour = 0, minute = 0, second = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!read_digits(s, pos, 4, year)) return std::nullopt;
   if (pos >= s.size() || s[pos++] != '-') return std::nullopt;
   if (!read_digits(s, pos, 2, month) || month < 1 || month > 12) return std::nullopt;
@@ -134,7 +134,7 @@ std::optional<TimeNs> parse_rfc3339(std::string_view s) {
         ++pos;
       } else if (z == '+' || z == '-') {
         ++pos;
-        int oh, om = 0;
+        int oh = 0, om = 0;
         if (!read_digits(s, pos, 2, oh)) return std::nullopt;
         if (pos < s.size() && s[pos] == ':') ++pos;
         if (pos < s.size() && !read_digits(s, pos, 2, om)) return std::nullopt;

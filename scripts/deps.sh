@@ -6,6 +6,7 @@ STREAMGATE_APT_PACKAGES=(
   nlohmann-json3-dev libsimdjson-dev libsqlite3-dev libspdlog-dev
   libboost-program-options-dev libgtest-dev libbenchmark-dev
   mosquitto mosquitto-clients
+  systemd dpkg-dev binutils
 )
 
 streamgate_install_deps() {
