@@ -540,9 +540,8 @@ TEST(Engine, Errors) {
 
   auto alert = Engine::check("a.sql", "CREATE STREAM s WITH (TOPIC='t');\n"
                                       "CREATE ALERT a WITH (TOPIC='x') AS SELECT a FROM s WHERE a > 1;");
-  ASSERT_EQ(alert.size(), 1u);
-  EXPECT_EQ(alert[0].line, 2);
-  EXPECT_NE(alert[0].message.find("not supported"), std::string::npos);
+  // CREATE ALERT is part of the language (issue 5): a well-formed alert checks clean.
+  EXPECT_TRUE(alert.empty()) << ::testing::PrintToString(alert.size());
 
   // A file with errors adds nothing; the engine keeps running without it.
   Engine eng;
