@@ -36,7 +36,7 @@ std::vector<std::string> make_events(std::size_t n, int keys, unsigned seed = 7)
   for (std::size_t i = 0; i < n; ++i) {
     std::snprintf(buf, sizeof buf,
                   R"({"device_id":"device-%05d","status":"%s","temp":%u.5,"seq":%zu,"timestamp":%013lld})",
-                  static_cast<int>(rng() % static_cast<unsigned>(keys)), kStatus[rng() % 4], rng() % 100,
+                  static_cast<int>(rng() % static_cast<unsigned>(keys)), kStatus[rng() % 4], static_cast<unsigned>(rng() % 100),
                   i, 1705312800000LL + static_cast<long long>(i));
     out.emplace_back(buf);
   }

@@ -88,7 +88,10 @@ std::string with_semicolon(std::string sql) {
 // Writes via a hidden temp file and rename(): the watcher and a concurrent reader never see a
 // half-written rule file.
 void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
+  // Built by append: GCC 12 reports a false -Wrestrict on `"." + std::string` at -O3.
+  std::string tmp_name(".");
+  tmp_name.append(path.filename().string()).append(".tmp");
+  const fs::path tmp = path.parent_path() / tmp_name;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << text;

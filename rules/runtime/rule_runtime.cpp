@@ -86,27 +86,7 @@ RuleRuntime::RuleRuntime(const plan::RulePlan* plan, int index, const EngineOpti
   m_.name = plan->name;
   id_prefix_ = plan->name + "/" + plan->text_hash.substr(0, 8) + "/";
   states_.resize(plan->statefuls.size());
-  if (!plan->statefuls.empty()) {
-    stateful_cache_.resize(plan->statefuls.size());
-    for (const auto& k : plan->group_keys) expr::collect_stateful_sites(*k, key_sites_, site_nodes_);
-    if (plan->where) {
-      // A site already primed for the key is not called twice for the same row.
-      std::vector<int> seen = key_sites_;
-      expr::collect_stateful_sites(*plan->where, seen, site_nodes_);
-      where_sites_.assign(seen.begin() + static_cast<std::ptrdiff_t>(key_sites_.size()), seen.end());
-    }
-    for (const auto& a : plan->aggs) {
-      for (const auto& arg : a.args) expr::collect_stateful_sites(*arg, agg_sites_, site_nodes_);
-      if (a.filter) expr::collect_stateful_sites(*a.filter, agg_sites_, site_nodes_);
-    }
-    for (const auto& it : plan->items)
-      if (it.expr) expr::collect_stateful_sites(*it.expr, out_sites_, site_nodes_);
-    if (plan->having) expr::collect_stateful_sites(*plan->having, out_sites_, site_nodes_);
-    // An alert's condition (its WHERE or HAVING) is evaluated with the output row.
-    if (plan->alert && plan->alert->condition)
-      expr::collect_stateful_sites(*plan->alert->condition, out_sites_, site_nodes_);
-    for (const auto& o : plan->order_by) expr::collect_stateful_sites(*o.expr, out_sites_, site_nodes_);
-  }
+  build_stateful_sites();
   if (plan->match) match_ = std::make_unique<MatchStage>(plan->match.get(), options, plan->state_ttl);
   if (plan->alert) {
     alert::AlertOptions o = plan->alert->options;
@@ -151,6 +131,45 @@ void RuleRuntime::init_group(Group& g, WindowState& w) {
     g.extra = std::make_unique<GroupExtra>();
     g.extra->distinct.resize(static_cast<std::size_t>(plan_->distinct_sets));
     g.extra->last_row.resize(plan_->last_row_fields.size());
+  }
+}
+
+void RuleRuntime::build_stateful_sites() {
+  // Node pointers into the plan: rebuilt on rebind(), when a reload hands over a new plan.
+  const plan::RulePlan* plan = plan_;
+  site_nodes_.clear();
+  key_sites_.clear();
+  where_sites_.clear();
+  agg_sites_.clear();
+  out_sites_.clear();
+  post_sites_.clear();
+  if (!plan->statefuls.empty()) {
+    stateful_cache_.resize(plan->statefuls.size());
+    for (const auto& k : plan->group_keys) expr::collect_stateful_sites(*k, key_sites_, site_nodes_);
+    if (plan->where) {
+      // A site already primed for the key is not called twice for the same row.
+      std::vector<int> seen = key_sites_;
+      expr::collect_stateful_sites(*plan->where, seen, site_nodes_);
+      where_sites_.assign(seen.begin() + static_cast<std::ptrdiff_t>(key_sites_.size()), seen.end());
+    }
+    for (const auto& a : plan->aggs) {
+      for (const auto& arg : a.args) expr::collect_stateful_sites(*arg, agg_sites_, site_nodes_);
+      if (a.filter) expr::collect_stateful_sites(*a.filter, agg_sites_, site_nodes_);
+    }
+    for (const auto& it : plan->items)
+      if (it.expr) expr::collect_stateful_sites(*it.expr, out_sites_, site_nodes_);
+    // HAVING / ORDER BY may read SELECT aliases (ctx.outs): their own sites run after the items.
+    std::vector<int> post = out_sites_;
+    if (plan->having) expr::collect_stateful_sites(*plan->having, post, site_nodes_);
+    // An alert's condition (its WHERE or HAVING) is evaluated with the output row.
+    if (plan->alert && plan->alert->condition)
+      expr::collect_stateful_sites(*plan->alert->condition, out_sites_, site_nodes_);
+    for (const auto& o : plan->order_by) expr::collect_stateful_sites(*o.expr, post, site_nodes_);
+    for (int s : post) {
+      bool in_items = false;
+      for (int o : out_sites_) in_items = in_items || o == s;
+      if (!in_items) post_sites_.push_back(s);
+    }
   }
 }
 
@@ -380,6 +399,7 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
     }
   }
   ctx.partition_key = &key;
+  ctx.outs = nullptr;
   prime_stateful(out_sites_, ctx);
   const std::uint64_t index = m_.events_in - 1;
   std::vector<PendingRow> rows(1);
@@ -389,6 +409,7 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
     if (!plan_->items[i].star) r.values[i] = expr::eval_value(*plan_->items[i].expr, ctx);
   if (plan_->need_whole && row.whole) r.whole = *row.whole;
   ctx.outs = r.values.data();
+  prime_stateful(post_sites_, ctx);
   if (alert_) {
     Value t;
     const auto& cond = plan_->alert->condition;
@@ -557,6 +578,7 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
   const auto& items = plan_->items;
   auto finish_row = [&](PendingRow& r) -> bool {
     ctx.outs = r.values.data();
+    prime_stateful(post_sites_, ctx);
     if (plan_->having) {
       Value t;
       if (!expr::eval(*plan_->having, ctx, t).is_true()) return false;
@@ -577,6 +599,7 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
       ctx.keys = plan_->group_keys.size() > 1 ? g.key.as_array().data() : &g.key;
       ctx.slots = g.extra ? g.extra->last_row.data() : nullptr;
       ctx.partition_key = &g.key;
+      ctx.outs = nullptr;  // the previous group's row is gone
       prime_stateful(out_sites_, ctx);
       PendingRow r;
       r.values.resize(items.size());
@@ -599,6 +622,7 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
     for (auto& br : w.rows) {
       ctx.slots = br.slots.data();
       ctx.event_time = br.event_time;
+      ctx.outs = nullptr;
       prime_stateful(out_sites_, ctx);
       PendingRow r;
       r.values.resize(items.size());

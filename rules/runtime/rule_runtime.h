@@ -126,6 +126,7 @@ class RuleRuntime : public expr::StatefulHost {
   //! Re-points a carried-over runtime at the equivalent rule of a new plan.
   void rebind(const plan::RulePlan* plan, int index) {
     plan_ = plan;
+    build_stateful_sites();
     index_ = index;
     if (match_) match_->rebind(plan->match.get());
   }
@@ -169,6 +170,7 @@ class RuleRuntime : public expr::StatefulHost {
   //! Calls every stateful site of one phase for the current row, in site order (inner calls
   //! first), and points ctx at the results, so calls in untaken branches still see the row.
   void prime_stateful(const std::vector<int>& sites, expr::Ctx& ctx);
+  void build_stateful_sites();
   bool add_to_window(WindowState& w, const Row& row, const Value& key, std::uint64_t hash);
   void init_group(Group& g, WindowState& w);
   void destroy_window(WindowState& w);
@@ -226,6 +228,7 @@ class RuleRuntime : public expr::StatefulHost {
   // this row's results, read by expr::eval through Ctx::stateful_cache.
   std::vector<const expr::Node*> site_nodes_;
   std::vector<int> key_sites_, where_sites_, agg_sites_, out_sites_;
+  std::vector<int> post_sites_;  //!< HAVING / ORDER BY sites not in SELECT: may read aliases
   std::vector<Value> stateful_cache_;
 
   // Sessions.
