@@ -6,6 +6,7 @@
 #include <bit>
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -180,15 +181,19 @@ void fill_option_tables(OptionTables& t) {
       ("output-client-id", po::value<std::string>(), "client id of the output connection (default: <client-id>-out)")
       ("rules-dir", po::value<std::string>()->default_value("/etc/streamgate/rules.d"), "directory of *.sql rule files")
       ("state-db", po::value<std::string>()->default_value("/var/lib/streamgate/state.db"), "SQLite state database path (checkpoints, input journal, outbox); empty: no durable state")
+      ("control-rules-dir", po::value<std::string>(), "where rules added over the control topic are kept (default: control-rules/ next to state-db, or rules-dir without a state db)")
       ("state-required", po::value<std::string>()->default_value("false"), "true: exit with an error when the state database cannot be used; false: keep processing in memory with a loud warning")
       ("checkpoint-interval", po::value<std::string>()->default_value("2s"), "how often rule state is checkpointed to the state database")
       ("outbox-max-messages", po::value<std::string>()->default_value("1000000"), "results kept in the outbox while the output broker is away (oldest dropped, counted)")
+      ("outbox-inflight", po::value<std::string>()->default_value("256"), "outbox results sent before their acknowledgement (1-65535): the most a crash can make the next start send twice (same result id)")
+      ("result-id-field", po::value<std::string>(), "add each result's deterministic id to its JSON payload under this field name (e.g. _result_id), so MQTT 3.1.1 consumers can drop repeats; MQTT 5 output always carries it as the user property result_id")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical or off")
       ("ring-capacity", po::value<std::string>()->default_value("4096"), "messages per ring (power of two)")
       ("ring-full-policy", po::value<std::string>()->default_value("drop-newest"), "when the ingress ring is full: drop-newest (counted) or block (stalls the MQTT receive thread)")
       ("max-payload-bytes", po::value<std::string>()->default_value("65536"), "larger payloads are rejected and counted (suffix KiB/MiB allowed)")
       ("dead-letter-topic", po::value<std::string>(), "republish rejected messages with the reason to this topic")
       ("tick-interval", po::value<std::string>()->default_value("100ms"), "processing-time tick (idle timeouts, processing-time windows)")
+      ("batch-delay", po::value<std::string>()->default_value("500us"), "under steady load, how long the worker lets messages gather before handling them as one batch (fewer wake-ups, up to this much more latency; 0 = wake per message; at most 100ms)")
       ("shutdown-timeout", po::value<std::string>()->default_value("5s"), "longest wait for draining results on shutdown")
       ("watch-rules", po::value<std::string>()->default_value("true"), "reload rules when a *.sql file in rules-dir changes (inotify); SIGHUP always reloads")
       ("control-topic", po::value<std::string>(), "enable control over MQTT on this topic, e.g. streamgate/<client-id>/control (protect it with broker ACLs)")
@@ -319,6 +324,14 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
 
     c.rules_dir = str("rules-dir");
     c.state_db = str("state-db");
+    if (vm.count("control-rules-dir")) {
+      c.control_rules_dir = str("control-rules-dir");
+      if (c.control_rules_dir.empty()) throw BadValue{"option 'control-rules-dir': empty path"};
+    } else if (!c.state_db.empty()) {
+      c.control_rules_dir = (std::filesystem::path(c.state_db).parent_path() / "control-rules").string();
+    } else {
+      c.control_rules_dir = c.rules_dir;
+    }
     c.log_level = str("log-level");
     static const char* const kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool level_ok = false;
@@ -354,6 +367,23 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
     c.tick_interval = duration("tick-interval");
     if (c.tick_interval.count() < 1) throw BadValue{"option 'tick-interval': must be >= 1ms"};
     c.shutdown_timeout = duration("shutdown-timeout");
+    {
+      // Sub-millisecond values matter here: "500us" as well as the usual "1ms", "0".
+      const std::string d = str("batch-delay");
+      std::optional<std::chrono::microseconds> us;
+      if (d.size() > 2 && d.size() <= 10 && d.compare(d.size() - 2, 2, "us") == 0 &&
+          d.find_first_not_of("0123456789") == d.size() - 2) {
+        us = std::chrono::microseconds(std::stoll(d.substr(0, d.size() - 2)));
+      } else if (d == "0") {
+        us = std::chrono::microseconds(0);
+      } else if (auto ms = parse_duration_ms(d)) {
+        us = *ms;
+      }
+      if (!us || *us > std::chrono::milliseconds(100)) {
+        throw BadValue{"option 'batch-delay': '" + d + "' is not a duration from 0 to 100ms (e.g. 500us, 1ms)"};
+      }
+      c.batch_delay = *us;
+    }
     c.watch_rules = boolean("watch-rules");
     auto plain_topic = [&](const char* name) {
       std::string t = str(name);
@@ -394,6 +424,20 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
       throw BadValue{"option 'outbox-max-messages': '" + str("outbox-max-messages") + "' is not a positive number"};
     }
     c.outbox_max_messages = static_cast<std::size_t>(*outbox_max);
+    auto inflight = parse_uint(str("outbox-inflight"));
+    if (!inflight || *inflight == 0 || *inflight > 65535) {
+      throw BadValue{"option 'outbox-inflight': '" + str("outbox-inflight") + "' is not a number between 1 and 65535"};
+    }
+    c.outbox_inflight = static_cast<std::size_t>(*inflight);
+    if (vm.count("result-id-field")) {
+      c.result_id_field = str("result-id-field");
+      for (const char ch : c.result_id_field) {
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == '"' || ch == '\\') {
+          throw BadValue{"option 'result-id-field': '" + c.result_id_field + "' must be a plain field name"};
+        }
+      }
+      if (c.result_id_field.empty()) throw BadValue{"option 'result-id-field': empty field name"};
+    }
     out.config = std::move(c);
   } catch (const BadValue& e) {
     out.error = e.message;

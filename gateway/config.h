@@ -50,16 +50,29 @@ struct Config {
   int qos = 1;                                  //!< subscription QoS
   std::string rules_dir = "/etc/streamgate/rules.d";
   std::string state_db = "/var/lib/streamgate/state.db";  //!< empty: no durable state
+  //! Where rules added over the control topic are written and read back from, after rules_dir.
+  //! Default: `control-rules/` next to state_db (the unit's writable StateDirectory: /etc is
+  //! read-only under ProtectSystem=strict); rules_dir itself when there is no state db.
+  std::string control_rules_dir;
   //! Unusable state database: true = exit with an error, false = run in memory, warn loudly.
   bool state_required = false;
   std::chrono::milliseconds checkpoint_interval{2'000};
   std::size_t outbox_max_messages = 1'000'000;
+  //! Outbox rows handed to the broker before their acknowledgement: the most results a crash
+  //! can make the next start send twice (same id). Lower = fewer repeats, slower over long RTTs.
+  std::size_t outbox_inflight = 256;
+  //! Non-empty: results with a deterministic id get it as this JSON field (MQTT 3.1.1 consumers;
+  //! MQTT 5 output always carries it as the `result_id` user property).
+  std::string result_id_field;
   std::string log_level = "info";
   std::size_t ring_capacity = 4096;
   RingFullPolicy ring_full_policy = RingFullPolicy::DropNewest;
   std::size_t max_payload_bytes = 64 * 1024;
   std::string dead_letter_topic;  //!< empty: bad messages are only counted and logged
   std::chrono::milliseconds tick_interval{100};
+  //! After a busy spell the worker waits this long for more messages before handling them (one
+  //! wake-up per batch instead of per message; adds up to this much latency). 0: wake per message.
+  std::chrono::microseconds batch_delay{500};
   std::chrono::milliseconds shutdown_timeout{5'000};
   // Operations (README "Control topic", "Metrics", "Editing rules and hot reload").
   bool watch_rules = true;          //!< inotify on rules_dir: reload when a *.sql file changes

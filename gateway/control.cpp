@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -56,8 +57,13 @@ bool valid_control_rule_name(std::string_view name) {
   });
 }
 
-ControlHandler::ControlHandler(std::string topic, std::string secret, std::string rules_dir, ControlStats& stats)
-    : topic_(std::move(topic)), secret_(std::move(secret)), rules_dir_(std::move(rules_dir)), stats_(stats) {}
+ControlHandler::ControlHandler(std::string topic, std::string secret, std::string rules_dir,
+                               std::string control_rules_dir, ControlStats& stats)
+    : topic_(std::move(topic)),
+      secret_(std::move(secret)),
+      rules_dir_(std::move(rules_dir)),
+      control_rules_dir_(control_rules_dir.empty() ? rules_dir_ : std::move(control_rules_dir)),
+      stats_(stats) {}
 
 namespace {
 
@@ -208,7 +214,7 @@ ControlReply ControlHandler::handle(std::string_view message, rules::Engine& eng
 
       std::vector<RuleFile> current;
       std::vector<std::string> problems;
-      read_rule_files(rules_dir_, current, problems);
+      read_gateway_rule_files(rules_dir_, control_rules_dir_, current, problems);
       for (const auto& p : problems) {
         if (p.find("no *.sql rule files") == std::string::npos) throw Failure{"cannot read rules: " + p, {}};
       }
@@ -220,7 +226,7 @@ ControlReply ControlHandler::handle(std::string_view message, rules::Engine& eng
       std::string path;
       std::string text;
       bool remove_file = false;
-      const std::string own = (fs::path(rules_dir_) / control_file_name(rule)).string();
+      const std::string own = (fs::path(control_rules_dir_) / control_file_name(rule)).string();
       if (op == "add") {
         path = own;
         for (const auto& f : files) {
@@ -228,11 +234,19 @@ ControlReply ControlHandler::handle(std::string_view message, rules::Engine& eng
         }
         text = "-- added over the control topic\n" + sql + "\n";
         files.emplace_back(path, text);
-        std::sort(files.begin(), files.end());
+        // The load order of a restart (read_gateway_rule_files): the rules directory first, so
+        // added rules can use its streams, then the control directory, each in name order.
+        const fs::path control_dir(control_rules_dir_);
+        const bool separate = control_rules_dir_ != rules_dir_;
+        std::sort(files.begin(), files.end(), [&](const auto& a, const auto& b) {
+          const bool a_added = separate && fs::path(a.first).parent_path() == control_dir;
+          const bool b_added = separate && fs::path(b.first).parent_path() == control_dir;
+          return std::tie(a_added, a.first) < std::tie(b_added, b.first);
+        });
       } else {
         path = existing->file;
         auto it = std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.first == path; });
-        if (it == files.end()) throw Failure{"rule '" + rule + "' comes from " + path + ", which is no longer in " + rules_dir_, {}};
+        if (it == files.end()) throw Failure{"rule '" + rule + "' comes from " + path + ", which is no longer there", {}};
         if (path == own) {
           if (op == "remove") remove_file = true;
           else text = "-- replaced over the control topic\n" + sql + "\n";
@@ -259,13 +273,24 @@ ControlReply ControlHandler::handle(std::string_view message, rules::Engine& eng
         reload(before);  // the SQL named a different rule: undo
         throw Failure{op == "remove" ? "rule still defined after removal" : "the SQL does not define a rule named '" + rule + "'", {}};
       }
-      // Persist last: the engine accepted the new set, so the files on disk match what runs.
-      if (remove_file) {
-        std::error_code ec;
-        fs::remove(path, ec);
-        if (ec) throw Failure{"rule removed but " + path + " could not be deleted: " + ec.message(), {}};
-      } else {
-        write_atomically(path, text);
+      // Persist last: the engine accepted the new set. If the disk refuses (a read-only rules
+      // directory, a full disk), the previous set is put back, so what runs is what a restart
+      // would load.
+      try {
+        if (remove_file) {
+          std::error_code ec;
+          fs::remove(path, ec);
+          if (ec) throw Failure{"cannot delete " + path + ": " + ec.message(), {}};
+        } else {
+          std::error_code ec;
+          fs::create_directories(fs::path(path).parent_path(), ec);
+          write_atomically(path, text);
+        }
+      } catch (const Failure& f) {
+        reload(before);
+        throw Failure{f.message + "; not applied, the previous rules keep running" +
+                          (path == own ? "" : " (rules of hand-written files are changed by editing the file)"),
+                      {}};
       }
       out["file"] = path;
       spdlog::info("control: rule '{}' {} ({})", rule, op == "add" ? "added" : op == "replace" ? "replaced" : "removed", path);

@@ -37,7 +37,10 @@ class ControlHandler {
   //! Applies a complete rule set (the pipeline's reload path); returns the errors, empty on success.
   using ReloadFn = std::function<std::vector<rules::RuleError>(const Files&)>;
 
-  ControlHandler(std::string topic, std::string secret, std::string rules_dir, ControlStats& stats);
+  //! Rules added here are written to `control_rules_dir` (created on first use); replace and
+  //! remove edit the file the rule comes from (`rules_dir` or `control_rules_dir`).
+  ControlHandler(std::string topic, std::string secret, std::string rules_dir,
+                 std::string control_rules_dir, ControlStats& stats);
 
   const std::string& topic() const { return topic_; }
   std::string reply_topic() const { return topic_ + "/reply"; }
@@ -49,6 +52,7 @@ class ControlHandler {
   std::string topic_;
   std::string secret_;
   std::string rules_dir_;
+  std::string control_rules_dir_;
   ControlStats& stats_;
 };
 

@@ -74,7 +74,7 @@ int run_daemon(const std::vector<std::string>& args) {
   {
     std::vector<sg::RuleFile> rf;
     std::vector<std::string> problems;
-    sg::read_rule_files(config.rules_dir, rf, problems);
+    sg::read_gateway_rule_files(config.rules_dir, config.control_rules_dir, rf, problems);
     for (const auto& p : problems) spdlog::error("rules: {}", p);
     for (auto& f : rf) files.emplace_back(std::move(f.path), std::move(f.text));
   }
@@ -113,7 +113,7 @@ int run_daemon(const std::vector<std::string>& args) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      sg::reload_rules_from_dir(pipeline, config.rules_dir, "SIGHUP");
+      sg::reload_rules(pipeline, config, "SIGHUP");
       continue;
     }
     spdlog::info("{}: stopping", strsignal(sig));

@@ -21,7 +21,7 @@ OpsHooks::OpsHooks(const Config& config)
       metrics_interval_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(config.metrics_interval).count()) {
   if (!config.control_topic.empty()) {
     control_ = std::make_unique<ControlHandler>(config.control_topic, config.control_secret,
-                                                config.rules_dir, control_stats_);
+                                                config.rules_dir, config.control_rules_dir, control_stats_);
   }
 }
 

@@ -21,11 +21,11 @@ std::int64_t steady_now_ns() {
 }
 }  // namespace
 
-void reload_rules_from_dir(Pipeline& pipeline, const std::string& dir, const char* why) {
-  spdlog::info("{}: reloading rules from {}", why, dir);
+void reload_rules(Pipeline& pipeline, const Config& config, const char* why) {
+  spdlog::info("{}: reloading rules from {}", why, config.rules_dir);
   std::vector<RuleFile> rf;
   std::vector<std::string> problems;
-  read_rule_files(dir, rf, problems);
+  read_gateway_rule_files(config.rules_dir, config.control_rules_dir, rf, problems);
   if (!problems.empty()) {
     for (const auto& p : problems) spdlog::error("reload: {}", p);
     spdlog::error("reload skipped; the previous rules keep running");
@@ -44,7 +44,7 @@ OpsServices::~OpsServices() { stop(); }
 void OpsServices::start() {
   if (config_.watch_rules) {
     watcher_ = std::make_unique<RuleWatcher>(config_.rules_dir, [this] {
-      reload_rules_from_dir(pipeline_, config_.rules_dir, "rules directory changed");
+      reload_rules(pipeline_, config_, "rules directory changed");
     });
     const std::string err = watcher_->start();
     if (err.empty()) {

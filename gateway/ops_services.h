@@ -15,9 +15,10 @@
 
 namespace streamgate::gateway {
 
-//! Reads every *.sql file of `dir` and hands the set to the pipeline, which applies it on its
-//! worker. An unreadable directory or file skips the reload (the running rules stay).
-void reload_rules_from_dir(Pipeline& pipeline, const std::string& dir, const char* why);
+//! Reads every *.sql file of the rules directory and of the control-rules directory and hands
+//! the set to the pipeline, which applies it on its worker. An unreadable directory or file
+//! skips the reload (the running rules stay).
+void reload_rules(Pipeline& pipeline, const Config& config, const char* why);
 
 class OpsServices {
  public:

@@ -62,4 +62,17 @@ void read_rule_files(const std::string& path, std::vector<RuleFile>& out,
   out.push_back(std::move(rf));
 }
 
+void read_gateway_rule_files(const std::string& rules_dir, const std::string& control_rules_dir,
+                             std::vector<RuleFile>& out, std::vector<std::string>& errors) {
+  read_rule_files(rules_dir, out, errors);
+  std::error_code ec;
+  if (control_rules_dir.empty() || !fs::is_directory(control_rules_dir, ec)) return;
+  if (fs::equivalent(rules_dir, control_rules_dir, ec)) return;
+  std::vector<std::string> control_errors;
+  read_rule_files(control_rules_dir, out, control_errors);
+  for (auto& e : control_errors) {
+    if (e.find("no *.sql rule files") == std::string::npos) errors.push_back(std::move(e));
+  }
+}
+
 }  // namespace streamgate::gateway

@@ -17,4 +17,10 @@ struct RuleFile {
 void read_rule_files(const std::string& path, std::vector<RuleFile>& out,
                      std::vector<std::string>& errors);
 
+//! The gateway's rule set: every file of `rules_dir`, then those of `control_rules_dir` (rules
+//! added over the control topic), unless it is the same directory. A control directory that
+//! does not exist yet or holds no *.sql file is not a problem: nothing was added.
+void read_gateway_rule_files(const std::string& rules_dir, const std::string& control_rules_dir,
+                             std::vector<RuleFile>& out, std::vector<std::string>& errors);
+
 }  // namespace streamgate::gateway

@@ -199,7 +199,7 @@ TEST(Ops, ControlTopicAddsListsAndRemovesRules) {
   auto r = json::parse(c.on_topic(reply)[0].payload);
   EXPECT_TRUE(r["ok"].get<bool>()) << r.dump();
   EXPECT_EQ(r["id"], "a1");
-  EXPECT_TRUE(fs::exists(gw.dir() / "rules.d" / "90-control-ctl_rule.sql"));
+  EXPECT_TRUE(fs::exists(gw.dir() / "control-rules" / "90-control-ctl_rule.sql"));
   c.publish("devices/d9/telemetry", event("d9", 50, 1));
   ASSERT_TRUE(c.wait_for("out/ctl", 1)) << gw.logs();
 
@@ -216,13 +216,13 @@ TEST(Ops, ControlTopicAddsListsAndRemovesRules) {
   r = json::parse(c.on_topic(reply)[2].payload);
   EXPECT_FALSE(r["ok"].get<bool>());
   EXPECT_FALSE(r["errors"].empty()) << r.dump();
-  EXPECT_FALSE(fs::exists(gw.dir() / "rules.d" / "90-control-broken.sql"));
+  EXPECT_FALSE(fs::exists(gw.dir() / "control-rules" / "90-control-broken.sql"));
 
   c.publish("sg/it/control", R"({"op":"remove","rule":"ctl_rule"})");
   ASSERT_TRUE(c.wait_for(reply, 4)) << gw.logs();
   r = json::parse(c.on_topic(reply)[3].payload);
   EXPECT_TRUE(r["ok"].get<bool>()) << r.dump();
-  EXPECT_FALSE(fs::exists(gw.dir() / "rules.d" / "90-control-ctl_rule.sql"));
+  EXPECT_FALSE(fs::exists(gw.dir() / "control-rules" / "90-control-ctl_rule.sql"));
 
   c.publish("sg/it/control", R"({"op":"pause","rule":"low_battery"})");
   ASSERT_TRUE(c.wait_for(reply, 5)) << gw.logs();
@@ -247,11 +247,11 @@ TEST(Ops, ControlTopicWithSecretRefusesUnsignedAndBadHmac) {
   ASSERT_TRUE(c.wait_for(reply, 2)) << gw.logs();
   for (const auto& m : c.on_topic(reply)) EXPECT_FALSE(json::parse(m.payload)["ok"].get<bool>()) << m.payload;
   EXPECT_EQ(json::parse(c.on_topic(reply)[1].payload)["error"], "bad hmac");
-  EXPECT_FALSE(fs::exists(gw.dir() / "rules.d" / "90-control-signed_rule.sql"));
+  EXPECT_FALSE(fs::exists(gw.dir() / "control-rules" / "90-control-signed_rule.sql"));
   c.publish("sg/it/control", json{{"payload", add}, {"hmac", hmac_hex("t0p-secret", add)}}.dump());
   ASSERT_TRUE(c.wait_for(reply, 3)) << gw.logs();
   EXPECT_TRUE(json::parse(c.on_topic(reply)[2].payload)["ok"].get<bool>()) << c.on_topic(reply)[2].payload;
-  EXPECT_TRUE(fs::exists(gw.dir() / "rules.d" / "90-control-signed_rule.sql"));
+  EXPECT_TRUE(fs::exists(gw.dir() / "control-rules" / "90-control-signed_rule.sql"));
   EXPECT_EQ(gw.terminate(), 0) << gw.logs();
 }
 

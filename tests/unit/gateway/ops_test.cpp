@@ -1,11 +1,16 @@
 // Control-topic HMAC check, Prometheus/JSON formatting, bounded topic counters, HOST:PORT parsing.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "gateway/control.h"
 #include "gateway/http_server.h"
 #include "gateway/metrics.h"
+#include "gateway/rule_files.h"
 #include "gateway/rule_watcher.h"
 
 using namespace streamgate::gateway;
@@ -30,7 +35,7 @@ TEST(ControlHmac, VerifyAcceptsEitherCaseAndRejectsTampering) {
 
 TEST(ControlHandler, RefusesUnsignedAndBadlySignedRequestsWhenASecretIsSet) {
   ControlStats stats;
-  ControlHandler h("gw/control", "k", "/nonexistent", stats);
+  ControlHandler h("gw/control", "k", "/nonexistent", "/nonexistent", stats);
   streamgate::rules::Engine engine;
   auto no_reload = [](const ControlHandler::Files&) { return std::vector<streamgate::rules::RuleError>{}; };
   auto r = h.handle(R"({"op":"list"})", engine, no_reload);
@@ -49,6 +54,56 @@ TEST(ControlHandler, RefusesUnsignedAndBadlySignedRequestsWhenASecretIsSet) {
   EXPECT_EQ(r.topic, "me/replies");
   EXPECT_EQ(stats.denied.load(), 2u);
   EXPECT_EQ(stats.ok.load(), 1u);
+}
+
+// Under the systemd unit /etc is read-only (ProtectSystem=strict): rules added over the control
+// topic live in the state directory and are loaded after the operator's rules directory.
+TEST(ControlHandler, AddedRulesGoToTheControlRulesDirAndAreReadBackAfterTheRulesDir) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("sg-control-" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base / "rules.d");
+  std::ofstream(base / "rules.d" / "00-streams.sql")
+      << "CREATE STREAM devices WITH (TOPIC = 'dev/+');\n"
+         "CREATE RULE all_devices WITH (TOPIC = 'out/all') AS SELECT * FROM devices;\n";
+  const std::string rules_dir = (base / "rules.d").string();
+  // Named so that it sorts before rules.d: the load order must not depend on the path names.
+  const std::string control_dir = (base / "a-state" / "control-rules").string();
+
+  streamgate::rules::Engine engine;
+  std::vector<RuleFile> initial;
+  std::vector<std::string> problems;
+  read_gateway_rule_files(rules_dir, control_dir, initial, problems);
+  ASSERT_TRUE(problems.empty()) << problems.front();  // a control dir not made yet is no problem
+  ASSERT_EQ(initial.size(), 1u);
+  ASSERT_TRUE(engine.load_file(initial[0].path, initial[0].text).empty());
+  auto reload = [&](const ControlHandler::Files& files) { return engine.reload(files); };
+
+  ControlStats stats;
+  ControlHandler h("gw/control", "", rules_dir, control_dir, stats);
+  const nlohmann::json add{{"op", "add"}, {"rule", "hot"},
+                           {"sql", "CREATE RULE hot WITH (TOPIC = 'out/hot') AS SELECT * FROM devices WHERE t > 50"}};
+  auto r = nlohmann::json::parse(h.handle(add.dump(), engine, reload).payload);
+  ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+  const fs::path added = fs::path(control_dir) / "90-control-hot.sql";
+  EXPECT_EQ(r["file"], added.string());
+  EXPECT_TRUE(fs::exists(added));
+  EXPECT_FALSE(fs::exists(base / "rules.d" / "90-control-hot.sql"));
+
+  // What a restart or SIGHUP reads: the operator's files first (streams), then the added rule.
+  std::vector<RuleFile> after;
+  read_gateway_rule_files(rules_dir, control_dir, after, problems);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[1].path, added.string());
+  streamgate::rules::Engine restarted;
+  for (const auto& f : after) EXPECT_TRUE(restarted.load_file(f.path, f.text).empty()) << f.path;
+  EXPECT_EQ(restarted.rules().size(), 2u);
+
+  r = nlohmann::json::parse(h.handle(R"({"op":"remove","rule":"hot"})", engine, reload).payload);
+  ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
+  EXPECT_FALSE(fs::exists(added));
+  EXPECT_EQ(engine.rules().size(), 1u);
+  fs::remove_all(base);
 }
 
 TEST(ControlHandler, RuleNamesAreSafeFileNames) {
