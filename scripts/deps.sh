@@ -55,3 +55,9 @@ streamgate_free_port() {
   done
   return 1
 }
+
+# Run directly (`sudo bash scripts/deps.sh`) it installs the packages; sourced, it only defines.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  set -euo pipefail
+  streamgate_install_deps
+fi
