@@ -27,6 +27,7 @@
 #                          steady,idle,startup,size; default all; passthrough is always run)
 #          --build-dir DIR (build-bench)  --out FILE (also write the JSON summary there)  --keep
 # Env:     STREAMGATE_BIN, STREAMGATE_LOAD_BIN: use these binaries instead of building.
+#          STREAMGATE_ARGS: extra options for every gateway run (A/B runs, e.g. "--batch-delay 0").
 # Needs:   mosquitto, python3 (summary, NOTIFY_SOCKET listener), strip (binutils).
 set -uo pipefail
 
@@ -199,8 +200,9 @@ start_gateway() {  # start_gateway TAG RULES_DIR [extra streamgate options]
   local tag=$1 rules=$2; shift 2
   GW_N=$((GW_N + 1))
   GW_LOG=$WORK/gw-$GW_N-$tag.log
+  # shellcheck disable=SC2086  # STREAMGATE_ARGS is a list of options
   "$SG" --broker "$BROKER" --rules-dir "$rules" --state-db "$WORK/state-$GW_N.db" --log-level info \
-    --qos 0 --client-id "sgbench-$GW_N" "$@" >"$GW_LOG" 2>&1 &
+    --qos 0 --client-id "sgbench-$GW_N" ${STREAMGATE_ARGS:-} "$@" >"$GW_LOG" 2>&1 &
   GW_PID=$!
   PIDS+=("$GW_PID")
   gw_subscribed() { grep -q 'subscribed to' "$GW_LOG" || ! kill -0 "$GW_PID" 2>/dev/null; }
@@ -222,7 +224,7 @@ thread_ticks() {  # {"thread name": user+system ticks, ...} summed by name over 
   local f
   for f in /proc/"$1"/task/*/stat; do cat "$f" 2>/dev/null; echo; done |
     sed -n 's/^[0-9]* (\(.*\)) [A-Za-z] \(.*\)$/\1|\2/p' |
-    awk -F'|' '{ split($2, a, " "); t[$1] += a[12] + a[13] } END { printf "{"; for (k in t) printf "%s\"%s\":%d", (n++ ? "," : ""), k, t[k]; printf "}" }'
+    awk -F'|' '{ split($2, a, " "); t[$1] += a[11] + a[12] } END { printf "{"; for (k in t) printf "%s\"%s\":%d", (n++ ? "," : ""), k, t[k]; printf "}" }'
 }
 gw_sample() {  # JSON of the gateway's CPU ticks (all, and by thread name) and memory now
   printf '{"ticks":%s,"rss_kb":%s,"hwm_kb":%s,"threads":%s}' "$(cpu_ticks "$GW_PID")" "$(status_kb "$GW_PID" VmRSS)" \

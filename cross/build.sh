@@ -5,14 +5,17 @@
 # sysroot made with mmdebstrap. See cross/README.md.
 #
 # usage: cross/build.sh [--arch aarch64|armhf|all] [--setup-only] [--no-setup] [--no-tests]
-#                       [--deb] [-j N]
+#                       [--deb] [--snapshot] [-j N]
+#   --snapshot  build a copy of the sources taken when the script starts (build-cross-src/), so
+#               files edited during the long build cannot put two versions of a header into
+#               one binary
 # environment:
 #   STREAMGATE_SYSROOTS            where sysroots live (/opt/streamgate-sysroots)
 #   STREAMGATE_ARMHF_SYSROOT       armhf sysroot ($STREAMGATE_SYSROOTS/bookworm-armhf)
 #   STREAMGATE_ARM64_OVERLAY       arm64 libsimdjson-dev overlay ($STREAMGATE_SYSROOTS/arm64-overlay)
 #   STREAMGATE_CROSS_BUILD_ROOT    where build-cross-<arch> go (the source tree)
 #   STREAMGATE_CROSS_EXCLUDE_LABELS  ctest label regex not run under emulation
-#                                  (default integration|packaging, plus golden; see below)
+#                                  (default integration|packaging; see note below)
 #   STREAMGATE_CROSS_TARGETS       ninja targets to build (default: all); with a list, tests
 #                                  of targets not built (<target>_NOT_BUILT) are not run
 #   TEST_TIMEOUT                   default per-test ctest timeout in seconds (300)
@@ -25,8 +28,8 @@ ARM64_OVERLAY="${STREAMGATE_ARM64_OVERLAY:-$SYSROOTS/arm64-overlay}"
 BUILD_ROOT="${STREAMGATE_CROSS_BUILD_ROOT:-$ROOT}"
 # integration: needs Mosquitto and starts the real binary as a child process; packaging: cpack,
 # dpkg -x and systemd-analyze are host tools. golden_test runs the real binary through a shell,
-# which under qemu-user (no binfmt_misc here) only works when it prefixes the command with
-# STREAMGATE_TEST_EMULATOR (see cross/README.md); it is left out until it does.
+# which under qemu-user (no binfmt_misc here) only works because it prefixes the command with
+# STREAMGATE_TEST_EMULATOR (see cross/README.md); without the prefix it is left out.
 if [[ -z "${STREAMGATE_CROSS_EXCLUDE_LABELS:-}" ]]; then
   if grep -qs STREAMGATE_TEST_EMULATOR "$ROOT/tests/golden/golden_test.cpp"; then
     EXCLUDE_LABELS="integration|packaging"
@@ -46,6 +49,7 @@ DO_SETUP=1
 DO_BUILD=1
 DO_TESTS=1
 DO_DEB=0
+DO_SNAPSHOT=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --arch) shift; [[ "$1" == all ]] && ARCHES=(aarch64 armhf) || ARCHES=("$1") ;;
@@ -55,7 +59,8 @@ while [[ $# -gt 0 ]]; do
     --deb) DO_DEB=1 ;;
     -j) shift; JOBS="$1" ;;
     -j*) JOBS="${1#-j}" ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --snapshot) DO_SNAPSHOT=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "cross/build.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -168,6 +173,22 @@ emulator_for() {
 declare -A SUMMARY
 now() { date +%s; }
 
+# --snapshot: copies the source tree (not the build directories, .git or .signals) to
+# $BUILD_ROOT/build-cross-src, which is then built. Modification times are kept, so ninja still
+# rebuilds only what changed since the last snapshot. A build dir configured from the other source tree is
+# reconfigured from scratch (CMake refuses a cache made for a different source directory).
+SRC="$ROOT"
+take_snapshot() {
+  SRC="$BUILD_ROOT/build-cross-src"
+  log "snapshot of $ROOT into $SRC"
+  rm -rf "$SRC.tmp"
+  mkdir -p "$SRC.tmp"
+  tar -C "$ROOT" --exclude='./build*' --exclude=./.git --exclude=./.signals --exclude=./.cache \
+    -cf - . | tar -C "$SRC.tmp" -xf -
+  rm -rf "$SRC"
+  mv "$SRC.tmp" "$SRC"
+}
+
 # cross/platform_check.cpp: compiled with the cross compiler alone (no CMake) and run under qemu.
 platform_check() {
   local arch="$1" dir="$2" cxx out
@@ -177,7 +198,7 @@ platform_check() {
   esac
   out="$dir/platform_check"
   mkdir -p "$dir"
-  if ! "${cxx[@]}" -std=c++20 -O2 -Wall -Wextra -Werror -I"$ROOT" "$ROOT/cross/platform_check.cpp" \
+  if ! "${cxx[@]}" -std=c++20 -O2 -Wall -Wextra -Werror -I"$SRC" "$SRC/cross/platform_check.cpp" \
       -o "$out"; then
     SUMMARY[$arch.platform]="FAILED to compile (a static_assert?)"
     return 1
@@ -197,10 +218,14 @@ build_arch() {
   log "$arch: platform check"
   platform_check "$arch" "$dir" || rc=1
 
-  log "$arch: configure ($dir)"
+  log "$arch: configure ($dir from $SRC)"
   t0=$(now)
-  if ! cmake -S "$ROOT" -B "$dir" -G Ninja \
-      -DCMAKE_TOOLCHAIN_FILE="$ROOT/cross/toolchain-$arch.cmake" \
+  if [[ -f "$dir/CMakeCache.txt" ]] &&
+     ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$SRC" "$dir/CMakeCache.txt"; then
+    rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+  fi
+  if ! cmake -S "$SRC" -B "$dir" -G Ninja \
+      -DCMAKE_TOOLCHAIN_FILE="$SRC/cross/toolchain-$arch.cmake" \
       -DCMAKE_BUILD_TYPE=Release \
       -DSTREAMGATE_BUILD_TESTS=ON -DSTREAMGATE_BUILD_BENCH=OFF; then
     SUMMARY[$arch.build]="configure FAILED"
@@ -253,6 +278,7 @@ if [[ $DO_SETUP -eq 1 ]]; then
   log "setup done in $(( $(now) - t_setup )) s"
 fi
 [[ $DO_BUILD -eq 1 ]] || exit 0
+[[ $DO_SNAPSHOT -eq 0 ]] || take_snapshot
 
 overall=0
 for a in "${ARCHES[@]}"; do

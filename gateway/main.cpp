@@ -69,6 +69,8 @@ int run_daemon(const std::vector<std::string>& args) {
 
   streamgate::rules::EngineOptions engine_options;
   engine_options.max_payload_bytes = config.max_payload_bytes;
+  // Engine bounds refusing data (keys, windows, rows, pending events): already rate-limited.
+  engine_options.on_limit = [](const std::string& m) { spdlog::warn("{}", m); };
   auto engine = std::make_unique<streamgate::rules::Engine>(engine_options);
   std::vector<std::pair<std::string, std::string>> files;
   {

@@ -218,10 +218,61 @@ void MqttClient::manage() {
   }
 }
 
-bool MqttClient::publish(std::string_view topic, std::string_view payload, int qos, bool retain) {
+namespace {
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+// The deterministic result id travels with the message so consumers can drop the repeats an
+// at-least-once hop may produce: as an MQTT 5 user property, and (opt-in, for MQTT 3.1.1
+// consumers) as the first member of the JSON object payload. The payload is copied once either
+// way (Paho owns its bytes); other payloads are sent as they are.
+mqtt::message_ptr make_publish(const MqttClientOptions& o, std::string_view topic, std::string_view payload,
+                               int qos, bool retain, std::string_view result_id) {
+  mqtt::message_ptr msg;
+  const std::size_t open = payload.find_first_not_of(" \t\r\n");
+  if (!result_id.empty() && !o.result_id_field.empty() && open != std::string_view::npos && payload[open] == '{') {
+    std::string p;
+    p.reserve(payload.size() + o.result_id_field.size() + result_id.size() + 8);
+    p += '{';
+    append_json_string(p, o.result_id_field);
+    p += ':';
+    append_json_string(p, result_id);
+    const std::size_t next = payload.find_first_not_of(" \t\r\n", open + 1);
+    if (next != std::string_view::npos && payload[next] != '}') p += ',';
+    p.append(payload.substr(open + 1));
+    msg = mqtt::make_message(std::string(topic), std::move(p), qos, retain);
+  } else {
+    msg = mqtt::make_message(std::string(topic), payload.data(), payload.size(), qos, retain);
+  }
+  if (!result_id.empty() && o.broker.version == MqttVersion::V5) {
+    msg->set_properties(mqtt::properties{{mqtt::property::USER_PROPERTY, kResultIdProperty, std::string(result_id)}});
+  }
+  return msg;
+}
+
+}  // namespace
+
+bool MqttClient::publish(std::string_view topic, std::string_view payload, int qos, bool retain,
+                         std::string_view result_id) {
   try {
-    auto msg = mqtt::make_message(std::string(topic), payload.data(), payload.size(), qos, retain);
-    client_->publish(std::move(msg));
+    client_->publish(make_publish(options_, topic, payload, qos, retain, result_id));
     return true;
   } catch (const mqtt::exception&) {
     stats_.publish_refused.fetch_add(1, std::memory_order_relaxed);
@@ -230,10 +281,9 @@ bool MqttClient::publish(std::string_view topic, std::string_view payload, int q
 }
 
 mqtt::delivery_token_ptr MqttClient::publish_tracked(std::string_view topic, std::string_view payload,
-                                                     int qos, bool retain) {
+                                                     int qos, bool retain, std::string_view result_id) {
   try {
-    auto msg = mqtt::make_message(std::string(topic), payload.data(), payload.size(), qos, retain);
-    return client_->publish(std::move(msg));
+    return client_->publish(make_publish(options_, topic, payload, qos, retain, result_id));
   } catch (const mqtt::exception&) {
     stats_.publish_refused.fetch_add(1, std::memory_order_relaxed);
     return nullptr;

@@ -29,7 +29,13 @@ struct MqttClientOptions {
   std::vector<Subscription> subscriptions;
   //! Messages Paho keeps while disconnected before `publish` starts refusing.
   int max_buffered_messages = 100'000;
+  //! Non-empty: publishes with a result id add it as this field of the JSON object payload
+  //! (config `result-id-field`, for MQTT 3.1.1 consumers).
+  std::string result_id_field;
 };
+
+//! Name of the MQTT 5 user property carrying a result's deterministic id.
+inline constexpr const char* kResultIdProperty = "result_id";
 
 struct MqttClientStats {
   std::atomic<std::uint64_t> connects{0};
@@ -59,13 +65,15 @@ class MqttClient {
   bool subscribed() const { return subscribed_.load(std::memory_order_acquire); }
 
   //! Thread-safe, non-blocking. False when Paho refuses (offline buffer full or client
-  //! stopped); the caller decides whether to retry.
-  bool publish(std::string_view topic, std::string_view payload, int qos, bool retain);
+  //! stopped); the caller decides whether to retry. A non-empty `result_id` travels with the
+  //! message: MQTT 5 user property kResultIdProperty, and the result_id_field when set.
+  bool publish(std::string_view topic, std::string_view payload, int qos, bool retain,
+               std::string_view result_id = {});
   //! Like publish(), but returns Paho's delivery token (nullptr when refused) so the caller can
   //! poll token->is_complete() / get_return_code() from its own thread: the outbox acks a row
   //! only after the broker's PUBACK (QoS >= 1), without waiting inside a Paho callback.
   mqtt::delivery_token_ptr publish_tracked(std::string_view topic, std::string_view payload, int qos,
-                                           bool retain);
+                                           bool retain, std::string_view result_id = {});
 
   //! Publishes handed to Paho but not yet completed (QoS 0: written; QoS 1/2: acknowledged).
   std::size_t pending_deliveries() const;

@@ -1,6 +1,7 @@
 // The running gateway: Paho receive thread -> ingress ring -> worker (owns the Engine) ->
-// egress ring -> publisher thread -> output connection. Only the rings and atomic counters are
-// shared between threads; no exception crosses a thread.
+// egress ring -> publisher thread (outbox, checkpoints) -> output connection; at-most-once
+// results go from the worker to the output connection directly. Only the rings and atomic
+// counters are shared between threads; no exception crosses a thread.
 #pragma once
 
 #include <array>
@@ -108,6 +109,9 @@ class Pipeline {
   void worker_loop();
   void publisher_loop();
   void handle(const MessageSlot& slot);
+  //! Worker: copies a QoS 0 message into the journal group; flush_journal() commits the group.
+  void stage_journal(const MessageSlot& slot);
+  void flush_journal();
   void dead_letter(std::string_view topic, std::string_view payload, std::string_view reason,
                    std::size_t original_size);
   void push_egress(rules::Emission&& e);
@@ -123,7 +127,8 @@ class Pipeline {
   void replay_journal();
   void refresh_delivery();
   void take_checkpoint();
-  void publish_direct(std::string_view topic, std::string_view payload, int qos, bool retain);
+  void publish_direct(std::string_view topic, std::string_view payload, int qos, bool retain,
+                      std::string_view result_id = {});
   void flush_to_outbox(std::vector<storage::OutboxMessage>& batch);
   void save_checkpoint(const PendingCheckpoint& cp);
   void pump_outbox();
@@ -150,6 +155,9 @@ class Pipeline {
   std::atomic<bool> publisher_stop_{false};  //!< drain the egress ring, then exit
   std::atomic<bool> abandon_{false};         //!< shutdown deadline passed: stop waiting
   std::atomic<bool> reload_pending_{false};
+  //! The worker naps for batch-delay after a busy spell; the receive thread then wakes it only
+  //! for a backlog, so a steady stream costs one wake-up per nap, not one per message.
+  std::atomic<bool> worker_napping_{false};
   std::mutex reload_mu_;
   std::vector<std::pair<std::string, std::string>> reload_files_;
 
@@ -158,8 +166,9 @@ class Pipeline {
   std::atomic<std::int64_t> last_drop_log_ns_{0};
   PipelineMetrics metrics_;
 
-  // Durable state. journal_db_/journal_ belong to the Paho receive thread (append), state_db_
-  // and the stores on it to the publisher thread; the worker only reads durable_.
+  // Durable state. journal_db_/journal_ and journal_next_seq_ belong to the Paho receive thread
+  // (seqs for every message, rows for QoS >= 1), worker_journal_db_/worker_journal_ to the worker
+  // (rows of QoS 0 messages, in groups), state_db_ and the stores on it to the publisher thread.
   std::atomic<bool> durable_{false};
   std::atomic<bool> state_failed_{false};
   std::atomic<std::int64_t> last_storage_log_ns_{0};
@@ -169,10 +178,26 @@ class Pipeline {
   std::unique_ptr<storage::Outbox> outbox_;
   std::unique_ptr<storage::CheckpointStore> checkpoints_;
   std::unique_ptr<storage::InputJournal> journal_truncator_;
+  std::unique_ptr<storage::Database> worker_journal_db_;
+  std::unique_ptr<storage::InputJournal> worker_journal_;
+  std::int64_t journal_next_seq_ = 0;  //!< last seq handed out (receive thread)
   std::int64_t restored_journal_seq_ = 0;  //!< from the checkpoint: replay after this
   std::int64_t replay_until_seq_ = 0;      //!< journal end before the input connected
   // Worker-owned.
   std::int64_t last_seq_ = 0;  //!< highest journal seq the engine has processed
+  bool egress_pushed_ = false;  //!< results pushed since the publisher was last woken
+  //! QoS 0 messages waiting to be journaled: bytes in one preallocated buffer, so staging never
+  //! allocates; bounded by count, bytes and age (flush_journal()).
+  struct StagedMessage {
+    std::int64_t seq = 0;
+    std::int64_t received_at = 0;
+    std::size_t offset = 0;  //!< topic, then payload, in journal_bytes_
+    std::uint32_t topic_len = 0;
+    std::uint32_t payload_len = 0;
+  };
+  std::vector<StagedMessage> journal_staged_;
+  std::string journal_bytes_;
+  std::int64_t journal_first_ns_ = 0;  //!< steady time the oldest staged message was staged
   std::unordered_map<std::string, Delivery> delivery_;
   // Publisher-owned outbox drain state.
   struct InFlight {

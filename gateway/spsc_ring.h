@@ -115,6 +115,8 @@ struct MessageSlot {
   bool retained = false;
   bool oversize = false;  //!< payload was over the limit: only its head was kept, for dead letters
   std::int64_t journal_seq = 0;  //!< seq in the durable input journal; 0 when not journaled
+  //! QoS 0: the seq is assigned but the row not yet written; the worker journals it in a group.
+  bool journal_pending = false;
 
   std::string_view topic_view() const { return {topic, topic_len}; }
   std::string_view payload_view() const { return {payload, payload_len}; }
@@ -122,19 +124,22 @@ struct MessageSlot {
 
 enum class PushResult : std::uint8_t { Ok, Full, Oversize, TopicTooLong };
 
-//! The ingress ring: fixed-size byte buffers per slot (max topic + max payload), carved from one
-//! arena allocated up front without touching it, so pages are only mapped once a message of that
-//! size has actually passed through the slot.
+//! The ingress ring: fixed-size byte buffers per slot (max topic + max payload + padding), carved
+//! from one arena allocated up front without touching it, so pages are only mapped once a message
+//! of that size has actually passed through the slot.
 class MessageRing {
  public:
   //! Bytes of an oversize payload kept for the dead-letter message.
   static constexpr std::size_t kOversizeHead = 256;
+  //! Readable bytes after every payload (simdjson::SIMDJSON_PADDING): the engine parses the
+  //! payload in place (`on_message(..., padded = true)`) instead of copying it into a padded buffer.
+  static constexpr std::size_t kPayloadPadding = 64;
 
   MessageRing(std::size_t capacity, std::size_t max_payload_bytes, std::size_t max_topic_bytes = 1024)
       : ring_(capacity),
         max_payload_(max_payload_bytes),
         max_topic_(max_topic_bytes),
-        slot_bytes_(round_up(max_topic_bytes + std::max(max_payload_bytes, kOversizeHead))) {
+        slot_bytes_(round_up(max_topic_bytes + std::max(max_payload_bytes, kOversizeHead) + kPayloadPadding)) {
     // Default-initialised on purpose: zeroing would fault in every page of the arena.
     arena_.reset(new char[slot_bytes_ * capacity]);
     // Wire every slot to its region once; producer and consumer never change the pointers.
@@ -151,7 +156,8 @@ class MessageRing {
   //! payload is still queued (truncated, flagged) when `keep_oversize_head`, so the worker can
   //! dead-letter it; it never reaches the engine.
   PushResult try_push(std::string_view topic, std::string_view payload, std::int64_t received_ns,
-                      int qos, bool retained, bool keep_oversize_head, std::int64_t journal_seq = 0) {
+                      int qos, bool retained, bool keep_oversize_head, std::int64_t journal_seq = 0,
+                      bool journal_pending = false) {
     if (topic.size() > max_topic_) return PushResult::TopicTooLong;
     const bool oversize = payload.size() > max_payload_;
     if (oversize && !keep_oversize_head) return PushResult::Oversize;
@@ -167,6 +173,7 @@ class MessageRing {
       s.retained = retained;
       s.oversize = oversize;
       s.journal_seq = journal_seq;
+      s.journal_pending = journal_pending;
     });
     if (!ok) return PushResult::Full;
     return oversize ? PushResult::Oversize : PushResult::Ok;

@@ -96,22 +96,33 @@ struct Engine::Impl : runtime::Output {
   TimeNs now = 0;
   //! topic -> matching source streams. Devices reuse a bounded set of topics, so matching
   //! filters once per topic saves work per message; cleared on install and when it grows large.
-  std::unordered_map<std::string, std::vector<std::size_t>> route_cache;
+  struct TopicHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::vector<std::size_t>, TopicHash, std::equal_to<>> route_cache;
   static constexpr std::size_t kRouteCacheMax = 16384;
+  //! The previous message's topic and its entry: a stream of messages on one topic (or a
+  //! replay) skips even the hash. Reset with route_cache (the pointer is into it).
+  std::string last_topic;
+  const std::vector<std::size_t>* last_route = nullptr;
 
   const std::vector<std::size_t>& route(std::string_view topic) {
-    // Heterogeneous lookup is C++20 for unordered containers only with a transparent hash;
-    // a std::string key copy is cheap for short topics (SSO) and avoids that machinery.
-    std::string key(topic);
-    auto it = route_cache.find(key);
-    if (it != route_cache.end()) return it->second;
-    if (route_cache.size() >= kRouteCacheMax) route_cache.clear();
-    std::vector<std::size_t> matched;
-    for (std::size_t i = 0; i < cat.plan->streams.size(); ++i) {
-      const auto& s = cat.plan->streams[i];
-      if (!s.topic_filter.empty() && topic_matches(s.topic_filter, topic)) matched.push_back(i);
+    if (last_route && topic == last_topic) return *last_route;
+    auto it = route_cache.find(topic);  // heterogeneous: no std::string built per message
+    if (it == route_cache.end()) {
+      if (route_cache.size() >= kRouteCacheMax) route_cache.clear();
+      std::vector<std::size_t> matched;
+      for (std::size_t i = 0; i < cat.plan->streams.size(); ++i) {
+        const auto& s = cat.plan->streams[i];
+        if (!s.topic_filter.empty() && topic_matches(s.topic_filter, topic)) matched.push_back(i);
+      }
+      it = route_cache.emplace(std::string(topic), std::move(matched)).first;
     }
-    return route_cache.emplace(std::move(key), std::move(matched)).first->second;
+    // Assigning reuses last_topic's capacity: no allocation once it has held a long topic.
+    last_topic.assign(topic.data(), topic.size());
+    last_route = &it->second;
+    return it->second;
   }
 
   // ---- building rule sets
@@ -163,6 +174,7 @@ struct Engine::Impl : runtime::Output {
     }
     // Destroy the old set (its plan must outlive its runtimes).
     route_cache.clear();
+    last_route = nullptr;
     Catalog old = std::move(cat);
     old.rules.clear();
     old.streams.clear();
@@ -216,7 +228,6 @@ struct Engine::Impl : runtime::Output {
     simdjson::dom::object obj;
     if (elem.get_object().get(obj)) return IngestStatus::NotAnObject;
     // One pass over the object: referenced fields into slots, timestamp and id located.
-    for (auto& v : s.slots) v = Value();
     simdjson::dom::element ts_elem, id_elem;
     bool has_ts = false, has_id = false;
     s.extractor.extract(obj, s.slots.data(), &ts_elem, &has_ts, &id_elem, &has_id);
@@ -224,7 +235,9 @@ struct Engine::Impl : runtime::Output {
     if (!d.timestamp_field.empty()) {
       if (!has_ts || ts_elem.is_null()) return IngestStatus::MissingTimestamp;
       auto ts = timestamp_of(ts_elem);
-      if (!ts || *ts > window::sat_add(now, options.max_future)) return IngestStatus::BadTimestamp;
+      if (!ts || *ts > window::sat_add(now, options.max_future) || *ts < kMinEventTime || *ts > kMaxEventTime) {
+        return IngestStatus::BadTimestamp;
+      }
       t = *ts;
     }
     if (!d.event_id_field.empty() && has_id && !id_elem.is_null()) {

@@ -75,7 +75,17 @@ struct EngineOptions {
   std::size_t max_open_windows = 10'000;
   std::size_t max_group_keys = 100'000;
   std::size_t max_rows_per_window = 100'000;  //!< rows buffered by non-aggregate window SELECTs
-  std::size_t max_pending_events = 100'000;   //!< out-of-order buffer before the watermark
+  //! Events held back per rule until the watermark passes them: rows buffered by
+  //! non-aggregate window SELECTs (all open windows together), the rows of a sliding
+  //! CountingWindow, the MATCH_RECOGNIZE out-of-order buffer.
+  std::size_t max_pending_events = 100'000;
+  //! Distinct values kept per group for an aggregate(DISTINCT ...) (beyond: counted, ignored).
+  std::size_t max_distinct_values = 100'000;
+  //! Called when one of the bounds above refuses data, at most once per
+  //! `limit_report_interval` of processing time per rule and bound, with one line naming the
+  //! rule, the bound and the counts (the gateway logs it). Empty: counted in RuleMetrics only.
+  std::function<void(const std::string& message)> on_limit;
+  TimeNs limit_report_interval = 10 * kNsPerSec;
 };
 
 struct RuleMetrics {
@@ -86,7 +96,8 @@ struct RuleMetrics {
   std::uint64_t late_events = 0;
   std::uint64_t dropped_keys = 0;     //!< new keys refused at max_group_keys
   std::uint64_t dropped_windows = 0;  //!< windows refused at max_open_windows
-  std::uint64_t dropped_rows = 0;     //!< rows refused at max_rows_per_window
+  std::uint64_t dropped_rows = 0;     //!< rows refused at max_rows_per_window / max_pending_events
+  std::uint64_t dropped_values = 0;   //!< distinct values refused at max_distinct_values
   std::uint64_t eval_errors = 0;      //!< e.g. type mismatch in an expression: row skipped
   std::uint64_t eval_ns = 0;          //!< time spent evaluating
   std::size_t open_windows = 0;

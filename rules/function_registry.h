@@ -13,6 +13,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -53,6 +54,8 @@ struct AggregateFunction {
   void (*restore)(void* state, const nlohmann::json& saved) = nullptr;
   //! Heap bytes owned by the state beyond state_size (memory accounting and bounds).
   std::size_t (*heap_bytes)(const void* state) = nullptr;
+  //! destroy() does nothing: closing a window of many groups may skip calling it.
+  bool trivially_destructible = false;
 };
 
 //! Per-key state for functions evaluated row by row that remember earlier rows:
@@ -119,6 +122,7 @@ void FunctionRegistry::register_aggregate(std::string name, int min_args, int ma
   f.state_align = alignof(State);
   f.construct = [](void* p) { new (p) State(); };
   f.destroy = [](void* p) { static_cast<State*>(p)->~State(); };
+  f.trivially_destructible = std::is_trivially_destructible_v<State>;
   f.add = [](void* p, Args a) { static_cast<State*>(p)->add(a); };
   f.merge = [](void* into, const void* from) {
     static_cast<State*>(into)->merge(*static_cast<const State*>(from));

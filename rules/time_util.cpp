@@ -90,7 +90,8 @@ std::optional<TimeNs> parse_duration(std::string_view text) {
     }
     const double ns = number * scale;
     if (!std::isfinite(ns) || ns > 9.2e18) return std::nullopt;
-    total += static_cast<TimeNs>(std::llround(ns));
+    // "9e18ns9e18ns": each part fits, the sum must too (signed overflow is undefined).
+    if (__builtin_add_overflow(total, static_cast<TimeNs>(std::llround(ns)), &total)) return std::nullopt;
     any = true;
   }
   if (!any) return std::nullopt;
@@ -148,7 +149,11 @@ std::optional<TimeNs> parse_rfc3339(std::string_view s) {
   const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month),
                                             static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_sec;
-  return secs * kNsPerSec + frac_ns;
+  // Years past 2262 (or before 1677) do not fit in int64 nanoseconds: not a time we can hold.
+  TimeNs ns;
+  if (__builtin_mul_overflow(secs, kNsPerSec, &ns) || __builtin_add_overflow(ns, frac_ns, &ns))
+    return std::nullopt;
+  return ns;
 }
 
 std::optional<TimeNs> epoch_number_to_ns(double number) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,9 +39,23 @@ inline TimeNs floor_div(TimeNs a, TimeNs b) {
   return q;
 }
 
-//! Start of the epoch-aligned window of length `size` (offset `offset`) holding t.
+//! Start of the epoch-aligned window of length `size` (offset `offset`) holding t. Saturates
+//! to the lowest time instead of overflowing for t within one window of the int64 limits (only
+//! reachable from scalar functions: event times that far out are rejected at ingest).
 inline TimeNs align_down(TimeNs t, TimeNs size, TimeNs offset = 0) {
-  return floor_div(t - offset, size) * size + offset;
+  TimeNs shifted = 0;
+  TimeNs start = 0;
+  if (__builtin_sub_overflow(t, offset, &shifted) ||
+      __builtin_mul_overflow(floor_div(shifted, size), size, &start) ||
+      __builtin_add_overflow(start, offset, &start)) {
+    return std::numeric_limits<TimeNs>::min();
+  }
+  return start;
 }
+
+//! Event times accepted at ingest: about 1824 to 2116. Far enough from the int64 limits that
+//! window arithmetic (start + size, watermark - lateness) cannot overflow.
+inline constexpr TimeNs kMinEventTime = -(TimeNs{1} << 62);
+inline constexpr TimeNs kMaxEventTime = TimeNs{1} << 62;
 
 }  // namespace streamgate::rules

@@ -233,7 +233,9 @@ std::size_t Value::hash() const {
     case Type::Double: {
       // Equal numbers hash equal whatever their type (1 and 1.0 are the same key).
       const double d = as_number();
-      if (is_int() || d == std::floor(d)) {
+      // The range check (the int64 range, exactly) keeps the cast defined: inf and 1e300 are
+      // integral doubles too.
+      if (is_int() || (d == std::floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
         const auto i = is_int() ? as_int() : static_cast<std::int64_t>(d);
         return std::hash<std::int64_t>{}(i);
       }

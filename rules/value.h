@@ -35,6 +35,12 @@ class Value {
   Value(Array a) : v_(std::make_shared<const rules::Array>(std::move(a))) {}
   Value(Object o) : v_(std::make_shared<const rules::Object>(std::move(o))) {}
 
+  //! Sets a string, reusing this Value's buffer when it already holds one (hot-path ingest).
+  void assign_string(std::string_view s) {
+    if (auto* p = std::get_if<std::string>(&v_)) p->assign(s.data(), s.size());
+    else v_.emplace<std::string>(s);
+  }
+
   Type type() const { return static_cast<Type>(v_.index()); }
   bool is_null() const { return type() == Type::Null; }
   bool is_bool() const { return type() == Type::Bool; }

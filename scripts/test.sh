@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: the one-command test suite. Installs what is missing (apt), builds with warnings as
 # errors (./build) and runs every test with ctest. With STREAMGATE_SANITIZE=1, or when $CI is
-# set, it also builds with ASan+UBSan (./build-asan) and runs the unit and golden tests there.
+# set, it also builds with ASan+UBSan (./build-asan) and runs the unit and golden tests there,
+# and runs each libFuzzer target for 60 s (STREAMGATE_FUZZ_SECONDS=N to choose; clang, ./build-fuzz).
 #
 #   sudo bash scripts/test.sh
 set -euo pipefail
@@ -36,5 +37,34 @@ if [ "$sanitize" = 1 ]; then
   echo "==> ctest under ASan+UBSan (./build-asan: unit and golden tests)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE 'integration|bench|oracle|packaging' || status=$?
+fi
+
+# Fuzzing (issue 4): each libFuzzer target for a bounded time from its committed seed corpus.
+# New coverage goes to a scratch dir (the committed corpus is not modified); a crash leaves its
+# reproducer in build-fuzz/fuzz-<target>/ and fails the run.
+if [ -n "${CI:-}" ] || [ "${STREAMGATE_FUZZ_SECONDS:-0}" != 0 ]; then
+  fuzz_seconds=${STREAMGATE_FUZZ_SECONDS:-60}
+  fuzz_cxx=$(command -v clang++-14 || command -v clang++ || true)
+  if [ -z "$fuzz_cxx" ]; then
+    echo "error: fuzzing needs clang (apt-get install clang-14)" >&2
+    status=1
+  else
+    echo "==> fuzz targets, ${fuzz_seconds}s each (./build-fuzz, $fuzz_cxx)"
+    CXX="$fuzz_cxx" cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DSTREAMGATE_FUZZ=ON -DSTREAMGATE_BUILD_BENCH=OFF
+    cmake --build build-fuzz -j "$jobs" --target rule_parser_fuzz ingest_fuzz
+    for target in rule_parser ingest; do
+      work="build-fuzz/fuzz-$target"
+      rm -rf "$work" && mkdir -p "$work/new"
+      "build-fuzz/tests/fuzz/${target}_fuzz" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$work/" "$work/new" "tests/fuzz/corpus/$target" \
+        >"$work/log" 2>&1 || {
+        tail -n 60 "$work/log"
+        echo "error: fuzz target $target failed; reproducer in $work/ (add it to tests/fuzz/corpus/$target once fixed)" >&2
+        status=1
+      }
+      grep -E '^stat::number_of_executed_units|^#[0-9]+ *DONE' "$work/log" || true
+    done
+  fi
 fi
 exit "$status"

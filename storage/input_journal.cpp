@@ -37,6 +37,13 @@ std::int64_t InputJournal::append(std::span<const InputMessage> batch) {
   return seq;
 }
 
+void InputJournal::append_at(std::int64_t seq, std::string_view topic, std::string_view payload,
+                             std::int64_t received_at) {
+  // An explicit seq above the AUTOINCREMENT high-water mark moves sqlite_sequence with it.
+  auto insert = db_.cached("INSERT INTO input_journal(seq, topic, payload, received_at) VALUES (?1, ?2, ?3, ?4)");
+  insert->bind(1, seq).bind(2, topic).bind_blob(3, payload).bind(4, received_at).exec();
+}
+
 std::vector<JournalEntry> InputJournal::read_after(std::int64_t after_seq, std::size_t max) {
   std::vector<JournalEntry> out;
   if (max == 0) return out;

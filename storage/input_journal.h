@@ -47,6 +47,10 @@ class InputJournal {
   std::int64_t append(std::string_view topic, std::string_view payload, std::int64_t received_at);
   //! Appends a batch in one transaction; returns the seq of the last one (last_seq() if empty).
   std::int64_t append(std::span<const InputMessage> batch);
+  //! Appends one message under a seq the caller assigned (above last_seq(), increasing): lets
+  //! two threads with their own connections journal in arrival order. No transaction of its
+  //! own: alone it autocommits; wrap a group in a Transaction to commit it once.
+  void append_at(std::int64_t seq, std::string_view topic, std::string_view payload, std::int64_t received_at);
 
   //! Up to `max` entries with seq > `after_seq`, in arrival order.
   std::vector<JournalEntry> read_after(std::int64_t after_seq, std::size_t max);

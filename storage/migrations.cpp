@@ -65,8 +65,16 @@ CREATE TABLE counters (
 );
 )sql";
 
+// Version 2: at-least-once results carry their deterministic id to consumers too (MQTT 5 user
+// property, optional payload field) without taking part in the outbox's dedup, so it lives
+// outside the UNIQUE result_id column.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE outbox ADD COLUMN carried_id TEXT;  -- id sent along, never deduplicated
+)sql";
+
 const Migration kMigrations[] = {
     {1, "checkpoints, progress, outbox, published ids, input journal", kSchemaV1, nullptr},
+    {2, "outbox: carried ids of at-least-once results", kSchemaV2, nullptr},
 };
 
 }  // namespace

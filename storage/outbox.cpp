@@ -17,7 +17,7 @@ std::int64_t to_i64(std::uint64_t v) {
 
 OutboxMessage OutboxMessage::from_emission(rules::Emission&& emission) {
   return OutboxMessage{std::move(emission.result_id), std::move(emission.topic), emission.qos,
-                       emission.retain, std::move(emission.payload)};
+                       emission.retain, std::move(emission.payload), true};
 }
 
 Outbox::Outbox(Database& db, OutboxLimits limits) : db_(db), limits_(limits) {
@@ -41,14 +41,17 @@ EnqueueResult Outbox::enqueue(std::span<const OutboxMessage> batch, std::int64_t
   {
     // The NOT EXISTS makes an id published before a crash stay suppressed when the restored
     // engine emits it again; OR IGNORE covers an id that is still queued. A NULL result_id
-    // matches neither, so results without an id are always queued.
+    // matches neither, so results without an id (or not deduplicated: their id goes to
+    // carried_id) are always queued.
     auto insert = db_.cached(
         "INSERT OR IGNORE INTO outbox(result_id, topic, qos, retain, payload, bytes, "
-        "enqueued_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 "
+        "enqueued_at, carried_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 "
         "WHERE NOT EXISTS (SELECT 1 FROM published_ids WHERE result_id = ?1)");
     for (const OutboxMessage& m : batch) {
       const std::uint64_t size = m.topic.size() + m.payload.size();
-      insert->bind_text_or_null(1, m.result_id)
+      const std::string_view id = m.result_id;
+      insert->bind_text_or_null(1, m.dedup ? id : std::string_view())
+          .bind_text_or_null(8, m.dedup ? std::string_view() : id)
           .bind(2, m.topic)
           .bind(3, m.qos)
           .bind(4, m.retain)
@@ -110,8 +113,8 @@ std::vector<OutboxEntry> Outbox::peek(std::size_t max, std::int64_t after_id) {
   if (max == 0) return out;
   out.reserve(std::min<std::size_t>(max, depth_));
   auto select = db_.cached(
-      "SELECT id, result_id, topic, qos, retain, payload, enqueued_at FROM outbox "
-      "WHERE id > ?1 ORDER BY id LIMIT ?2");
+      "SELECT id, coalesce(result_id, carried_id), topic, qos, retain, payload, enqueued_at, "
+      "result_id IS NOT NULL FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2");
   select->bind(1, after_id).bind(2, to_i64(max));
   while (select->step()) {
     OutboxEntry e;
@@ -122,6 +125,7 @@ std::vector<OutboxEntry> Outbox::peek(std::size_t max, std::int64_t after_id) {
     e.message.retain = select->column_int64(4) != 0;
     e.message.payload = std::string(select->column_blob(5));
     e.enqueued_at = select->column_int64(6);
+    e.message.dedup = select->column_int64(7) != 0;
     out.push_back(std::move(e));
   }
   return out;

@@ -19,11 +19,14 @@ namespace streamgate::storage {
 
 //! One message to publish.
 struct OutboxMessage {
-  std::string result_id;  //!< deterministic id; empty = no dedup (stored as NULL)
+  std::string result_id;  //!< deterministic id, carried to consumers; empty = none
   std::string topic;
   int qos = 0;
   bool retain = false;
   std::string payload;
+  //! true (exactly-once): result_id is suppressed when already queued or published.
+  //! false (at-least-once): result_id is only carried along; repeats are queued again.
+  bool dedup = true;
 
   //! Moves the publishable parts out of an engine emission.
   static OutboxMessage from_emission(rules::Emission&& emission);
@@ -58,8 +61,8 @@ class Outbox {
   //! `db` must be migrated (open_database) and outlive the outbox.
   explicit Outbox(Database& db, OutboxLimits limits = {});
 
-  //! Appends a batch in one transaction. A message whose result_id is already queued or in
-  //! published_ids is skipped (INSERT OR IGNORE + a published_ids check), then the oldest rows
+  //! Appends a batch in one transaction. A `dedup` message whose result_id is already queued or
+  //! in published_ids is skipped (INSERT OR IGNORE + a published_ids check), then the oldest rows
   //! are dropped while the queue is over its limits. Throws StorageError (nothing was written).
   EnqueueResult enqueue(std::span<const OutboxMessage> batch,
                         std::int64_t now_ns = wall_clock_ns());
@@ -68,8 +71,9 @@ class Outbox {
   //! id seen lets a publisher keep several messages in flight before acking.
   std::vector<OutboxEntry> peek(std::size_t max, std::int64_t after_id = 0);
 
-  //! Marks every message with id <= `up_to_id` delivered: deletes them and records their
-  //! result_ids in published_ids, in one transaction. Returns the number of rows removed.
+  //! Marks every message with id <= `up_to_id` delivered: deletes them and records the
+  //! result_ids of the `dedup` ones in published_ids, in one transaction. Returns the number of
+  //! rows removed.
   std::size_t ack(std::int64_t up_to_id, std::int64_t now_ns = wall_clock_ns());
 
   //! True when `result_id` was delivered (and not yet pruned from the dedup horizon).

@@ -35,6 +35,7 @@ AlertMachine::AlertMachine(AlertOptions options) : o_(std::move(options)) {
   if (o_.cooldown < 0) o_.cooldown = 0;
   if (o_.clear_after < 0) o_.clear_after = 0;
   if (o_.silence < 0) o_.silence = 0;
+  name_hash_ = fnv1a(o_.name + '\n');
 }
 
 std::string AlertMachine::topic_segment(const Value& key) {
@@ -88,10 +89,23 @@ void AlertMachine::observe(const Value& key, bool condition, const Value& values
     s.false_since = t;
   }
   if (!settle(s, t, sink)) {
-    keys_.erase(it);
+    forget(it);
     return;
   }
-  next_due_ = std::min(next_due_, due(s));
+  requeue(it->first, s);
+}
+
+void AlertMachine::requeue(const Value& key, KeyState& s) {
+  const TimeNs d = due(s);
+  if (d == s.queued) return;
+  if (s.queued != kTimeMax) due_.erase({s.queued, &key});
+  s.queued = d;
+  if (d != kTimeMax) due_.emplace(d, &key);
+}
+
+void AlertMachine::forget(Keys::iterator it) {
+  if (it->second.queued != kTimeMax) due_.erase({it->second.queued, &it->first});
+  keys_.erase(it);
 }
 
 TimeNs AlertMachine::due(const KeyState& s) const {
@@ -130,28 +144,17 @@ bool AlertMachine::settle(KeyState& s, TimeNs t, const AlertSink& sink) {
 }
 
 void AlertMachine::advance(TimeNs t, const AlertSink& sink) {
-  if (t < next_due_) return;
-  // Keys due by t, settled in order of due time then key, so output is deterministic.
-  std::vector<std::pair<TimeNs, const Value*>> ready;
-  next_due_ = kTimeMax;
-  for (auto& [key, s] : keys_) {
-    const TimeNs d = due(s);
-    if (d <= t)
-      ready.emplace_back(d, &key);
-    else
-      next_due_ = std::min(next_due_, d);
-  }
-  std::sort(ready.begin(), ready.end(), [](const auto& a, const auto& b) {
-    if (a.first != b.first) return a.first < b.first;
-    return compare(*a.second, *b.second) < 0;
-  });
-  for (const auto& [d, key] : ready) {
-    auto it = keys_.find(*key);
+  // Keys due by t, settled in order of due time then key, so output is deterministic. A settled
+  // key is due again only after t (settle does everything due by t), so each goes once.
+  while (!due_.empty() && due_.begin()->first <= t) {
+    auto it = keys_.find(*due_.begin()->second);
+    due_.erase(due_.begin());
+    it->second.queued = kTimeMax;
     if (!settle(it->second, t, sink)) {
       keys_.erase(it);
       continue;
     }
-    next_due_ = std::min(next_due_, due(it->second));
+    requeue(it->first, it->second);
   }
 }
 
@@ -160,8 +163,12 @@ void AlertMachine::raise(KeyState& s, TimeNs t, const AlertSink& sink) {
   s.pending = false;
   s.last_raised = t;
   s.values = s.last_values;
-  s.id = hex64(fnv1a(std::to_string(s.first_seen),
-                     fnv1a(s.key.to_json() + '\n', fnv1a(o_.name + '\n'))));
+  // id = FNV-1a over name '\n' key-JSON '\n' first_seen (decimal): stable across builds.
+  scratch_.clear();
+  s.key.append_json(scratch_);
+  scratch_ += '\n';
+  scratch_ += std::to_string(s.first_seen);
+  s.id = hex64(fnv1a(scratch_, name_hash_));
   ++stats_.raised;
   send(s, AlertState::Raised, t, sink);
 }
@@ -180,6 +187,9 @@ void AlertMachine::send(const KeyState& s, AlertState state, TimeNs t, const Ale
   m.state_topic = o_.topic + "/" + topic_segment(s.key);
   m.id = s.id;
   m.time = t;
+  m.values = state == AlertState::Raised ? s.values : s.last_values;
+  m.first_seen = s.first_seen;
+  m.last_seen = s.last_seen;
   std::string& p = m.payload;
   p += "{\"alert\":";
   append_json_string(p, o_.name);
@@ -200,6 +210,21 @@ void AlertMachine::send(const KeyState& s, AlertState state, TimeNs t, const Ale
   append_json_string(p, format_rfc3339(t));
   p += '}';
   sink(std::move(m));
+}
+
+Object to_row(const AlertOptions& o, const AlertMessage& m) {
+  Object row;
+  row.reserve(9);
+  row.emplace_back("alert", Value(o.name));
+  row.emplace_back("key", m.key);
+  row.emplace_back("severity", Value(o.severity));
+  row.emplace_back("state", Value(m.state == AlertState::Raised ? "raised" : "cleared"));
+  row.emplace_back("values", m.values);
+  row.emplace_back("first_seen", Value(format_rfc3339(m.first_seen)));
+  row.emplace_back("last_seen", Value(format_rfc3339(m.last_seen)));
+  row.emplace_back("id", Value(m.id));
+  row.emplace_back("time", Value(format_rfc3339(m.time)));
+  return row;
 }
 
 AlertStats AlertMachine::stats() const {
@@ -241,7 +266,7 @@ nlohmann::json AlertMachine::save() const {
 }
 
 void AlertMachine::restore(const nlohmann::json& j) {
-  std::unordered_map<Value, KeyState, ValueHash> keys;
+  Keys keys;
   for (const auto& jk : j.at("keys")) {
     KeyState s;
     s.key = Value::from_nlohmann(jk.at("key"));
@@ -257,13 +282,13 @@ void AlertMachine::restore(const nlohmann::json& j) {
     Value key = s.key;
     keys.emplace(std::move(key), std::move(s));
   }
+  due_.clear();  // before keys_ goes: its entries point into it
   keys_ = std::move(keys);
   stats_ = AlertStats{};
   stats_.raised = j.value("raised", std::uint64_t{0});
   stats_.cleared = j.value("cleared", std::uint64_t{0});
   stats_.held_back = j.value("held_back", std::uint64_t{0});
-  next_due_ = kTimeMax;
-  for (const auto& [k, s] : keys_) next_due_ = std::min(next_due_, due(s));
+  for (auto& [k, s] : keys_) requeue(k, s);
 }
 
 }  // namespace streamgate::rules::alert

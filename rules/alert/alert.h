@@ -24,8 +24,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -54,7 +56,14 @@ struct AlertMessage {
   std::string payload;      //!< JSON object
   std::string id;
   TimeNs time = 0;          //!< event time of the transition
+  Value values;             //!< the values reported in the payload
+  TimeNs first_seen = 0;
+  TimeNs last_seen = 0;
 };
+
+//! The message as a row, for rules reading FROM the alert: the payload's fields and values
+//! (times as the same RFC 3339 text), so a chained rule sees what a subscriber sees.
+Object to_row(const AlertOptions& o, const AlertMessage& m);
 
 using AlertSink = std::function<void(AlertMessage&&)>;
 
@@ -76,12 +85,18 @@ class AlertMachine {
   void observe(const Value& key, bool condition, const Value& values, TimeNs t,
                const AlertSink& sink);
 
+  //! Whether observe(key, condition, ...) could do anything: not for a false condition on a key
+  //! without state, the common case, which callers can so skip without building `values`.
+  bool wants(const Value& key, bool condition) const {
+    return condition || (!keys_.empty() && keys_.find(key) != keys_.end());
+  }
+
   //! Event time reached `t` (watermark): clears, held-back raises and forgetting due by then.
   void advance(TimeNs t, const AlertSink& sink);
 
   const AlertOptions& options() const { return o_; }
   //! Whether advance(t) would have anything to do (cheap: lets callers skip it).
-  bool due(TimeNs t) const { return t >= next_due_; }
+  bool due(TimeNs t) const { return !due_.empty() && t >= due_.begin()->first; }
   AlertStats stats() const;
   //! Whether `key` is currently raised.
   bool is_active(const Value& key) const;
@@ -106,6 +121,16 @@ class AlertMachine {
     Value values;           //!< values of the raise (or of the held-back raise)
     Value last_values;      //!< latest true values
     std::string id;
+    TimeNs queued = kTimeMax;  //!< the due time this key is filed under in due_ (kTimeMax: none)
+  };
+  using Keys = std::unordered_map<Value, KeyState, ValueHash>;
+  //! Orders (due time, key): keys due at the same time settle in key order (deterministic).
+  struct DueLess {
+    bool operator()(const std::pair<TimeNs, const Value*>& a,
+                    const std::pair<TimeNs, const Value*>& b) const {
+      if (a.first != b.first) return a.first < b.first;
+      return compare(*a.second, *b.second) < 0;
+    }
   };
 
   void raise(KeyState& s, TimeNs t, const AlertSink& sink);
@@ -115,10 +140,18 @@ class AlertMachine {
   //! Earliest time something is due for s (kTimeMax: nothing).
   TimeNs due(const KeyState& s) const;
   void send(const KeyState& s, AlertState state, TimeNs t, const AlertSink& sink);
+  //! Files s under its current due time (after any change to it).
+  void requeue(const Value& key, KeyState& s);
+  void forget(Keys::iterator it);
 
   AlertOptions o_;
-  std::unordered_map<Value, KeyState, ValueHash> keys_;
-  TimeNs next_due_ = kTimeMax;  //!< lower bound of due() over all keys
+  Keys keys_;
+  //! Keys with something due, by (due time, key): advance() takes the front instead of
+  //! scanning every key (a scan per transition was the cost of alerts with many keys).
+  //! The pointers are the keys of keys_, stable until erased (forget() unfiles first).
+  std::set<std::pair<TimeNs, const Value*>, DueLess> due_;
+  std::uint64_t name_hash_ = 0;  //!< FNV-1a of name + '\n': the first part of every id
+  std::string scratch_;
   AlertStats stats_;
 };
 

@@ -1,6 +1,7 @@
 // Ingest: simdjson DOM parsing with the EngineOptions limits, and field extraction into slots.
 #include "rules/ingest/ingest.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace streamgate::rules::ingest {
@@ -42,7 +43,7 @@ void FieldExtractor::build(const std::vector<std::string>& slot_fields,
                            const std::string& timestamp_field, const std::string& id_field) {
   names_.clear();
   slots_.clear();
-  index_.clear();
+  for (auto& b : by_length_) b.clear();
   auto add = [&](const std::string& name, int slot) {
     int u = -1;
     for (std::size_t k = 0; k < names_.size(); ++k)
@@ -51,6 +52,7 @@ void FieldExtractor::build(const std::vector<std::string>& slot_fields,
       u = static_cast<int>(names_.size());
       names_.push_back(name);
       slots_.emplace_back();
+      by_length_[std::min(name.size(), kMaxIndexedLength)].push_back(u);
     }
     // Special targets first so extract() can test targets[0] < 0 cheaply.
     auto& t = slots_[static_cast<std::size_t>(u)];
@@ -60,30 +62,73 @@ void FieldExtractor::build(const std::vector<std::string>& slot_fields,
   for (std::size_t i = 0; i < slot_fields.size(); ++i) add(slot_fields[i], static_cast<int>(i));
   if (!timestamp_field.empty()) add(timestamp_field, -1);
   if (!id_field.empty()) add(id_field, -2);
-  if (names_.size() > 8)
-    for (std::size_t k = 0; k < names_.size(); ++k) index_.emplace(names_[k], static_cast<int>(k));
 }
 
-int FieldExtractor::find(std::string_view key) const {
-  if (!index_.empty()) {
-    auto it = index_.find(key);
-    return it == index_.end() ? -1 : it->second;
+namespace {
+
+//! Equality of two n-byte ranges for the short n of field names, with fixed-size loads the
+//! compiler inlines (a memcmp call costs more than the comparison itself here).
+inline bool same_bytes(const char* a, const char* b, std::size_t n) {
+  auto load8 = [](const char* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  auto load4 = [](const char* p) {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 <= n; i += 8)
+      if (load8(a + i) != load8(b + i)) return false;
+    return load8(a + n - 8) == load8(b + n - 8);  // the tail, overlapping
   }
-  for (std::size_t k = 0; k < names_.size(); ++k)
-    if (names_[k].size() == key.size() && std::memcmp(names_[k].data(), key.data(), key.size()) == 0)
-      return static_cast<int>(k);
+  if (n >= 4) return load4(a) == load4(b) && load4(a + n - 4) == load4(b + n - 4);
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
+}  // namespace
+
+int FieldExtractor::find(std::string_view key) const {
+  for (int u : by_length_[std::min(key.size(), kMaxIndexedLength)]) {
+    const std::string& n = names_[static_cast<std::size_t>(u)];
+    if (n.size() == key.size() && same_bytes(n.data(), key.data(), key.size())) return u;
+  }
   return -1;
 }
+
+namespace {
+
+//! to_value() into an existing Value: a string slot keeps its buffer from the previous event,
+//! so long strings are not reallocated per message.
+void assign_value(Value& dst, simdjson::dom::element e) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::STRING: dst.assign_string(e.get_string().value_unsafe()); return;
+    case element_type::INT64: dst = Value(e.get_int64().value_unsafe()); return;
+    case element_type::DOUBLE: dst = Value(e.get_double().value_unsafe()); return;
+    case element_type::BOOL: dst = Value(e.get_bool().value_unsafe()); return;
+    case element_type::NULL_VALUE: dst = Value(); return;
+    default: dst = to_value(e); return;
+  }
+}
+
+}  // namespace
 
 void FieldExtractor::extract(simdjson::dom::object obj, Value* slots, simdjson::dom::element* ts,
                              bool* ts_found, simdjson::dom::element* id, bool* id_found) const {
   if (names_.empty()) return;
-  std::size_t seen = 0;
+  seen_.assign(names_.size(), 0);
+  std::size_t found = 0;
   for (auto field : obj) {
     const int u = find(field.key);
     if (u < 0) continue;
+    const auto uu = static_cast<std::size_t>(u);
     int first_slot = -1;
-    for (int t : slots_[static_cast<std::size_t>(u)]) {
+    for (int t : slots_[uu]) {
       if (t == -1) {
         if (ts) *ts = field.value;
         if (ts_found) *ts_found = true;
@@ -91,13 +136,24 @@ void FieldExtractor::extract(simdjson::dom::object obj, Value* slots, simdjson::
         if (id) *id = field.value;
         if (id_found) *id_found = true;
       } else if (first_slot < 0) {
-        slots[t] = to_value(field.value);
+        assign_value(slots[t], field.value);
         first_slot = t;
       } else {
         slots[t] = slots[first_slot];
       }
     }
-    if (++seen == names_.size()) break;
+    // A repeated key overwrites (last one wins) but counts once.
+    if (!seen_[uu]) {
+      seen_[uu] = 1;
+      if (++found == names_.size()) break;
+    }
+  }
+  if (found == names_.size()) return;
+  // Fields this event lacks read as NULL.
+  for (std::size_t u = 0; u < names_.size(); ++u) {
+    if (seen_[u]) continue;
+    for (int t : slots_[u])
+      if (t >= 0) slots[t] = Value();
   }
 }
 

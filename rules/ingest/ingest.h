@@ -2,9 +2,9 @@
 // only the fields the rules reference. Also the payload checks of EngineOptions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <simdjson.h>
@@ -24,13 +24,13 @@ class FieldExtractor {
   //! `timestamp_field` / `id_field` (may be empty) are located in the same pass over the object.
   void build(const std::vector<std::string>& slot_fields, const std::string& timestamp_field = {},
              const std::string& id_field = {});
-  //! Fills slots (sized slot_fields.size(), reset to NULL by the caller) from obj, and points
+  //! Fills every slot (sized slot_fields.size(); NULL for an absent field) from obj, and points
   //! *ts / *id at the timestamp / id fields (left untouched when absent). One pass, stops early
-  //! once every wanted field was seen.
+  //! once every wanted field was seen. Slots holding strings keep their buffers.
   void extract(simdjson::dom::object obj, Value* slots, simdjson::dom::element* ts = nullptr,
                bool* ts_found = nullptr, simdjson::dom::element* id = nullptr,
                bool* id_found = nullptr) const;
-  //! Same from an already built object (rows coming from another rule).
+  //! Same from an already built object (rows coming from another rule); slots must be NULL.
   void extract(const Object& obj, Value* slots) const;
   bool empty() const { return names_.empty(); }
 
@@ -38,7 +38,12 @@ class FieldExtractor {
   int find(std::string_view key) const;
   std::vector<std::string> names_;            //!< unique names
   std::vector<std::vector<int>> slots_;       //!< per unique name; -1 timestamp, -2 id
-  std::unordered_map<std::string_view, int> index_;  //!< used when there are many names
+  //! Unique-name indexes grouped by name length (names of kMaxIndexedLength bytes or more share
+  //! the last bucket): a key is compared with the few names of its length only, so the common
+  //! case of an unwanted field costs one bucket lookup.
+  static constexpr std::size_t kMaxIndexedLength = 32;
+  std::vector<int> by_length_[kMaxIndexedLength + 1];
+  mutable std::vector<std::uint8_t> seen_;  //!< per unique name, scratch of extract()
 };
 
 class JsonParser {

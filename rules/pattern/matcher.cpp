@@ -11,6 +11,46 @@
 
 namespace streamgate::rules::pattern {
 
+// ---- RowRing ----
+
+StoredRow& RowRing::append() {
+  if (n_ == buf_.size()) resize_to(buf_.empty() ? 4 : buf_.size() * 2);
+  ++n_;
+  return back();
+}
+
+StoredRow& RowRing::push_back(TimeNs time, std::vector<Value>& slots) {
+  StoredRow& r = append();
+  r.time = time;
+  r.slots.swap(slots);
+  return r;
+}
+
+StoredRow& RowRing::push_back(TimeNs time, const Value* slots, std::size_t n) {
+  StoredRow& r = append();
+  r.time = time;
+  r.slots.assign(slots, slots + n);
+  return r;
+}
+
+void RowRing::pop_front() {
+  head_ = (head_ + 1) & (buf_.size() - 1);
+  --n_;
+  // Give memory back after a burst (a long partial match); small rings keep their storage.
+  if (buf_.size() > 64 && n_ < buf_.size() / 8) resize_to(buf_.size() / 4);
+}
+
+void RowRing::clear() {
+  while (n_ > 0) pop_front();
+}
+
+void RowRing::resize_to(std::size_t capacity) {
+  std::vector<StoredRow> next(capacity);
+  for (std::size_t i = 0; i < n_; ++i) next[i] = std::move((*this)[i]);
+  buf_.swap(next);
+  head_ = 0;
+}
+
 // ---- MatchView ----
 
 const StoredRow& MatchView::row(std::size_t i) const { return p_->rows[start_ + i - p_->base]; }
@@ -47,6 +87,10 @@ std::uint64_t MatchView::match_number() const { return number_; }
 
 // ---- Matcher ----
 
+namespace {
+constexpr std::size_t kSpareRunVectors = 256;
+}  // namespace
+
 Matcher::Matcher(Automaton automaton, MatcherOptions options)
     : a_(std::move(automaton)), o_(options) {
   if (o_.max_runs == 0) o_.max_runs = 1;
@@ -55,8 +99,7 @@ Matcher::Matcher(Automaton automaton, MatcherOptions options)
 
 Matcher::~Matcher() = default;
 
-MatchView Matcher::view(const Partition& p, std::uint64_t start,
-                        const std::vector<std::uint16_t>& labels) const {
+MatchView Matcher::view(const Partition& p, std::uint64_t start, const Labels& labels) const {
   MatchView v;
   v.p_ = &p;
   v.start_ = start;
@@ -66,22 +109,70 @@ MatchView Matcher::view(const Partition& p, std::uint64_t start,
   return v;
 }
 
-Matcher::RowStatus Matcher::on_row(const Value& key, TimeNs time, std::vector<Value> slots,
+namespace {
+
+// Value::hash of an integer is the integer itself: mixed (murmur3's finalizer) so keys such as
+// multiples of a power of two do not share their low bits, which pick the probe slot.
+std::uint64_t mix(std::uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+}  // namespace
+
+Partition* Matcher::find(const Value& key, std::uint64_t hash) const {
+  if (index_.empty()) return nullptr;
+  const std::size_t mask = index_.size() - 1;
+  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+    const IndexSlot& s = index_[i];
+    if (!s.p) return nullptr;
+    if (s.hash == hash && s.p->key == key) return s.p;
+  }
+}
+
+void Matcher::index_insert(Partition* p) {
+  if (partitions_.size() * 2 > index_.size()) {
+    rebuild_index();  // p is in partitions_ already
+    return;
+  }
+  const std::size_t mask = index_.size() - 1;
+  std::size_t i = p->hash & mask;
+  while (index_[i].p) i = (i + 1) & mask;
+  index_[i] = IndexSlot{p->hash, p};
+}
+
+void Matcher::rebuild_index() {
+  std::size_t n = 16;
+  while (n < (partitions_.size() + 1) * 2) n *= 2;
+  index_.assign(n, IndexSlot{});
+  const std::size_t mask = n - 1;
+  for (const auto& [id, owned] : partitions_) {
+    std::size_t i = owned->hash & mask;
+    while (index_[i].p) i = (i + 1) & mask;
+    index_[i] = IndexSlot{owned->hash, owned.get()};
+  }
+}
+
+Matcher::RowStatus Matcher::on_row(const Value& key, TimeNs time, std::vector<Value>&& slots,
                                    const Predicate& pred, const OnMatch& on_match) {
-  Partition* p = nullptr;
-  if (auto it = by_key_.find(key); it != by_key_.end()) {
-    p = it->second;
-  } else {
+  const std::uint64_t hash = mix(key.hash());
+  Partition* p = find(key, hash);
+  if (!p) {
     if (partitions_.size() >= o_.max_partitions) {
       ++stats_.dropped_partitions;
       return RowStatus::TooManyPartitions;
     }
     auto owned = std::make_unique<Partition>();
     owned->id = next_id_++;
+    owned->hash = hash;
     owned->key = key;
     p = owned.get();
     partitions_.emplace(p->id, std::move(owned));
-    by_key_.emplace(key, p);
+    index_insert(p);
   }
   if (time < p->last_time) {
     ++stats_.out_of_order;
@@ -93,16 +184,10 @@ Matcher::RowStatus Matcher::on_row(const Value& key, TimeNs time, std::vector<Va
     expire(*p, time);
     resolve(*p, on_match);
   }
-  p->rows.push_back(StoredRow{time, std::move(slots)});
+  p->rows.push_back(time, slots);  // `key` may refer into slots: not read after this
   const std::uint64_t seq = p->next++;
-  if (seq >= p->skip_until) {
-    Attempt a;
-    a.start = seq;
-    a.start_time = time;
-    a.runs.push_back(Run{});
-    p->attempts.push_back(std::move(a));
-  }
   step(*p, pred);
+  if (seq >= p->skip_until) start_attempt(*p, seq, time, pred);
   resolve(*p, on_match);
   bound(*p);
   trim(*p);
@@ -116,43 +201,94 @@ void Matcher::step(Partition& p, const Predicate& pred) {
     new_runs_.clear();
     for (Run& r : a.runs) {
       succ_.clear();
-      scratch_.assign(r.labels.begin(), r.labels.end());
-      scratch_.push_back(0);
+      // The candidate label goes on the run itself while the predicates look at it.
+      r.labels.push_back(0);
       for (std::uint32_t q : a_.next[r.state]) {
-        scratch_.back() = a_.state_var[q];
-        if (pred(a_.state_var[q], view(p, a.start, scratch_))) succ_.push_back(q);
+        r.labels.back() = static_cast<char16_t>(a_.state_var[q]);
+        if (pred(a_.state_var[q], view(p, a.start, r.labels))) succ_.push_back(q);
       }
+      r.labels.pop_back();
       for (std::size_t i = 0; i < succ_.size(); ++i) {
-        Run n;
+        Run& n = new_runs_.emplace_back();
         n.state = succ_[i];
         if (i + 1 == succ_.size())
-          n.labels = std::move(r.labels);
+          n.labels.swap(r.labels);
         else
           n.labels = r.labels;
-        n.labels.push_back(a_.state_var[succ_[i]]);
-        new_runs_.push_back(std::move(n));
+        n.labels.push_back(static_cast<char16_t>(a_.state_var[succ_[i]]));
       }
     }
-    // The first run that completed a match outranks every run after it (those could only give
-    // less preferred matches), so they go; it becomes the attempt's best match and lives on
-    // only if it can still grow (greedy: a longer match is preferred).
-    for (std::size_t i = 0; i < new_runs_.size(); ++i) {
-      const Run& r = new_runs_[i];
-      if (!a_.accepting[r.state]) continue;
-      a.has_best = true;
-      a.best = r.labels;
-      const bool can_grow = !a_.next[r.state].empty() && r.labels.size() < o_.max_match_rows;
-      new_runs_.erase(new_runs_.begin() + static_cast<std::ptrdiff_t>(can_grow ? i + 1 : i),
-                      new_runs_.end());
-      break;
-    }
-    // Partial matches at the row limit cannot complete any more.
-    const auto before = new_runs_.size();
-    std::erase_if(new_runs_, [&](const Run& r) { return r.labels.size() >= o_.max_match_rows; });
-    stats_.dropped_attempts += before - new_runs_.size();
-    a.runs.swap(new_runs_);
+    settle_runs(a);
   }
   new_runs_.clear();
+}
+
+void Matcher::start_attempt(Partition& p, std::uint64_t seq, TimeNs time, const Predicate& pred) {
+  succ_.clear();
+  scratch_.assign(1, u'\0');
+  for (std::uint32_t q : a_.next[0]) {
+    scratch_[0] = static_cast<char16_t>(a_.state_var[q]);
+    if (pred(a_.state_var[q], view(p, seq, scratch_))) succ_.push_back(q);
+  }
+  if (succ_.empty()) return;
+  new_runs_.clear();
+  for (std::uint32_t q : succ_) {
+    Run& n = new_runs_.emplace_back();
+    n.state = q;
+    n.labels.assign(1, static_cast<char16_t>(a_.state_var[q]));
+  }
+  Attempt& a = p.attempts.emplace_back();
+  a.start = seq;
+  a.start_time = time;
+  if (!spare_runs_.empty()) {
+    a.runs.swap(spare_runs_.back());
+    spare_runs_.pop_back();
+  }
+  settle_runs(a);
+  new_runs_.clear();
+}
+
+void Matcher::settle_runs(Attempt& a) {
+  // The first run that completed a match outranks every run after it (those could only give
+  // less preferred matches), so they go; it becomes the attempt's best match and lives on
+  // only if it can still grow (greedy: a longer match is preferred).
+  for (std::size_t i = 0; i < new_runs_.size(); ++i) {
+    const Run& r = new_runs_[i];
+    if (!a_.accepting[r.state]) continue;
+    a.has_best = true;
+    a.best = r.labels;
+    const bool can_grow = !a_.next[r.state].empty() && r.labels.size() < o_.max_match_rows;
+    new_runs_.erase(new_runs_.begin() + static_cast<std::ptrdiff_t>(can_grow ? i + 1 : i),
+                    new_runs_.end());
+    break;
+  }
+  // Partial matches at the row limit cannot complete any more.
+  const auto before = new_runs_.size();
+  std::erase_if(new_runs_, [&](const Run& r) { return r.labels.size() >= o_.max_match_rows; });
+  stats_.dropped_attempts += before - new_runs_.size();
+  a.runs.swap(new_runs_);
+}
+
+void Matcher::recycle(Attempt& a) {
+  if (a.runs.capacity() > 0 && spare_runs_.size() < kSpareRunVectors) {
+    a.runs.clear();
+    spare_runs_.push_back(std::move(a.runs));
+  }
+  a.runs.clear();
+}
+
+void Matcher::drop_dead(Partition& p) {
+  std::size_t w = 0;
+  for (std::size_t i = 0; i < p.attempts.size(); ++i) {
+    Attempt& a = p.attempts[i];
+    if (a.runs.empty() && !a.has_best) {
+      recycle(a);
+      continue;
+    }
+    if (w != i) p.attempts[w] = std::move(a);
+    ++w;
+  }
+  p.attempts.resize(w);
 }
 
 void Matcher::expire(Partition& p, TimeNs time) {
@@ -164,17 +300,21 @@ void Matcher::expire(Partition& p, TimeNs time) {
 }
 
 void Matcher::resolve(Partition& p, const OnMatch& on_match) {
-  std::erase_if(p.attempts, [](const Attempt& a) { return a.runs.empty() && !a.has_best; });
-  while (!p.attempts.empty() && p.attempts.front().runs.empty()) {
-    Attempt a = std::move(p.attempts.front());
-    p.attempts.pop_front();
+  drop_dead(p);
+  // Attempts resolve in start order: the front one, once it has no live runs, holds the next
+  // match (it has a best, or drop_dead would have removed it).
+  std::size_t done = 0;
+  while (done < p.attempts.size() && p.attempts[done].runs.empty()) {
+    Attempt& a = p.attempts[done++];
     emit(p, a, on_match);
     if (o_.skip == SkipMode::PastLastRow) {
       const std::uint64_t end = a.start + a.best.size() - 1;
-      while (!p.attempts.empty() && p.attempts.front().start <= end) p.attempts.pop_front();
+      while (done < p.attempts.size() && p.attempts[done].start <= end) recycle(p.attempts[done++]);
       p.skip_until = end + 1;
     }
+    recycle(a);
   }
+  if (done > 0) p.attempts.erase(p.attempts.begin(), p.attempts.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 void Matcher::emit(Partition& p, const Attempt& a, const OnMatch& on_match) {
@@ -202,7 +342,7 @@ void Matcher::bound(Partition& p) {
     total -= runs.size() - o_.max_runs;
     runs.resize(o_.max_runs);
   }
-  std::erase_if(p.attempts, [](const Attempt& a) { return a.runs.empty() && !a.has_best; });
+  drop_dead(p);
   p.runs = total;
 }
 
@@ -215,49 +355,83 @@ void Matcher::trim(Partition& p) {
   }
 }
 
+void Matcher::push_deadline(TimeNs d, std::uint64_t id) {
+  const auto later = std::greater<std::pair<TimeNs, std::uint64_t>>();
+  if (deadlines_.size() >= 2 * partitions_.size() + 64) {
+    // Mostly stale entries: rebuild from the partitions' current deadlines.
+    deadlines_.clear();
+    for (const auto& [pid, owned] : partitions_)
+      if (owned->deadline != kTimeMax && pid != id) deadlines_.emplace_back(owned->deadline, pid);
+    std::make_heap(deadlines_.begin(), deadlines_.end(), later);
+  }
+  deadlines_.emplace_back(d, id);
+  std::push_heap(deadlines_.begin(), deadlines_.end(), later);
+}
+
 void Matcher::update_deadline(Partition& p) {
   TimeNs d = kTimeMax;
   if (o_.within > 0) {
+    bool waiting = false;  // a complete match held back by partial ones
+    for (const Attempt& a : p.attempts) waiting = waiting || a.has_best;
     for (const Attempt& a : p.attempts) {
-      if (a.runs.empty()) continue;
+      if (!waiting || a.runs.empty()) continue;
       d = a.start_time > kTimeMax - o_.within ? kTimeMax : a.start_time + o_.within;
       break;
     }
   }
   if (d == p.deadline) return;
-  if (p.deadline != kTimeMax) deadlines_.erase({p.deadline, p.id});
   p.deadline = d;
-  if (d != kTimeMax) deadlines_.insert({d, p.id});
+  if (d != kTimeMax) push_deadline(d, p.id);
 }
 
 void Matcher::advance(TimeNs watermark, const OnMatch& on_match) {
-  while (!deadlines_.empty() && deadlines_.begin()->first < watermark) {
-    const std::uint64_t id = deadlines_.begin()->second;
-    Partition& p = *partitions_.at(id);
+  const auto later = std::greater<std::pair<TimeNs, std::uint64_t>>();
+  while (!deadlines_.empty() && deadlines_.front().first < watermark) {
+    const auto [d, id] = deadlines_.front();
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+    deadlines_.pop_back();
+    auto it = partitions_.find(id);
+    if (it == partitions_.end() || it->second->deadline != d) continue;  // stale entry
+    Partition& p = *it->second;
+    p.deadline = kTimeMax;  // registered again below if a partial match remains
     expire(p, watermark);
     resolve(p, on_match);
     bound(p);
     trim(p);
     update_deadline(p);
   }
-  sweep(watermark);
+  sweep(watermark, on_match);
 }
 
-void Matcher::sweep(TimeNs watermark) {
-  if (o_.idle_ttl <= 0 || watermark == kTimeMax) return;
+void Matcher::sweep(TimeNs watermark, const OnMatch& on_match) {
+  if (watermark == kTimeMax) return;
+  if (o_.idle_ttl <= 0 && o_.within <= 0) return;
   if (next_sweep_ != kTimeMin && watermark < next_sweep_) return;
-  next_sweep_ = watermark + std::max<TimeNs>(o_.idle_ttl / 4, kNsPerSec);
-  if (watermark < kTimeMin + o_.idle_ttl) return;
-  const TimeNs cutoff = watermark - o_.idle_ttl;
+  TimeNs every = o_.idle_ttl > 0 ? o_.idle_ttl / 4 : kTimeMax;
+  if (o_.within > 0) every = std::min(every, o_.within);
+  next_sweep_ = watermark > kTimeMax - std::max<TimeNs>(every, kNsPerSec)
+                    ? kTimeMax
+                    : watermark + std::max<TimeNs>(every, kNsPerSec);
+  const bool drop_idle = o_.idle_ttl > 0 && watermark >= kTimeMin + o_.idle_ttl;
+  const TimeNs cutoff = drop_idle ? watermark - o_.idle_ttl : kTimeMin;
+  bool dropped = false;
   for (auto it = partitions_.begin(); it != partitions_.end();) {
     Partition& p = *it->second;
-    if (p.attempts.empty() && p.last_time < cutoff) {
-      by_key_.erase(p.key);
+    if (o_.within > 0 && !p.attempts.empty()) {
+      expire(p, watermark);
+      resolve(p, on_match);
+      bound(p);
+      trim(p);
+      update_deadline(p);
+    }
+    if (drop_idle && p.attempts.empty() && p.last_time < cutoff) {
       it = partitions_.erase(it);
+      dropped = true;
     } else {
       ++it;
     }
   }
+  if (dropped) rebuild_index();
 }
 
 void Matcher::flush(const OnMatch& on_match) {
@@ -283,9 +457,9 @@ MatcherStats Matcher::stats() const {
 
 namespace {
 
-nlohmann::json labels_json(const std::vector<std::uint16_t>& l) {
+nlohmann::json labels_json(const Labels& l) {
   nlohmann::json j = nlohmann::json::array();
-  for (auto v : l) j.push_back(v);
+  for (char16_t v : l) j.push_back(static_cast<std::uint16_t>(v));
   return j;
 }
 
@@ -296,7 +470,8 @@ nlohmann::json Matcher::save() const {
   for (const auto& [id, owned] : partitions_) {
     const Partition& p = *owned;
     nlohmann::json rows = nlohmann::json::array();
-    for (const StoredRow& r : p.rows) {
+    for (std::size_t i = 0; i < p.rows.size(); ++i) {
+      const StoredRow& r = p.rows[i];
       nlohmann::json slots = nlohmann::json::array();
       for (const Value& v : r.slots) slots.push_back(v.to_nlohmann());
       rows.push_back(nlohmann::json::array({r.time, std::move(slots)}));
@@ -331,15 +506,16 @@ void Matcher::restore(const nlohmann::json& j) {
       j.at("vars").get<std::vector<std::string>>() != a_.vars)
     throw std::invalid_argument("pattern state saved for another pattern");
   partitions_.clear();
-  by_key_.clear();
+  index_.clear();
   deadlines_.clear();
+  spare_runs_.clear();
   next_sweep_ = kTimeMin;
   auto labels_of = [&](const nlohmann::json& l) {
-    std::vector<std::uint16_t> out;
+    Labels out;
     for (const auto& v : l) {
       const auto x = v.get<std::uint32_t>();
       if (x >= a_.vars.size()) throw std::invalid_argument("pattern state: unknown variable");
-      out.push_back(static_cast<std::uint16_t>(x));
+      out.push_back(static_cast<char16_t>(x));
     }
     return out;
   };
@@ -354,11 +530,11 @@ void Matcher::restore(const nlohmann::json& j) {
     p->skip_until = jp.at("skip_until").get<std::uint64_t>();
     p->last_time = jp.at("last_time").get<TimeNs>();
     p->matches = jp.at("matches").get<std::uint64_t>();
+    std::vector<Value> slots;
     for (const auto& jr : jp.at("rows")) {
-      StoredRow r;
-      r.time = jr.at(0).get<TimeNs>();
-      for (const auto& v : jr.at(1)) r.slots.push_back(Value::from_nlohmann(v));
-      p->rows.push_back(std::move(r));
+      slots.clear();
+      for (const auto& v : jr.at(1)) slots.push_back(Value::from_nlohmann(v));
+      p->rows.push_back(jr.at(0).get<TimeNs>(), slots);
     }
     if (p->base + p->rows.size() != p->next)
       throw std::invalid_argument("pattern state: row count does not match sequence numbers");
@@ -383,9 +559,12 @@ void Matcher::restore(const nlohmann::json& j) {
       p->attempts.push_back(std::move(a));
     }
     for (const Attempt& a : p->attempts) p->runs += a.runs.size();
-    by_key_[p->key] = p.get();
+    p->hash = mix(p->key.hash());
+    if (find(p->key, p->hash))
+      throw std::invalid_argument("pattern state: a partition key appears twice");
     Partition* raw = p.get();
     partitions_.emplace(p->id, std::move(p));
+    index_insert(raw);
     update_deadline(*raw);
   }
 }

@@ -18,12 +18,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
-#include <unordered_map>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -39,6 +38,41 @@ struct StoredRow {
   std::vector<Value> slots;
 };
 
+//! FIFO of rows whose storage is reused: a popped row keeps its slot vector, and the next row
+//! pushed takes it over, so a steady stream of rows allocates nothing (a per-row heap vector
+//! was the largest cost of the matcher). Capacity is a power of two and shrinks again once the
+//! ring is mostly empty, so a burst does not pin memory for good.
+class RowRing {
+ public:
+  std::size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  StoredRow& operator[](std::size_t i) { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+  const StoredRow& operator[](std::size_t i) const { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+  StoredRow& front() { return (*this)[0]; }
+  const StoredRow& front() const { return (*this)[0]; }
+  StoredRow& back() { return (*this)[n_ - 1]; }
+
+  //! Appends a row: `slots` is swapped with the recycled row's vector, so the caller gets that
+  //! storage back (content unspecified, capacity reusable) instead of losing its own.
+  StoredRow& push_back(TimeNs time, std::vector<Value>& slots);
+  //! Appends a row with `n` slots copied from `slots`.
+  StoredRow& push_back(TimeNs time, const Value* slots, std::size_t n);
+  void pop_front();
+  void clear();
+
+ private:
+  StoredRow& append();
+  void resize_to(std::size_t capacity);
+
+  std::vector<StoredRow> buf_;
+  std::size_t head_ = 0;
+  std::size_t n_ = 0;
+};
+
+//! Labels of a (partial) match: the variable of each row. A u16string so that matches of up to
+//! 7 rows (most patterns) live inside the object: copying a run costs no allocation.
+using Labels = std::u16string;
+
 struct Partition;
 
 //! A (partial) match: its rows, in order, and the variable each row was mapped to. While a
@@ -48,7 +82,7 @@ class MatchView {
  public:
   std::size_t size() const { return n_; }
   const StoredRow& row(std::size_t i) const;
-  std::uint16_t var(std::size_t i) const { return labels_[i]; }
+  std::uint16_t var(std::size_t i) const { return static_cast<std::uint16_t>(labels_[i]); }
   //! The row `back` rows before row i of the match in the partition (may lie before the match,
   //! within the kept history); nullptr when not available.
   const StoredRow* prev(std::size_t i, std::size_t back) const;
@@ -64,7 +98,7 @@ class MatchView {
   friend class Matcher;
   const Partition* p_ = nullptr;
   std::uint64_t start_ = 0;  //!< partition sequence number of the first row
-  const std::uint16_t* labels_ = nullptr;
+  const char16_t* labels_ = nullptr;
   std::size_t n_ = 0;
   std::uint64_t number_ = 0;
 };
@@ -98,7 +132,7 @@ using OnMatch = std::function<void(const MatchView& m)>;
 
 struct Run {
   std::uint32_t state = 0;
-  std::vector<std::uint16_t> labels;
+  Labels labels;
 };
 
 struct Attempt {
@@ -106,21 +140,25 @@ struct Attempt {
   TimeNs start_time = 0;
   std::vector<Run> runs;     //!< live partial matches, most preferred first
   bool has_best = false;
-  std::vector<std::uint16_t> best;  //!< labels of the preferred complete match so far
+  Labels best;               //!< labels of the preferred complete match so far
 };
 
 struct Partition {
   std::uint64_t id = 0;  //!< creation order: deterministic iteration
+  std::uint64_t hash = 0;  //!< of key, mixed (see Matcher::find)
   Value key;
-  std::deque<StoredRow> rows;
+  RowRing rows;
   std::uint64_t base = 0;  //!< sequence number of rows.front()
   std::uint64_t next = 0;  //!< sequence number of the next row
   std::uint64_t skip_until = 0;  //!< no match may start before this row
-  std::deque<Attempt> attempts;   //!< by start
+  std::vector<Attempt> attempts;  //!< by start; few at a time, so a vector beats a deque
   TimeNs last_time = kTimeMin;
   std::uint64_t matches = 0;
   std::size_t runs = 0;
-  TimeNs deadline = kTimeMax;  //!< registered WITHIN expiry (kTimeMax: none)
+  //! Registered WITHIN expiry (kTimeMax: none). Only registered while a complete match waits
+  //! for older or longer partial matches to end: partial matches alone expire at the
+  //! partition's next row or at the next sweep, which saves a heap entry per attempt.
+  TimeNs deadline = kTimeMax;
 };
 
 class Matcher {
@@ -134,7 +172,10 @@ class Matcher {
 
   //! One row of partition `key`; rows of one partition must come in event-time order (ties keep
   //! arrival order). Complete matches are reported through on_match before this returns.
-  RowStatus on_row(const Value& key, TimeNs time, std::vector<Value> slots, const Predicate& pred,
+  //! `slots` is swapped with recycled row storage (see RowRing::push_back): the caller gets a
+  //! vector back whose capacity it may reuse. `key` must not refer into `slots`' elements
+  //! beyond the partition lookup (it is read before the swap).
+  RowStatus on_row(const Value& key, TimeNs time, std::vector<Value>&& slots, const Predicate& pred,
                    const OnMatch& on_match);
 
   //! Event time reached `watermark` (no row older will come): partial matches past WITHIN end
@@ -154,28 +195,56 @@ class Matcher {
   void restore(const nlohmann::json& j);
 
  private:
+  //! Moves the runs of every attempt of p over the row just appended.
   void step(Partition& p, const Predicate& pred);
+  //! Starts an attempt at the row just appended, unless no transition out of the start state
+  //! accepts it (the common case: no heap work for rows that cannot begin a match).
+  void start_attempt(Partition& p, std::uint64_t seq, TimeNs time, const Predicate& pred);
+  //! new_runs_ becomes a's runs: the first complete run sets a's best and prunes what follows.
+  void settle_runs(Attempt& a);
+  //! Removes attempts with neither live runs nor a complete match (their run vectors are kept
+  //! for reuse).
+  void drop_dead(Partition& p);
+  void recycle(Attempt& a);
   void expire(Partition& p, TimeNs time);
   void resolve(Partition& p, const OnMatch& on_match);
   void trim(Partition& p);
   void bound(Partition& p);
   void update_deadline(Partition& p);
   void emit(Partition& p, const Attempt& a, const OnMatch& on_match);
-  void sweep(TimeNs watermark);
-  MatchView view(const Partition& p, std::uint64_t start, const std::vector<std::uint16_t>& labels)
-      const;
+  //! Every so often: ends partial matches past WITHIN in partitions that went quiet, and drops
+  //! partitions idle for idle_ttl.
+  void sweep(TimeNs watermark, const OnMatch& on_match);
+  Partition* find(const Value& key, std::uint64_t hash) const;
+  //! Adds p (already in partitions_) to index_.
+  void index_insert(Partition* p);
+  void rebuild_index();
+  MatchView view(const Partition& p, std::uint64_t start, const Labels& labels) const;
+  void push_deadline(TimeNs d, std::uint64_t id);
 
   Automaton a_;
   MatcherOptions o_;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, std::unique_ptr<Partition>> partitions_;  //!< by id
-  std::unordered_map<Value, Partition*, ValueHash> by_key_;
-  std::set<std::pair<TimeNs, std::uint64_t>> deadlines_;  //!< (WITHIN expiry, partition id)
+  //! Partitions by key: open addressing over (hash, partition), load <= 1/2, rebuilt when a
+  //! sweep drops partitions. One probe array instead of a node per key: the lookup was a
+  //! quarter of the matcher's time with 10,000 partitions (cache misses).
+  struct IndexSlot {
+    std::uint64_t hash = 0;
+    Partition* p = nullptr;
+  };
+  std::vector<IndexSlot> index_;
+  //! Min-heap of (WITHIN expiry, partition id). Entries are not removed when a partition's
+  //! deadline moves (that was a tree-node allocation per row); an entry is stale unless it
+  //! equals the partition's current deadline, and the heap is rebuilt from the partitions when
+  //! stale entries outnumber them, so it stays within 2x partitions + a constant.
+  std::vector<std::pair<TimeNs, std::uint64_t>> deadlines_;
   TimeNs next_sweep_ = kTimeMin;  //!< when advance() next looks for idle partitions
   MatcherStats stats_;
-  std::vector<std::uint16_t> scratch_;
+  Labels scratch_;
   std::vector<std::uint32_t> succ_;
   std::vector<Run> new_runs_;
+  std::vector<std::vector<Run>> spare_runs_;  //!< run vectors of finished attempts, for reuse
 };
 
 }  // namespace streamgate::rules::pattern

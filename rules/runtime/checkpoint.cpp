@@ -36,7 +36,7 @@ json RuleRuntime::save_window(const WindowState& w) const {
   j["fired"] = w.fired;
   j["revision"] = w.revision;
   json groups = json::array();
-  for (const auto& g : w.groups.groups()) {
+  for (const auto& g : w.groups) {
     json gj;
     gj["key"] = g.key.to_nlohmann();
     json aggs = json::array();
@@ -70,9 +70,7 @@ void RuleRuntime::restore_window(WindowState& w, const json& j) {
   for (const auto& gj : j.at("groups")) {
     Value key = Value::from_nlohmann(gj.at("key"));
     const std::uint64_t hash = key.hash();
-    Group* g = w.groups.insert(std::move(key), hash);
-    ++total_groups_;
-    init_group(*g, w);
+    Group* g = new_group(w, std::move(key), hash);
     const auto& aggs = gj.at("aggs");
     for (std::size_t i = 0; i < plan_->aggs.size() && i < aggs.size(); ++i)
       plan_->aggs[i].fn->restore(g->aggs + plan_->aggs[i].offset, aggs[i]);
@@ -89,6 +87,7 @@ void RuleRuntime::restore_window(WindowState& w, const json& j) {
     }
   }
   for (const auto& rj : j.at("rows")) w.rows.push_back(row_from_json(rj));
+  pending_rows_ += w.rows.size();
 }
 
 json RuleRuntime::save_sessions() const {
@@ -167,6 +166,7 @@ json RuleRuntime::save() const {
 }
 
 void RuleRuntime::restore(const json& j) {
+  due_ = true;
   // Drop whatever is open now: the checkpoint replaces it.
   for (auto& [k, w] : windows_) destroy_window(*w);
   windows_.clear();
@@ -179,6 +179,7 @@ void RuleRuntime::restore(const json& j) {
   count_window_.reset();
   count_buffer_.clear();
   total_groups_ = 0;
+  pending_rows_ = 0;
 
   firings_ = j.value("firings", std::uint64_t{0});
   m_.events_in = j.value("events_in", std::uint64_t{0});

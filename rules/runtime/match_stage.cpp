@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <new>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -29,14 +30,25 @@ bool MatchStage::add(const Value* slots, TimeNs event_time, std::uint64_t* dropp
     ++*dropped;
     return true;
   }
-  Pending p;
-  p.slots.assign(slots, slots + mp_->input_width);
-  pending_.emplace_hint(pending_.upper_bound(event_time), event_time, std::move(p));
+  pending_.push_back(event_time, slots, static_cast<std::size_t>(mp_->input_width));
+  // Out of order: move it back to its place (after rows with the same time: arrival order).
+  for (std::size_t i = pending_.size() - 1; i > 0 && pending_[i - 1].time > event_time; --i)
+    std::swap(pending_[i - 1], pending_[i]);
   return true;
 }
 
-void MatchStage::release(TimeNs watermark, TimeNs now, std::uint64_t* eval_errors,
-                         const OnRow& on_row) {
+void MatchStage::release(TimeNs watermark, TimeNs now, std::uint64_t* eval_errors, OnRow on_row) {
+  if (pending_.empty() || pending_.front().time > watermark) {
+    // Nothing to feed: only WITHIN expiry and idle partitions, which advance() checks cheaply.
+    if (watermark > released_) released_ = watermark;
+    if (watermark != kTimeMax) {
+      const pattern::OnMatch match_fn = [&](const pattern::MatchView& m) { on_match(m, on_row); };
+      now_ = now;
+      eval_errors_ = eval_errors;
+      matcher_.advance(watermark, match_fn);
+      return;
+    }
+  }
   now_ = now;
   eval_errors_ = eval_errors;
   const pattern::OnMatch match_fn = [&](const pattern::MatchView& m) { on_match(m, on_row); };
@@ -56,24 +68,29 @@ void MatchStage::release(TimeNs watermark, TimeNs now, std::uint64_t* eval_error
     view_ = nullptr;
     return ok;
   };
-  while (!pending_.empty() && pending_.begin()->first <= watermark) {
-    auto node = pending_.extract(pending_.begin());
-    const TimeNs t = node.key();
-    std::vector<Value>& slots = node.mapped().slots;
+  static const Value kNoKey;
+  Value tmp, composite;
+  while (!pending_.empty() && pending_.front().time <= watermark) {
+    pattern::StoredRow& row = pending_.front();
+    const TimeNs t = row.time;
     expr::Ctx ctx;
-    ctx.slots = slots.data();
+    ctx.slots = row.slots.data();
     ctx.event_time = t;
     ctx.now = now;
     ctx.eval_errors = eval_errors;
-    Value key;
+    // Usually a column: the key is read in place, not copied.
+    const Value* key = &kNoKey;
     if (mp_->partition.size() == 1) {
-      key = expr::eval_value(*mp_->partition[0], ctx);
+      key = &expr::eval(*mp_->partition[0], ctx, tmp);
     } else if (mp_->partition.size() > 1) {
-      Array a;
-      for (const auto& p : mp_->partition) a.push_back(expr::eval_value(*p, ctx));
-      key = Value(std::move(a));
+      key_parts_.clear();
+      for (const auto& p : mp_->partition) key_parts_.push_back(expr::eval_value(*p, ctx));
+      composite = Value(key_parts_);
+      key = &composite;
     }
-    matcher_.on_row(key, t, std::move(slots), pred, match_fn);
+    // The matcher takes the row's slots and hands back recycled storage for the ring.
+    matcher_.on_row(*key, t, std::move(row.slots), pred, match_fn);
+    pending_.pop_front();
   }
   if (watermark > released_) released_ = watermark;
   if (watermark == kTimeMax)
@@ -82,7 +99,7 @@ void MatchStage::release(TimeNs watermark, TimeNs now, std::uint64_t* eval_error
     matcher_.advance(watermark, match_fn);
 }
 
-void MatchStage::on_match(const pattern::MatchView& m, const OnRow& on_row) {
+void MatchStage::on_match(const pattern::MatchView& m, OnRow on_row) {
   std::vector<Value> cols;
   cols.reserve(mp_->columns.size());
   const Value& key = m.partition_key();
@@ -181,10 +198,11 @@ Value MatchStage::navigate(const expr::Node& n, expr::Ctx& ctx) {
 
 nlohmann::json MatchStage::save() const {
   nlohmann::json rows = nlohmann::json::array();
-  for (const auto& [t, p] : pending_) {
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    const pattern::StoredRow& p = pending_[i];
     nlohmann::json slots = nlohmann::json::array();
     for (const Value& v : p.slots) slots.push_back(v.to_nlohmann());
-    rows.push_back(nlohmann::json::array({t, std::move(slots)}));
+    rows.push_back(nlohmann::json::array({p.time, std::move(slots)}));
   }
   return {{"released", released_}, {"pending", std::move(rows)}, {"matcher", matcher_.save()}};
 }
@@ -193,11 +211,16 @@ void MatchStage::restore(const nlohmann::json& j) {
   matcher_.restore(j.at("matcher"));
   released_ = j.at("released").get<TimeNs>();
   pending_.clear();
+  std::vector<Value> slots;
+  TimeNs last = kTimeMin;
   for (const auto& r : j.at("pending")) {
-    Pending p;
-    for (const auto& v : r.at(1)) p.slots.push_back(Value::from_nlohmann(v));
-    p.slots.resize(mp_->input_width);
-    pending_.emplace_hint(pending_.end(), r.at(0).get<TimeNs>(), std::move(p));
+    slots.clear();
+    for (const auto& v : r.at(1)) slots.push_back(Value::from_nlohmann(v));
+    slots.resize(static_cast<std::size_t>(mp_->input_width));
+    const TimeNs t = r.at(0).get<TimeNs>();
+    if (t < last) throw std::invalid_argument("match state: pending rows out of order");
+    last = t;
+    pending_.push_back(t, slots);
   }
 }
 

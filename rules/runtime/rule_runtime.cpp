@@ -15,6 +15,7 @@
 #include "rules/runtime/rule_runtime.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 
@@ -24,26 +25,47 @@ namespace streamgate::rules::runtime {
 
 using plan::WindowKind;
 
-// ---------------------------------------------------------------- Arena / GroupTable
+namespace {
 
-std::byte* Arena::alloc(std::size_t size, std::size_t align) {
-  if (size == 0) return nullptr;
-  std::size_t off = (used_ + align - 1) / align * align;
-  if (blocks_.empty() || off + size > kBlock) {
-    const std::size_t n = std::max(size + align, kBlock);
-    blocks_.push_back(std::make_unique<std::byte[]>(n));
-    used_ = 0;
-    // Block storage from new[] is max-aligned.
-    off = 0;
-    if (n > kBlock) {
-      // Oversized single state: give it its own block and start a fresh one next time.
-      used_ = kBlock;
-      return blocks_.back().get();
-    }
-  }
-  used_ = off + size;
-  return blocks_.back().get() + off;
+//! Whether n reads SELECT items (aliases): then it needs the output row.
+bool reads_outputs(const expr::Node& n) {
+  if (n.kind == expr::NodeKind::OutRef) return true;
+  for (const auto& c : n.children)
+    if (c && reads_outputs(*c)) return true;
+  return false;
 }
+
+}  // namespace
+
+// ---------------------------------------------------------------- GroupTable
+
+void GroupTable::PageDelete::operator()(std::byte* p) const {
+  if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) ::operator delete[](p, std::align_val_t{align});
+  else delete[] p;
+}
+
+GroupTable::~GroupTable() {
+  for (std::size_t i = 0; i < size_; ++i) at(i).~Group();
+}
+
+namespace {
+
+const Value kNoWhole;  //!< the `whole` of a row when no SELECT * needs the event
+
+void append_hex64(std::string& out, std::uint64_t v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char buf[16];
+  for (int i = 15; i >= 0; --i, v >>= 4) buf[i] = kHex[v & 0xF];
+  out.append(buf, sizeof buf);
+}
+
+//! Group-key equality with the common string key compared inline.
+inline bool same_key(const Value& a, const Value& b) {
+  if (a.is_string() && b.is_string()) return a.as_string() == b.as_string();
+  return a == b;
+}
+
+}  // namespace
 
 Group* GroupTable::find(const Value& key, std::uint64_t hash) {
   if (table_.empty()) return nullptr;
@@ -53,30 +75,59 @@ Group* GroupTable::find(const Value& key, std::uint64_t hash) {
     const Slot& s = table_[i];
     if (s.index == 0) return nullptr;
     if (s.tag != tag) continue;
-    Group& grp = groups_[s.index - 1];
-    if (grp.hash == hash && grp.key == key) return &grp;
+    Group& grp = at(s.index - 1);
+    if (grp.hash == hash && same_key(grp.key, key)) return &grp;
   }
 }
 
-void GroupTable::grow() {
-  const std::size_t n = table_.empty() ? 16 : table_.size() * 2;
+void GroupTable::grow() { rehash(table_.empty() ? 16 : table_.size() * 2); }
+
+void GroupTable::reserve(std::size_t n) {
+  // insert() keeps the load factor at or below 1/2.
+  std::size_t slots = 16;
+  while (slots < (n + 1) * 2) slots *= 2;
+  if (slots > table_.size()) rehash(slots);
+}
+
+void GroupTable::rehash(std::size_t n) {
   table_.assign(n, Slot{});
   const std::size_t mask = n - 1;
-  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
-    std::size_t i = groups_[gi].hash & mask;
+  for (std::size_t gi = 0; gi < size_; ++gi) {
+    const std::uint64_t h = at(gi).hash;
+    std::size_t i = h & mask;
     while (table_[i].index != 0) i = (i + 1) & mask;
-    table_[i] = Slot{static_cast<std::uint32_t>(groups_[gi].hash >> 32), static_cast<std::uint32_t>(gi + 1)};
+    table_[i] = Slot{static_cast<std::uint32_t>(h >> 32), static_cast<std::uint32_t>(gi + 1)};
   }
 }
 
-Group* GroupTable::insert(Value key, std::uint64_t hash) {
-  if ((groups_.size() + 1) * 2 > table_.size()) grow();
-  groups_.push_back(Group{std::move(key), hash, nullptr, nullptr});
+Group* GroupTable::insert(Value key, std::uint64_t hash, std::size_t state_size,
+                          std::size_t state_align) {
+  if (record_ == 0) {
+    // Layout fixed by the first insert: header, states aligned after it, record padded so the
+    // next header and states stay aligned too; a power-of-two count of records per page.
+    align_ = std::max(alignof(Group), std::max<std::size_t>(state_align, 1));
+    states_at_ = (sizeof(Group) + align_ - 1) / align_ * align_;
+    record_ = (states_at_ + state_size + align_ - 1) / align_ * align_;
+    page_shift_ = 0;
+    while ((std::size_t{2} << page_shift_) * record_ <= kPageTarget) ++page_shift_;
+    page_mask_ = (std::size_t{1} << page_shift_) - 1;
+  }
+  if ((size_ + 1) * 2 > table_.size()) grow();
+  if ((size_ >> page_shift_) >= pages_.size()) {
+    // Not zeroed: the header is constructed below, the states by the runtime.
+    std::byte* p = align_ > __STDCPP_DEFAULT_NEW_ALIGNMENT__
+                       ? static_cast<std::byte*>(::operator new[](page_bytes(), std::align_val_t{align_}))
+                       : new std::byte[page_bytes()];
+    pages_.emplace_back(p, PageDelete{align_});
+  }
+  std::byte* rec = pages_[size_ >> page_shift_].get() + (size_ & page_mask_) * record_;
+  Group* g = new (rec) Group{std::move(key), hash, state_size > 0 ? rec + states_at_ : nullptr, nullptr};
+  ++size_;
   const std::size_t mask = table_.size() - 1;
   std::size_t i = hash & mask;
   while (table_[i].index != 0) i = (i + 1) & mask;
-  table_[i] = Slot{static_cast<std::uint32_t>(hash >> 32), static_cast<std::uint32_t>(groups_.size())};
-  return &groups_.back();
+  table_[i] = Slot{static_cast<std::uint32_t>(hash >> 32), static_cast<std::uint32_t>(size_)};
+  return g;
 }
 
 // ---------------------------------------------------------------- RuleRuntime
@@ -114,24 +165,45 @@ RuleMetrics RuleRuntime::metrics() const {
 }
 
 void RuleRuntime::destroy_window(WindowState& w) {
-  for (auto& g : w.groups.groups()) {
-    if (g.aggs)
+  bool trivial = true;
+  for (const auto& a : plan_->aggs) trivial = trivial && a.fn->trivially_destructible;
+  for (auto& g : w.groups) {
+    if (g.aggs && !trivial)
       for (const auto& a : plan_->aggs) a.fn->destroy(g.aggs + a.offset);
     g.aggs = nullptr;
   }
+  if (w.groups.size() > 0) group_hint_ = w.groups.size();
+  pending_rows_ -= std::min(pending_rows_, w.rows.size());
+  w.rows.clear();
   total_groups_ -= std::min(total_groups_, w.groups.size());
 }
 
-void RuleRuntime::init_group(Group& g, WindowState& w) {
-  if (!plan_->aggs.empty()) {
-    g.aggs = w.arena.alloc(plan_->arena_size, plan_->arena_align);
-    for (const auto& a : plan_->aggs) a.fn->construct(g.aggs + a.offset);
-  }
+Group* RuleRuntime::new_group(WindowState& w, Value key, std::uint64_t hash) {
+  Group* g = w.groups.insert(std::move(key), hash, plan_->arena_size, plan_->arena_align);
+  ++total_groups_;
+  if (g->aggs)
+    for (const auto& a : plan_->aggs) a.fn->construct(g->aggs + a.offset);
   if (plan_->distinct_sets > 0 || !plan_->last_row_fields.empty() || plan_->last_row_whole) {
-    g.extra = std::make_unique<GroupExtra>();
-    g.extra->distinct.resize(static_cast<std::size_t>(plan_->distinct_sets));
-    g.extra->last_row.resize(plan_->last_row_fields.size());
+    g->extra = std::make_unique<GroupExtra>();
+    g->extra->distinct.resize(static_cast<std::size_t>(plan_->distinct_sets));
+    g->extra->last_row.resize(plan_->last_row_fields.size());
   }
+  return g;
+}
+
+void RuleRuntime::collect_sites(const expr::Node& n, std::vector<int>& sites) {
+  // Post-order, like expr::collect_stateful_sites, and through a call's OVER (PARTITION BY ...)
+  // expressions too: a stateful call there (lag(x) OVER (PARTITION BY latest(k))) is primed
+  // before the call whose partition it computes, instead of reading an unprimed NULL.
+  for (const auto& ch : n.children) collect_sites(*ch, sites);
+  if (n.kind != expr::NodeKind::Stateful || n.index < 0) return;
+  const auto idx = static_cast<std::size_t>(n.index);
+  for (const auto& p : plan_->statefuls[idx].partition) collect_sites(*p, sites);
+  for (int s : sites)
+    if (s == n.index) return;
+  sites.push_back(n.index);
+  if (site_nodes_.size() <= idx) site_nodes_.resize(idx + 1);
+  if (!site_nodes_[idx]) site_nodes_[idx] = &n;
 }
 
 void RuleRuntime::build_stateful_sites() {
@@ -145,32 +217,35 @@ void RuleRuntime::build_stateful_sites() {
   post_sites_.clear();
   if (!plan->statefuls.empty()) {
     stateful_cache_.resize(plan->statefuls.size());
-    for (const auto& k : plan->group_keys) expr::collect_stateful_sites(*k, key_sites_, site_nodes_);
+    for (const auto& k : plan->group_keys) collect_sites(*k, key_sites_);
     if (plan->where) {
       // A site already primed for the key is not called twice for the same row.
       std::vector<int> seen = key_sites_;
-      expr::collect_stateful_sites(*plan->where, seen, site_nodes_);
+      collect_sites(*plan->where, seen);
       where_sites_.assign(seen.begin() + static_cast<std::ptrdiff_t>(key_sites_.size()), seen.end());
     }
     for (const auto& a : plan->aggs) {
-      for (const auto& arg : a.args) expr::collect_stateful_sites(*arg, agg_sites_, site_nodes_);
-      if (a.filter) expr::collect_stateful_sites(*a.filter, agg_sites_, site_nodes_);
+      for (const auto& arg : a.args) collect_sites(*arg, agg_sites_);
+      if (a.filter) collect_sites(*a.filter, agg_sites_);
     }
     for (const auto& it : plan->items)
-      if (it.expr) expr::collect_stateful_sites(*it.expr, out_sites_, site_nodes_);
+      if (it.expr) collect_sites(*it.expr, out_sites_);
     // HAVING / ORDER BY may read SELECT aliases (ctx.outs): their own sites run after the items.
     std::vector<int> post = out_sites_;
-    if (plan->having) expr::collect_stateful_sites(*plan->having, post, site_nodes_);
+    if (plan->having) collect_sites(*plan->having, post);
     // An alert's condition (its WHERE or HAVING) is evaluated with the output row.
     if (plan->alert && plan->alert->condition)
-      expr::collect_stateful_sites(*plan->alert->condition, out_sites_, site_nodes_);
-    for (const auto& o : plan->order_by) expr::collect_stateful_sites(*o.expr, post, site_nodes_);
+      collect_sites(*plan->alert->condition, out_sites_);
+    for (const auto& o : plan->order_by) collect_sites(*o.expr, post);
     for (int s : post) {
       bool in_items = false;
       for (int o : out_sites_) in_items = in_items || o == s;
       if (!in_items) post_sites_.push_back(s);
     }
   }
+  const auto* ap = plan->alert.get();
+  alert_early_ = ap && ap->condition && plan->statefuls.empty() && !plan->match &&
+                 !plan->windowed() && !reads_outputs(*ap->condition);
 }
 
 void RuleRuntime::prime_stateful(const std::vector<int>& sites, expr::Ctx& ctx) {
@@ -201,12 +276,46 @@ Value RuleRuntime::call_stateful(int site, Args args, expr::Ctx& ctx) {
   if (it == table.end()) {
     if (table.size() >= options_->max_group_keys) {
       ++m_.dropped_keys;
+      limit_hit(Limit::Keys);
       return Value();
     }
     it = table.emplace(std::move(key), StatefulEntry{spec.fn->create(), 0}).first;
   }
   it->second.touched = ctx.event_time;
   return it->second.state->call(args, ctx.event_time);
+}
+
+void RuleRuntime::limit_hit(Limit which) {
+  LimitReport& r = limits_[static_cast<int>(which)];
+  ++r.count;
+  if (!options_->on_limit) return;
+  // One line per rule and bound per interval: a flood of refusals must not flood the log.
+  if (r.last != kTimeMin && now_ - r.last < options_->limit_report_interval) return;
+  const char* what = "";
+  std::size_t bound = 0;
+  switch (which) {
+    case Limit::Keys: what = "new group keys refused at max_group_keys"; bound = options_->max_group_keys; break;
+    case Limit::Windows: what = "windows refused at max_open_windows"; bound = options_->max_open_windows; break;
+    case Limit::RowsPerWindow:
+      what = "rows refused at max_rows_per_window";
+      bound = options_->max_rows_per_window;
+      break;
+    case Limit::Pending:
+      what = "pending events refused at max_pending_events";
+      bound = options_->max_pending_events;
+      break;
+    case Limit::Distinct:
+      what = "distinct values refused at max_distinct_values";
+      bound = options_->max_distinct_values;
+      break;
+    case Limit::Count: break;
+  }
+  std::string msg = "rule " + plan_->name + ": " + std::to_string(r.count - r.at_last) + " " + what +
+                    "=" + std::to_string(bound) + " since the last report (" +
+                    std::to_string(r.count) + " in all)";
+  r.last = now_;
+  r.at_last = r.count;
+  options_->on_limit(msg);
 }
 
 void RuleRuntime::sweep_states(TimeNs wm) {
@@ -227,21 +336,31 @@ void RuleRuntime::eval_agg_inputs(expr::Ctx& ctx) {
   const auto& aggs = plan_->aggs;
   prime_stateful(agg_sites_, ctx);
   in_.args.clear();
-  in_.offsets.resize(aggs.size() + 1);
+  in_.offsets.resize(aggs.size());
+  in_.call.resize(aggs.size());
   in_.pass.resize(aggs.size());
   for (std::size_t i = 0; i < aggs.size(); ++i) {
     const auto& a = aggs[i];
-    in_.offsets[i] = static_cast<std::uint32_t>(in_.args.size());
     bool pass = true;
     if (a.filter) {
       Value t;
       pass = expr::eval(*a.filter, ctx, t).is_true();
     }
     in_.pass[i] = pass;
-    if (pass)
+    in_.offsets[i] = static_cast<std::uint32_t>(in_.args.size());
+    if (!pass) {
+      in_.call[i] = Args{};
+    } else if (a.args.size() == 1 && a.args[0]->kind == expr::NodeKind::Slot && ctx.slots) {
+      // The row's slots outlive this event's processing: no copy of the value.
+      in_.call[i] = Args{ctx.slots + a.args[0]->index, 1};
+    } else {
       for (const auto& arg : a.args) in_.args.push_back(expr::eval_value(*arg, ctx));
+      in_.call[i] = Args{nullptr, a.args.size()};
+    }
   }
-  in_.offsets[aggs.size()] = static_cast<std::uint32_t>(in_.args.size());
+  // Pointers into `args` only once it has stopped growing.
+  for (std::size_t i = 0; i < aggs.size(); ++i)
+    if (in_.call[i].data == nullptr && in_.call[i].size > 0) in_.call[i].data = in_.args.data() + in_.offsets[i];
 }
 
 bool RuleRuntime::add_to_window(WindowState& w, const Row& row, const Value& key,
@@ -249,8 +368,15 @@ bool RuleRuntime::add_to_window(WindowState& w, const Row& row, const Value& key
   if (!plan_->aggregate_mode) {
     if (w.rows.size() >= options_->max_rows_per_window) {
       ++m_.dropped_rows;
+      limit_hit(Limit::RowsPerWindow);
       return false;
     }
+    if (pending_rows_ >= options_->max_pending_events) {
+      ++m_.dropped_rows;
+      limit_hit(Limit::Pending);
+      return false;
+    }
+    ++pending_rows_;
     BufferedRow br;
     br.event_time = row.event_time;
     br.slots.assign(row.slots, row.slots + plan_->slot_count);
@@ -262,18 +388,17 @@ bool RuleRuntime::add_to_window(WindowState& w, const Row& row, const Value& key
   if (!g) {
     if (total_groups_ >= options_->max_group_keys) {
       ++m_.dropped_keys;
+      limit_hit(Limit::Keys);
       return false;
     }
-    g = w.groups.insert(key, hash);
-    ++total_groups_;
-    init_group(*g, w);
+    g = new_group(w, key, hash);
   }
   const auto& aggs = plan_->aggs;
   for (std::size_t i = 0; i < aggs.size(); ++i) {
     if (!in_.pass[i]) continue;
     const auto& a = aggs[i];
-    const Value* args = in_.args.data() + in_.offsets[i];
-    const std::size_t n = in_.offsets[i + 1] - in_.offsets[i];
+    const Value* args = in_.call[i].data;
+    const std::size_t n = in_.call[i].size;
     if (a.distinct) {
       Value dkey;
       if (n == 1) {
@@ -282,10 +407,15 @@ bool RuleRuntime::add_to_window(WindowState& w, const Row& row, const Value& key
         dkey = Value(Array(args, args + n));
       }
       if (n >= 1 && args[0].is_null()) continue;  // DISTINCT ignores NULLs like SQL
-      if (!g->extra->distinct[static_cast<std::size_t>(a.distinct_index)].insert(std::move(dkey)).second)
+      auto& set = g->extra->distinct[static_cast<std::size_t>(a.distinct_index)];
+      if (set.size() >= options_->max_distinct_values && set.find(dkey) == set.end()) {
+        ++m_.dropped_values;
+        limit_hit(Limit::Distinct);
         continue;
+      }
+      if (!set.insert(std::move(dkey)).second) continue;
     }
-    a.fn->add(g->aggs + a.offset, Args{args, n});
+    a.fn->add(g->aggs + a.offset, in_.call[i]);
   }
   if (g->extra) {
     for (std::size_t i = 0; i < plan_->last_row_fields.size(); ++i)
@@ -297,6 +427,7 @@ bool RuleRuntime::add_to_window(WindowState& w, const Row& row, const Value& key
 
 void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
   if (paused) return;
+  now_ = now;
   if (match_) {
     // MATCH_RECOGNIZE: the row waits for the watermark; the rule body sees the matches.
     if (!match_->add(row.slots, row.event_time, &m_.dropped_rows)) {
@@ -339,18 +470,30 @@ void RuleRuntime::process_row(const Row& row, TimeNs wm, TimeNs now, Output& out
   ctx.eval_errors = &m_.eval_errors;
 
   // Group key first: it is also the default partition of stateful calls in WHERE.
-  Value key;
+  Value key_tmp;
+  const Value* keyp = &key_tmp;
   const auto& keys = plan_->group_keys;
   prime_stateful(key_sites_, ctx);
   if (keys.size() == 1) {
-    key = expr::eval_value(*keys[0], ctx);
+    // A plain field is used in place (the row outlives this call); anything else is computed.
+    if (keys[0]->kind == expr::NodeKind::Slot && row.slots) keyp = &row.slots[keys[0]->index];
+    else key_tmp = expr::eval_value(*keys[0], ctx);
   } else if (keys.size() > 1) {
     Array a;
     a.reserve(keys.size());
     for (const auto& k : keys) a.push_back(expr::eval_value(*k, ctx));
-    key = Value(std::move(a));
+    key_tmp = Value(std::move(a));
   }
+  const Value& key = *keyp;
   ctx.partition_key = &key;
+  // The group lookup of a time window misses the cache with many keys: its index slot is
+  // fetched now, while WHERE and the aggregate inputs are evaluated.
+  std::uint64_t hash = 0;
+  const bool grouped = plan_->aggregate_mode && plan_->windowed();
+  if (grouped) {
+    hash = key.hash();
+    if (last_window_) last_window_->groups.prefetch(hash);
+  }
   if (plan_->where) {
     prime_stateful(where_sites_, ctx);
     Value t;
@@ -367,7 +510,7 @@ void RuleRuntime::process_row(const Row& row, TimeNs wm, TimeNs now, Output& out
     on_row_plain(row, now, out);
   } else {
     if (plan_->aggregate_mode) eval_agg_inputs(ctx);
-    const std::uint64_t hash = key.hash();
+    if (!grouped) hash = key.hash();
     switch (plan_->window.kind) {
       case WindowKind::Session: on_row_session(row, key, hash, wm, now, out); break;
       case WindowKind::Counting: on_row_counting(row, key, hash, now, out); break;
@@ -381,6 +524,31 @@ void RuleRuntime::process_row(const Row& row, TimeNs wm, TimeNs now, Output& out
 }
 
 void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
+  int early_cond = -1;  // alert condition decided up front: 0 / 1, -1: not evaluated
+  if (alert_early_) {
+    // Most events of an alert neither raise it nor touch a key with state: tell from the
+    // condition and the key alone, before building the output row (issue 5: < 10% overhead).
+    expr::Ctx c;
+    c.slots = row.slots;
+    c.event_time = row.event_time;
+    c.now = now;
+    c.eval_errors = &m_.eval_errors;
+    Value t;
+    early_cond = expr::eval(*plan_->alert->condition, c, t).is_true() ? 1 : 0;
+    if (early_cond == 0) {
+      const auto& ki = plan_->alert->key_items;
+      Value key, kt;
+      const Value* k = &key;  // as alert_key() computes it, without copying a column
+      if (ki.size() == 1) {
+        k = &expr::eval(*plan_->items[static_cast<std::size_t>(ki[0])].expr, c, kt);
+      } else if (ki.size() > 1) {
+        Array a;
+        for (int i : ki) a.push_back(expr::eval_value(*plan_->items[static_cast<std::size_t>(i)].expr, c));
+        key = Value(std::move(a));
+      }
+      if (!alert_->wants(*k, false)) return;
+    }
+  }
   expr::Ctx ctx;
   ctx.slots = row.slots;
   ctx.event_time = row.event_time;
@@ -402,27 +570,52 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
   ctx.outs = nullptr;
   prime_stateful(out_sites_, ctx);
   const std::uint64_t index = m_.events_in - 1;
-  std::vector<PendingRow> rows(1);
-  PendingRow& r = rows[0];
-  r.values.resize(plan_->items.size());
-  for (std::size_t i = 0; i < plan_->items.size(); ++i)
-    if (!plan_->items[i].star) r.values[i] = expr::eval_value(*plan_->items[i].expr, ctx);
-  if (plan_->need_whole && row.whole) r.whole = *row.whole;
-  ctx.outs = r.values.data();
-  prime_stateful(post_sites_, ctx);
   if (alert_) {
+    PendingRow r;
+    r.values.resize(plan_->items.size());
+    for (std::size_t i = 0; i < plan_->items.size(); ++i)
+      if (!plan_->items[i].star) r.values[i] = expr::eval_value(*plan_->items[i].expr, ctx);
+    if (plan_->need_whole && row.whole) r.whole = *row.whole;
+    ctx.outs = r.values.data();
+    prime_stateful(post_sites_, ctx);
     Value t;
     const auto& cond = plan_->alert->condition;
-    r.cond = !cond || expr::eval(*cond, ctx, t).is_true();
+    r.cond = early_cond >= 0 ? early_cond == 1 : !cond || expr::eval(*cond, ctx, t).is_true();
     observe_alert(r, alert_key(r, row.slots), row.event_time, index, out);
     return;
   }
+  // The row is built in reused scratch (no per-event vector): only the payload and the result
+  // id are allocated, and both leave with the Emission.
+  std::vector<Value>& values = row_values_;
+  values.resize(plan_->items.size());
+  for (std::size_t i = 0; i < plan_->items.size(); ++i)
+    values[i] = plan_->items[i].star ? Value() : expr::eval_value(*plan_->items[i].expr, ctx);
+  const Value& whole = plan_->need_whole && row.whole ? *row.whole : kNoWhole;
+  ctx.outs = values.data();
+  prime_stateful(post_sites_, ctx);
   if (plan_->having) {
     Value t;
     if (!expr::eval(*plan_->having, ctx, t).is_true()) return;
   }
   if (plan_->limit && *plan_->limit == 0) return;
-  const std::string payload = make_payload(r);
+  std::string payload;
+  payload.reserve(payload_hint_);
+  append_payload(payload, values.data(), whole);
+  std::string id;
+  id.reserve(id_prefix_.size() + 40);
+  id += id_prefix_;
+  char num[24];
+  id.append(num, std::to_chars(num, num + sizeof num, row.event_time).ptr);
+  id += '/';
+  append_hex64(id, plan::fnv1a(payload));
+  send_row(std::move(payload), std::move(id), values.data(), whole, index, row.event_time, out);
+}
+
+void RuleRuntime::send_row(std::string&& payload, std::string&& id, const Value* values,
+                           const Value& whole, std::uint64_t index, TimeNs event_time,
+                           Output& out) {
+  // Payloads of one rule have similar sizes: reserving the last size (+ slack) saves regrowth.
+  payload_hint_ = payload.size() + 16;
   Emission e;
   e.kind = EmissionKind::Result;
   e.rule = plan_->name;
@@ -430,25 +623,22 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
   e.qos = plan_->qos;
   e.retain = plan_->retain;
   e.emission_index = index;
-  e.result_id = id_prefix_;
-  e.result_id += std::to_string(row.event_time);
-  e.result_id += '/';
-  e.result_id += plan::hex64(plan::fnv1a(payload));
-  e.payload = payload;
+  e.result_id = std::move(id);
+  e.payload = std::move(payload);
   ++m_.results_out;
   if (has_downstream) {
     Object o;
     for (std::size_t i = 0; i < plan_->items.size(); ++i) {
       if (plan_->items[i].star) {
-        if (r.whole.is_object())
-          for (const auto& kv : r.whole.as_object()) o.push_back(kv);
+        if (whole.is_object())
+          for (const auto& kv : whole.as_object()) o.push_back(kv);
       } else {
-        o.emplace_back(plan_->items[i].name, r.values[i]);
+        o.emplace_back(plan_->items[i].name, values[i]);
       }
     }
-    out.result(index_, std::move(e), &o, row.event_time);
+    out.result(index_, std::move(e), &o, event_time);
   } else {
-    out.result(index_, std::move(e), nullptr, row.event_time);
+    out.result(index_, std::move(e), nullptr, event_time);
   }
 }
 
@@ -474,12 +664,17 @@ void RuleRuntime::on_row_time_window(const Row& row, const Value& key, std::uint
       if (window::sat_add(b.end, lateness_) <= wm) continue;  // gone: late for this window
       if (windows_.size() >= options_->max_open_windows) {
         ++m_.dropped_windows;
+        limit_hit(Limit::Windows);
         refused = true;
         continue;
       }
       auto ws_ptr = std::make_unique<WindowState>();
       ws_ptr->start = b.start;
       ws_ptr->end = b.end;
+      // A window already past the watermark (kept open by ALLOWEDLATENESS) fires at once.
+      if (b.end <= wm) due_ = true;
+      // Keys tend to recur window after window: size the index once instead of doubling.
+      if (plan_->aggregate_mode) ws_ptr->groups.reserve(group_hint_);
       w = ws_ptr.get();
       windows_.emplace(std::make_pair(b.end, b.start), std::move(ws_ptr));
     }
@@ -538,13 +733,18 @@ void RuleRuntime::emit_late(const Row& row, TimeNs wm, Output& out) {
 std::string RuleRuntime::make_payload(const PendingRow& r) const {
   std::string p;
   p.reserve(64 + 24 * r.values.size());
+  append_payload(p, r.values.data(), r.whole);
+  return p;
+}
+
+void RuleRuntime::append_payload(std::string& p, const Value* values, const Value& whole) const {
   p.push_back('{');
   bool first = true;
   for (std::size_t i = 0; i < plan_->items.size(); ++i) {
     const auto& item = plan_->items[i];
     if (item.star) {
-      if (!r.whole.is_object()) continue;
-      for (const auto& [k, v] : r.whole.as_object()) {
+      if (!whole.is_object()) continue;
+      for (const auto& [k, v] : whole.as_object()) {
         if (!first) p.push_back(',');
         first = false;
         append_json_string(p, k);
@@ -557,10 +757,9 @@ std::string RuleRuntime::make_payload(const PendingRow& r) const {
     first = false;
     append_json_string(p, item.name);
     p.push_back(':');
-    r.values[i].append_json(p);
+    values[i].append_json(p);
   }
   p.push_back('}');
-  return p;
 }
 
 void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const std::string& id_base,
@@ -590,9 +789,51 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
     for (const auto& o : plan_->order_by) r.order.push_back(expr::eval_value(*o.expr, ctx));
     return true;
   };
+  // The common case (no DISTINCT, ORDER BY, LIMIT or alert): each group's row goes out as soon
+  // as it is built, in reused scratch, so a window of 10,000 keys costs two allocations per
+  // row (payload and id, which leave with the Emission) and no row buffer.
+  const bool direct = !plan_->distinct && plan_->order_by.empty() && !plan_->limit && !alert_;
+  if (plan_->aggregate_mode && direct) {
+    const std::uint64_t index = firings_++;
+    const TimeNs row_time = end - 1;
+    agg_results_.resize(plan_->aggs.size());
+    std::vector<Value>& values = row_values_;
+    values.resize(items.size());
+    for (auto& g : w.groups) {
+      for (std::size_t i = 0; i < plan_->aggs.size(); ++i)
+        agg_results_[i] = plan_->aggs[i].fn->result(g.aggs + plan_->aggs[i].offset);
+      ctx.aggs = agg_results_.data();
+      ctx.keys = plan_->group_keys.size() > 1 ? g.key.as_array().data() : &g.key;
+      ctx.slots = g.extra ? g.extra->last_row.data() : nullptr;
+      ctx.partition_key = &g.key;
+      ctx.outs = nullptr;  // the previous group's row is gone
+      prime_stateful(out_sites_, ctx);
+      for (std::size_t i = 0; i < items.size(); ++i)
+        values[i] = items[i].star ? Value() : expr::eval_value(*items[i].expr, ctx);
+      const Value& whole = plan_->last_row_whole && g.extra ? g.extra->whole : kNoWhole;
+      ctx.outs = values.data();
+      prime_stateful(post_sites_, ctx);
+      if (plan_->having) {
+        Value t;
+        if (!expr::eval(*plan_->having, ctx, t).is_true()) continue;
+      }
+      std::string payload;
+      payload.reserve(payload_hint_);
+      append_payload(payload, values.data(), whole);
+      key_json_.clear();
+      g.key.append_json(key_json_);
+      std::string id;
+      id.reserve(id_base.size() + 16 + rev.size());
+      id += id_base;
+      append_hex64(id, plan::fnv1a(key_json_));
+      id += rev;
+      send_row(std::move(payload), std::move(id), values.data(), whole, index, row_time, out);
+    }
+    return;
+  }
   if (plan_->aggregate_mode) {
     agg_results_.resize(plan_->aggs.size());
-    for (auto& g : w.groups.groups()) {
+    for (auto& g : w.groups) {
       for (std::size_t i = 0; i < plan_->aggs.size(); ++i)
         agg_results_[i] = plan_->aggs[i].fn->result(g.aggs + plan_->aggs[i].offset);
       ctx.aggs = agg_results_.data();
@@ -713,6 +954,7 @@ Value RuleRuntime::alert_key(const PendingRow& r, const Value* slots) const {
 
 void RuleRuntime::observe_alert(const PendingRow& r, const Value& key, TimeNs event_time,
                                 std::uint64_t index, Output& out) {
+  if (!alert_->wants(key, r.cond)) return;  // nothing to do: skip building the values
   Object values;
   for (std::size_t k = 0; k < plan_->items.size(); ++k) {
     if (plan_->items[k].star) {
@@ -744,12 +986,28 @@ void RuleRuntime::send_alert(alert::AlertMessage&& m) {
     e.result_id = state_topic ? base + "/state" : base;
     e.payload = state_topic ? std::move(m.payload) : m.payload;
     ++m_.results_out;
+    if (state_topic == 0 && has_downstream) {
+      // Rules reading FROM the alert get each transition once, as a row of the message fields.
+      const Object row = alert::to_row(alert_->options(), m);
+      alert_out_->result(index_, std::move(e), &row, m.time);
+      continue;
+    }
     alert_out_->result(index_, std::move(e), nullptr, m.time);
   }
 }
 
 void RuleRuntime::advance(TimeNs wm, TimeNs now, Output& out) {
-  if (paused) return;
+  if (paused) {
+    advanced_to_ = kTimeMin;  // after a resume, the first advance does the full work
+    return;
+  }
+  // Called after every event: when the watermark did not move and the event opened nothing
+  // that is already due, there is nothing to fire or expire. Matches and alerts keep their own
+  // timers, so rules with them always go through.
+  if (wm == advanced_to_ && !due_ && !match_ && !alert_) return;
+  advanced_to_ = wm;
+  due_ = false;
+  now_ = now;
   m_.watermark = wm;
   if (match_) release_matches(wm, now, out);
   if (plan_->window.kind == WindowKind::Session) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <deque>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <set>
@@ -33,18 +34,6 @@ struct Row {
   const simdjson::dom::element* raw = nullptr;  //!< the source JSON element, when parsed here
 };
 
-//! Bump allocator for aggregate states of one window: states never move once placed.
-class Arena {
- public:
-  std::byte* alloc(std::size_t size, std::size_t align);
-  std::size_t bytes() const { return blocks_.size() * kBlock; }
-
- private:
-  static constexpr std::size_t kBlock = 16 * 1024;
-  std::vector<std::unique_ptr<std::byte[]>> blocks_;
-  std::size_t used_ = kBlock;
-};
-
 struct GroupExtra {
   std::vector<std::unordered_set<Value, ValueHash>> distinct;
   std::vector<Value> last_row;
@@ -54,28 +43,84 @@ struct GroupExtra {
 struct Group {
   Value key;
   std::uint64_t hash = 0;
-  std::byte* aggs = nullptr;
+  std::byte* aggs = nullptr;  //!< the rule's aggregate states, right after this header
   std::unique_ptr<GroupExtra> extra;
 };
 
-//! Open-addressing hash table over groups kept in insertion (first appearance) order.
+//! The groups of one window: fixed-size records (a Group header followed by the rule's
+//! aggregate states, so an event's lookup and update touch one place in memory) in pages, kept
+//! in insertion (first appearance) order, with an open-addressing index. Records never move.
 class GroupTable {
  public:
+  GroupTable() = default;
+  GroupTable(const GroupTable&) = delete;
+  GroupTable& operator=(const GroupTable&) = delete;
+  //! Destroys the Group headers. Aggregate states are the runtime's (RuleRuntime::destroy_window).
+  ~GroupTable();
+
   Group* find(const Value& key, std::uint64_t hash);
-  Group* insert(Value key, std::uint64_t hash);
-  std::deque<Group>& groups() { return groups_; }
-  const std::deque<Group>& groups() const { return groups_; }
-  std::size_t size() const { return groups_.size(); }
+  //! Adds a group whose `aggs` points at state_size uninitialised bytes aligned to state_align;
+  //! every insert of one table passes the same layout (the rule's).
+  Group* insert(Value key, std::uint64_t hash, std::size_t state_size, std::size_t state_align);
+  //! Sizes the index for n groups up front (a new window expecting as many keys as the last).
+  void reserve(std::size_t n);
+  //! Starts loading the index slot of `hash` (the lookup follows a little later).
+  void prefetch(std::uint64_t hash) const {
+    if (!table_.empty()) __builtin_prefetch(&table_[hash & (table_.size() - 1)]);
+  }
+  std::size_t size() const { return size_; }
+  //! Heap bytes held (records, index): memory accounting.
+  std::size_t bytes() const { return pages_.size() * page_bytes() + table_.capacity() * sizeof(Slot); }
+
+  Group& at(std::size_t i) {
+    return *reinterpret_cast<Group*>(pages_[i >> page_shift_].get() + (i & page_mask_) * record_);
+  }
+  const Group& at(std::size_t i) const { return const_cast<GroupTable*>(this)->at(i); }
+
+  template <class T, class G>
+  class Iter {
+   public:
+    Iter(T* t, std::size_t i) : t_(t), i_(i) {}
+    G& operator*() const { return t_->at(i_); }
+    G* operator->() const { return &t_->at(i_); }
+    Iter& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const Iter& o) const { return i_ != o.i_; }
+
+   private:
+    T* t_;
+    std::size_t i_;
+  };
+  Iter<GroupTable, Group> begin() { return {this, 0}; }
+  Iter<GroupTable, Group> end() { return {this, size_}; }
+  Iter<const GroupTable, const Group> begin() const { return {this, 0}; }
+  Iter<const GroupTable, const Group> end() const { return {this, size_}; }
 
  private:
   struct Slot {
     std::uint32_t tag = 0;  //!< high half of the hash: most mismatches never touch the group
     std::uint32_t index = 0;  //!< group index + 1; 0 = empty
   };
+  struct PageDelete {
+    std::size_t align = 0;
+    void operator()(std::byte* p) const;
+  };
+  using Page = std::unique_ptr<std::byte[], PageDelete>;
+  static constexpr std::size_t kPageTarget = 16 * 1024;  //!< records per page: 16 KiB worth
+  std::size_t page_bytes() const { return (page_mask_ + 1) * record_; }
   void grow();
-  //! A deque: no capacity slack (memory per key) and stable addresses while inserting.
-  std::deque<Group> groups_;
+  void rehash(std::size_t slots);
+
+  std::vector<Page> pages_;
   std::vector<Slot> table_;
+  std::size_t size_ = 0;
+  std::size_t record_ = 0;       //!< bytes per record; 0 until the first insert
+  std::size_t states_at_ = 0;    //!< offset of the states in a record
+  std::size_t align_ = alignof(Group);
+  unsigned page_shift_ = 0;      //!< records per page = 1 << page_shift_
+  std::size_t page_mask_ = 0;
 };
 
 struct BufferedRow {
@@ -90,7 +135,6 @@ struct WindowState {
   bool fired = false;
   std::uint32_t revision = 0;
   GroupTable groups;
-  Arena arena;
   std::vector<BufferedRow> rows;  //!< per-event-row mode
 };
 
@@ -126,6 +170,7 @@ class RuleRuntime : public expr::StatefulHost {
   //! Re-points a carried-over runtime at the equivalent rule of a new plan.
   void rebind(const plan::RulePlan* plan, int index) {
     plan_ = plan;
+    due_ = true;
     build_stateful_sites();
     index_ = index;
     if (match_) match_->rebind(plan->match.get());
@@ -160,9 +205,12 @@ class RuleRuntime : public expr::StatefulHost {
   };
 
   // Per-event aggregate inputs, evaluated once and added to every window the row falls in.
+  // A single argument that is a plain field is passed by pointer into the row (no copy);
+  // others are evaluated into `args`.
   struct AggInput {
     std::vector<Value> args;
     std::vector<std::uint32_t> offsets;
+    std::vector<Args> call;  //!< per aggregate: its arguments for this row
     std::vector<std::uint8_t> pass;
   };
 
@@ -171,13 +219,20 @@ class RuleRuntime : public expr::StatefulHost {
   //! first), and points ctx at the results, so calls in untaken branches still see the row.
   void prime_stateful(const std::vector<int>& sites, expr::Ctx& ctx);
   void build_stateful_sites();
+  void collect_sites(const expr::Node& n, std::vector<int>& sites);
   bool add_to_window(WindowState& w, const Row& row, const Value& key, std::uint64_t hash);
-  void init_group(Group& g, WindowState& w);
+  //! Adds a group to w with its aggregate states constructed (and GroupExtra when needed).
+  Group* new_group(WindowState& w, Value key, std::uint64_t hash);
   void destroy_window(WindowState& w);
   void emit_window(WindowState& w, TimeNs start, TimeNs end, const std::string& id_base,
                    TimeNs now, Output& out);
   void emit_rows(std::vector<PendingRow>& rows, TimeNs event_time, Output& out);
   std::string make_payload(const PendingRow& r) const;
+  //! Appends the JSON object of one output row (SELECT items in order, `*` expanded).
+  void append_payload(std::string& p, const Value* values, const Value& whole) const;
+  //! Sends one result row (the common path: no DISTINCT, ORDER BY, LIMIT or alert).
+  void send_row(std::string&& payload, std::string&& id, const Value* values, const Value& whole,
+                std::uint64_t index, TimeNs event_time, Output& out);
   void sweep_states(TimeNs watermark);
   void emit_late(const Row& row, TimeNs watermark, Output& out);
   std::string id_prefix() const;
@@ -223,6 +278,10 @@ class RuleRuntime : public expr::StatefulHost {
   std::vector<window::Bounds> bounds_;
   AggInput in_;
   std::vector<Value> agg_results_;
+  std::vector<Value> row_values_;    //!< scratch: SELECT values of the row being built
+  std::string key_json_;             //!< scratch: a group key as JSON (result ids)
+  std::size_t payload_hint_ = 64;    //!< recent payload size: one allocation per payload
+  std::size_t group_hint_ = 0;       //!< groups of the last closed window: sizes the next
 
   // Stateful call sites by phase (GROUP BY keys, WHERE, aggregate inputs, output items) and
   // this row's results, read by expr::eval through Ctx::stateful_cache.
@@ -247,12 +306,28 @@ class RuleRuntime : public expr::StatefulHost {
   // Stateful functions: per call site, per partition key.
   std::vector<std::unordered_map<Value, StatefulEntry, ValueHash>> states_;
   TimeNs next_sweep_ = kTimeMin;
+  //! Bounds of EngineOptions that refuse data, each reported on its own (rate-limited).
+  enum class Limit : std::uint8_t { Keys, Windows, RowsPerWindow, Pending, Distinct, Count };
+  void limit_hit(Limit which);
+  struct LimitReport {
+    TimeNs last = kTimeMin;        //!< processing time of the last report
+    std::uint64_t at_last = 0;     //!< refusals counted at the last report
+    std::uint64_t count = 0;       //!< refusals so far
+  };
+  LimitReport limits_[static_cast<int>(Limit::Count)];
+  TimeNs now_ = 0;                 //!< processing time of the current call (reports)
+  std::size_t pending_rows_ = 0;   //!< rows buffered in open windows (max_pending_events)
+  TimeNs advanced_to_ = kTimeMin;  //!< watermark of the last advance() that did its work
+  bool due_ = true;                //!< something may be due before the watermark moves again
   TimeNs current_event_time_ = 0;
   TimeNs lateness_ = 0;
 
   std::unique_ptr<MatchStage> match_;          //!< FROM ... MATCH_RECOGNIZE
   std::unique_ptr<alert::AlertMachine> alert_;  //!< CREATE ALERT
   alert::AlertSink alert_sink_;                 //!< send_alert, built once
+  //! CREATE ALERT whose condition reads only the input row (no stateful calls, no SELECT
+  //! aliases): on_row_plain decides "nothing to do" from the condition and key alone.
+  bool alert_early_ = false;
   std::uint64_t alert_index_ = 0;               //!< emission index of the current trigger
   Output* alert_out_ = nullptr;                 //!< where send_alert goes, during a call
 };

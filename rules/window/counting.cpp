@@ -38,6 +38,13 @@ void RuleRuntime::on_row_counting(const Row& row, const Value& key, std::uint64_
   if (row.whole) br.whole = *row.whole;
   count_buffer_.push_back(std::move(br));
   while (static_cast<std::int64_t>(count_buffer_.size()) > ws.count) count_buffer_.pop_front();
+  // CountingWindow(n, m) with n beyond max_pending_events: the oldest rows go early (the window
+  // then covers fewer than n rows), counted and reported rather than growing without bound.
+  while (count_buffer_.size() > options_->max_pending_events) {
+    count_buffer_.pop_front();
+    ++m_.dropped_rows;
+    limit_hit(Limit::Pending);
+  }
   if (++count_since_fire_ < ws.count_slide) return;
   count_since_fire_ = 0;
   WindowState w;

@@ -2,8 +2,9 @@
 // closes when the watermark reaches last event + gap (window_end); window_start is the first
 // event's time. With a max duration, an event that would stretch a session beyond it starts a
 // new session, and window_end is capped at start + max duration. An out-of-order event that
-// bridges two sessions of a key merges them (aggregate states via the registry's merge; a
-// DISTINCT set is united, so a value seen in both halves may be counted twice by its aggregate).
+// bridges two sessions of a key merges them: aggregate states via the registry's merge, except
+// DISTINCT aggregates, which are rebuilt from the united set of values (merging their states
+// would count a value seen in both halves twice).
 #include "rules/runtime/rule_runtime.h"
 
 namespace streamgate::rules::runtime {
@@ -19,17 +20,35 @@ TimeNs session_end(const plan::WindowSpec& ws, TimeNs first, TimeNs last) {
 }  // namespace
 
 void RuleRuntime::merge_session(Session& into, Session& from) {
-  for (auto& g : from.w.groups.groups()) {
+  for (auto& g : from.w.groups) {
     Group* tg = into.w.groups.find(g.key, g.hash);
-    if (!tg) {
-      tg = into.w.groups.insert(g.key, g.hash);
-      ++total_groups_;
-      init_group(*tg, into.w);
-    }
-    for (const auto& a : plan_->aggs) a.fn->merge(tg->aggs + a.offset, g.aggs + a.offset);
+    if (!tg) tg = new_group(into.w, g.key, g.hash);
+    for (const auto& a : plan_->aggs)
+      if (!a.distinct) a.fn->merge(tg->aggs + a.offset, g.aggs + a.offset);
     if (g.extra && tg->extra) {
-      for (std::size_t i = 0; i < g.extra->distinct.size(); ++i)
-        tg->extra->distinct[i].insert(g.extra->distinct[i].begin(), g.extra->distinct[i].end());
+      for (std::size_t i = 0; i < g.extra->distinct.size(); ++i) {
+        auto& set = tg->extra->distinct[i];
+        for (const auto& v : g.extra->distinct[i]) {
+          if (set.size() >= options_->max_distinct_values && set.find(v) == set.end()) {
+            ++m_.dropped_values;
+            limit_hit(Limit::Distinct);
+            continue;
+          }
+          set.insert(v);
+        }
+      }
+      for (const auto& a : plan_->aggs) {
+        if (!a.distinct) continue;
+        std::byte* st = tg->aggs + a.offset;
+        a.fn->destroy(st);
+        a.fn->construct(st);
+        // The set holds each argument once (several arguments as one array), as
+        // add_to_window offered them.
+        for (const auto& v : tg->extra->distinct[static_cast<std::size_t>(a.distinct_index)]) {
+          if (a.args.size() > 1 && v.is_array()) a.fn->add(st, Args{v.as_array().data(), v.as_array().size()});
+          else a.fn->add(st, Args{&v, 1});
+        }
+      }
       if (from.last > into.last) {
         tg->extra->last_row = g.extra->last_row;
         tg->extra->whole = g.extra->whole;
@@ -37,6 +56,7 @@ void RuleRuntime::merge_session(Session& into, Session& from) {
     }
   }
   for (auto& r : from.w.rows) into.w.rows.push_back(std::move(r));
+  from.w.rows.clear();  // moved into `into`: counted once in pending_rows_
   into.first = std::min(into.first, from.first);
   into.last = std::max(into.last, from.last);
   into.w.fired = into.w.fired || from.w.fired;
@@ -69,6 +89,7 @@ void RuleRuntime::on_row_session(const Row& row, const Value& key, std::uint64_t
     }
     if (sessions_.size() >= options_->max_open_windows) {
       ++m_.dropped_windows;
+      limit_hit(Limit::Windows);
       return;
     }
     auto ns = std::make_unique<Session>();
@@ -106,6 +127,7 @@ void RuleRuntime::on_row_session(const Row& row, const Value& key, std::uint64_t
   s->w.start = s->first;
   s->w.end = s->end;
   sessions_by_end_.insert({s->end, s->id});
+  if (s->end <= wm) due_ = true;  // kept open by ALLOWEDLATENESS: fires on this advance
   if (s->w.fired) {
     ++s->w.revision;
     emit_window(s->w, s->first, s->end, id_prefix_ + std::to_string(s->first) + "/", now, out);

@@ -27,6 +27,13 @@ namespace {
 
 const fs::path kGoldenDir = GOLDEN_DIR;
 const std::string kBinary = STREAMGATE_BINARY;
+#ifdef STREAMGATE_TEST_EMULATOR
+// Cross builds: the binary is for the target and the shell cannot exec it without binfmt_misc,
+// so it runs through the emulator (CMAKE_CROSSCOMPILING_EMULATOR, e.g. `qemu-arm -L <sysroot>`).
+const std::string kEmulator = STREAMGATE_TEST_EMULATOR " ";
+#else
+const std::string kEmulator;
+#endif
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -82,7 +89,8 @@ struct RunResult {
 
 RunResult run(const std::string& args, const fs::path& scratch) {
   fs::path err_file = scratch / "stderr.txt";
-  std::string cmd = shell_quote(kBinary) + " " + args + " 2>" + shell_quote(err_file.string());
+  std::string cmd =
+      kEmulator + shell_quote(kBinary) + " " + args + " 2>" + shell_quote(err_file.string());
   RunResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;

@@ -1,10 +1,15 @@
 // Durability with the real binary and real Mosquitto: kill -9 in the middle of open windows and
-// restart on the same state db (no window lost, none double-counted, no duplicate results); an
+// restart on the same state db (no window lost, none double-counted, repeats bounded and carrying
+// the same result id, over MQTT 3.1.1 with the id field and MQTT 5 with the user property); an
 // output broker that goes away and comes back (every result arrives, in order); thousands of bad
 // messages of every kind mixed with good ones (exact results, every bad one counted by reason).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
+#include <mutex>
+#include <ostream>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -77,14 +82,96 @@ std::string flush_event(int i) {
   return nlohmann::json{{"i", i}, {"key", "flush"}, {"v", 0}, {"ts", kT0 + i * 100LL + 3'600'000}}.dump();
 }
 
-TEST(Durability, KillDashNineInOpenWindowsThenRestartGivesTheUninterruptedResults) {
+// A result as a consumer sees it: the payload and the deterministic id it carries.
+struct IdResult {
+  std::string payload;
+  std::string id;  //!< empty: the result carried no id
+};
+
+// An MQTT 5 subscriber that keeps the `result_id` user property of every message.
+class Mqtt5Subscriber {
+ public:
+  Mqtt5Subscriber(const std::string& url, const std::string& client_id, const std::string& filter)
+      : client_(url, client_id, mqtt::create_options(MQTTVERSION_5)) {
+    client_.set_message_callback([this](mqtt::const_message_ptr m) {
+      IdResult r{m->get_payload_str(), {}};
+      const auto& props = m->get_properties();
+      for (std::size_t i = 0; i < props.count(mqtt::property::USER_PROPERTY); ++i) {
+        const auto kv = mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, i);
+        if (std::get<0>(kv) == "result_id") r.id = std::get<1>(kv);
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      received_.push_back(std::move(r));
+    });
+    mqtt::connect_options opts;
+    opts.set_mqtt_version(MQTTVERSION_5);
+    opts.set_clean_start(true);
+    opts.set_connect_timeout(10);
+    client_.connect(opts)->wait_for(std::chrono::seconds(20));
+    if (!client_.is_connected()) throw std::runtime_error("MQTT 5 test client cannot connect to " + url);
+    client_.subscribe(filter, 1)->wait_for(std::chrono::seconds(20));
+  }
+  ~Mqtt5Subscriber() {
+    try {
+      if (client_.is_connected()) client_.disconnect()->wait_for(std::chrono::seconds(5));
+    } catch (...) {
+    }
+  }
+  std::vector<IdResult> received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_;
+  }
+
+ private:
+  mqtt::async_client client_;
+  std::mutex mu_;
+  std::vector<IdResult> received_;
+};
+
+// The output connection's protocol decides how the result id travels.
+enum class IdCarrier { PayloadField, Mqtt5Property };
+
+void PrintTo(IdCarrier c, std::ostream* os) {
+  *os << (c == IdCarrier::PayloadField ? "payload-field" : "mqtt5-property");
+}
+
+class DurabilityCrash : public ::testing::TestWithParam<IdCarrier> {};
+
+constexpr int kInflight = 16;  // --outbox-inflight: the most results a crash may repeat
+
+TEST_P(DurabilityCrash, KillDashNineInOpenWindowsThenRestartGivesTheUninterruptedResults) {
+  const bool v5 = GetParam() == IdCarrier::Mqtt5Property;
   MosquittoBroker broker;
   TempDir state;
   const std::string db = (state.path() / "state.db").string();
-  const std::vector<std::string> args{"--state-db=" + db, "--client-id=sg-crash-test", "--clean-session=false",
-                                      "--checkpoint-interval=200ms", "--qos=1"};
-  MqttTestClient sub(broker.url(), "crash-sub");
-  sub.subscribe("dur/out", 1);
+  std::vector<std::string> args{"--state-db=" + db,
+                                std::string("--client-id=sg-crash-test-") + (v5 ? "5" : "3"),
+                                "--clean-session=false",
+                                "--checkpoint-interval=200ms",
+                                "--qos=1",
+                                "--outbox-inflight=" + std::to_string(kInflight)};
+  if (v5) {
+    args.push_back("--mqtt-version=5");
+  } else {
+    args.push_back("--result-id-field=_result_id");
+  }
+  std::optional<MqttTestClient> sub3;
+  std::optional<Mqtt5Subscriber> sub5;
+  if (v5) {
+    sub5.emplace(broker.url(), "crash-sub5", "dur/out");
+  } else {
+    sub3.emplace(broker.url(), "crash-sub");
+    sub3->subscribe("dur/out", 1);
+  }
+  auto results = [&] {
+    std::vector<IdResult> out;
+    if (v5) return sub5->received();
+    for (const auto& m : sub3->on_topic("dur/out")) {
+      const auto j = nlohmann::json::parse(m.payload);
+      out.push_back({m.payload, j.is_object() && j.contains("_result_id") ? j["_result_id"].get<std::string>() : ""});
+    }
+    return out;
+  };
   MqttTestClient pub(broker.url(), "crash-pub");
   constexpr int kTotal = 1000;
   {
@@ -93,37 +180,64 @@ TEST(Durability, KillDashNineInOpenWindowsThenRestartGivesTheUninterruptedResult
     for (int i = 0; i < 455; ++i) pub.publish("dur/in", event(i));
     // Windows 0..44 closed (their results are out), window 45 is open; let a checkpoint pass,
     // then more events that only the input journal holds.
-    ASSERT_TRUE(sub.wait_for("dur/out", 45 * 3)) << gw.logs();
+    ASSERT_TRUE(wait_until([&] { return results().size() >= 45 * 3; })) << gw.logs();
     std::this_thread::sleep_for(500ms);
     for (int i = 455; i < 603; ++i) pub.publish("dur/in", event(i));
-    // Kill right away: the last events are in the journal, not yet in a checkpoint.
+    // Kill right away: the last events are in the journal, not yet in a checkpoint, and the
+    // results of windows 45..59 are on their way out (some sent, their PUBACKs not recorded).
     gw.process().signal(SIGKILL);
     ASSERT_TRUE(gw.process().wait_exit(10s));
   }
   // While the gateway is dead the broker queues these for its persistent session.
   for (int i = 603; i < 800; ++i) pub.publish("dur/in", event(i));
+  const auto expected = expected_totals(kTotal);
   {
     GatewayProcess gw(broker.url(), {{"counts.sql", kCountRules}}, args);
     ASSERT_TRUE(gw.wait_subscribed()) << gw.logs();
     for (int i = 800; i < kTotal; ++i) pub.publish("dur/in", event(i));
     pub.publish("dur/in", flush_event(kTotal));
-    const std::size_t windows = expected_totals(kTotal).size();
-    ASSERT_TRUE(sub.wait_for("dur/out", windows)) << gw.logs();
+    ASSERT_TRUE(wait_until([&] {
+      std::set<std::string> ids;
+      for (const auto& r : results()) ids.insert(r.id);
+      return ids.size() >= expected.size();
+    })) << gw.logs();
     std::this_thread::sleep_for(500ms);  // anything extra (a duplicate) would arrive by now
     EXPECT_EQ(gw.terminate(), 0) << gw.logs();
     EXPECT_NE(gw.logs().find("restored the last checkpoint"), std::string::npos) << gw.logs();
   }
+  const auto got = results();
+  // Every result carries its id; a repeated id is the very same result (same payload).
+  std::map<std::string, std::string> by_id;
+  int repeats = 0;
+  for (const auto& r : got) {
+    ASSERT_FALSE(r.id.empty()) << r.payload;
+    auto [it, fresh] = by_id.emplace(r.id, r.payload);
+    if (!fresh) {
+      ++repeats;
+      EXPECT_EQ(it->second, r.payload) << "id " << r.id << " carried two different results";
+    }
+  }
+  // Repeats come only from results in flight at the kill (sent, PUBACK not yet recorded): at
+  // most --outbox-inflight of them. Replayed windows are suppressed by the published ids.
+  EXPECT_LE(repeats, kInflight);
+  std::printf("results received: %zu, distinct ids: %zu, repeats after kill -9: %d (bound %d)\n", got.size(),
+              by_id.size(), repeats, kInflight);
+  // A consumer that drops repeated ids sees exactly the uninterrupted run: one result per
+  // (window, key), none lost, none double-counted, and one id per (window, key).
+  std::vector<Received> deduplicated;
+  std::map<WindowKey, std::string> id_of;
+  for (const auto& [id, payload] : by_id) {
+    deduplicated.push_back({"dur/out", payload});
+    const auto j = nlohmann::json::parse(payload);
+    const WindowKey wk{j.at("lo").get<int>() / 10, j.at("key").get<std::string>()};
+    auto [it, fresh] = id_of.emplace(wk, id);
+    EXPECT_TRUE(fresh) << "window " << wk.first << " key " << wk.second << " has two ids: " << it->second
+                       << " and " << id;
+  }
   int duplicates = 0;
-  int conflicts = 0;
-  const auto actual = actual_totals(sub.on_topic("dur/out"), duplicates, &conflicts);
-  // No (window, key) ever gets two different results: nothing double-counted.
-  EXPECT_EQ(conflicts, 0);
-  // KNOWN GAP (issue 4 stays open): a result the broker received but whose PUBACK the outbox
-  // had not recorded when kill -9 hit is sent again after the restart, unchanged and with the
-  // same result id. Consumers see an identical repeat; the id is not yet carried in the payload
-  // or an MQTT 5 property, so they cannot drop it themselves. Bounded by the in-flight batch.
-  EXPECT_LE(duplicates, 256) << "more repeats than one in-flight outbox batch";
-  const auto expected = expected_totals(kTotal);
+  const auto actual = actual_totals(deduplicated, duplicates);
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ(by_id.size(), expected.size());
   EXPECT_EQ(actual.size(), expected.size());
   for (const auto& [wk, t] : expected) {
     auto it = actual.find(wk);
@@ -133,6 +247,13 @@ TEST(Durability, KillDashNineInOpenWindowsThenRestartGivesTheUninterruptedResult
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(IdCarriers, DurabilityCrash,
+                         ::testing::Values(IdCarrier::PayloadField, IdCarrier::Mqtt5Property),
+                         [](const auto& info) {
+                           return std::string(info.param == IdCarrier::PayloadField ? "Mqtt311PayloadField"
+                                                                                    : "Mqtt5UserProperty");
+                         });
+
 TEST(Durability, OutputBrokerOutageResultsWaitInTheOutboxAndArriveInOrder) {
   MosquittoBroker in_broker;
   MosquittoBroker out_broker;
@@ -141,7 +262,8 @@ TEST(Durability, OutputBrokerOutageResultsWaitInTheOutboxAndArriveInOrder) {
       "CREATE STREAM ob WITH (TOPIC = 'ob/in');\n"
       "CREATE RULE fwd WITH (TOPIC = 'ob/out', QOS = 1, DELIVERY = 'at_least_once') AS SELECT i FROM ob;\n";
   GatewayProcess gw(in_broker.url(), {{"fwd.sql", rules}},
-                    {"--state-db=" + (state.path() / "state.db").string(), "--output-broker=" + out_broker.url()});
+                    {"--state-db=" + (state.path() / "state.db").string(), "--output-broker=" + out_broker.url(),
+                     "--result-id-field=_rid"});
   ASSERT_TRUE(gw.wait_subscribed()) << gw.logs();
   MqttTestClient pub(in_broker.url(), "ob-pub");
   std::vector<Received> got;
@@ -171,12 +293,21 @@ TEST(Durability, OutputBrokerOutageResultsWaitInTheOutboxAndArriveInOrder) {
       60s))
       << gw.logs();
   for (auto& m : sub.on_topic("ob/out")) got.push_back(m);
-  // In order, first occurrences only (a reconnect may resend what was in flight: same result).
+  // In order, first occurrences only (a reconnect may resend what was in flight: the same
+  // result with the same id, which at-least-once results carry too).
   std::set<int> seen;
+  std::map<std::string, int> id_to_i;
   int last = -1;
   for (const auto& m : got) {
-    const int i = nlohmann::json::parse(m.payload).at("i").get<int>();
-    if (!seen.insert(i).second) continue;
+    const auto j = nlohmann::json::parse(m.payload);
+    const int i = j.at("i").get<int>();
+    ASSERT_TRUE(j.contains("_rid") && j["_rid"].is_string()) << m.payload;
+    const auto [it, fresh] = id_to_i.emplace(j["_rid"].get<std::string>(), i);
+    EXPECT_EQ(it->second, i) << "one id, two results";
+    if (!seen.insert(i).second) {
+      EXPECT_FALSE(fresh) << "a repeated result came with a new id: " << m.payload;
+      continue;
+    }
     EXPECT_GT(i, last) << "out of order";
     last = i;
   }

@@ -73,6 +73,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.ring_full_policy, sg::RingFullPolicy::DropNewest);
   EXPECT_EQ(c.max_payload_bytes, 65536u);
   EXPECT_EQ(c.tick_interval, 100ms);
+  EXPECT_EQ(c.batch_delay, 500us);
   EXPECT_FALSE(c.separate_output);
   EXPECT_EQ(c.output.url, c.input.url);
   EXPECT_TRUE(c.dead_letter_topic.empty());
@@ -179,6 +180,21 @@ TEST_F(ConfigTest, ErrorsAreOneClearLine) {
             std::string::npos);
   EXPECT_NE(error_of({"--qos"}).find("qos"), std::string::npos);  // missing value
   EXPECT_NE(error_of({"--config=/nonexistent/streamgate.conf"}).find("cannot read"), std::string::npos);
+}
+
+TEST_F(ConfigTest, BatchDelayTakesMicrosecondsMillisecondsOrZero) {
+  auto delay = [](const std::string& v) {
+    auto r = parse({"--batch-delay=" + v});
+    EXPECT_TRUE(r.config) << r.error;
+    return r.config ? r.config->batch_delay : std::chrono::microseconds(-1);
+  };
+  EXPECT_EQ(delay("250us"), 250us);
+  EXPECT_EQ(delay("2ms"), 2ms);
+  EXPECT_EQ(delay("0"), 0us);
+  EXPECT_EQ(delay("100ms"), 100ms);
+  for (const char* bad : {"101ms", "1s", "-5us", "5 us", "us", "fast", "99999999999us"}) {
+    EXPECT_NE(error_of({std::string("--batch-delay=") + bad}).find("batch-delay"), std::string::npos) << bad;
+  }
 }
 
 TEST_F(ConfigTest, UnknownOptionInFileNamesTheFile) {

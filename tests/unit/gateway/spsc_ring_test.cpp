@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -121,6 +122,27 @@ TEST(MessageRing, OversizeIsRejectedOrKeptTruncatedForDeadLetters) {
             sg::PushResult::TopicTooLong);
   // A payload of exactly the maximum fits.
   EXPECT_EQ(ring.try_push("t", std::string(16, 'y'), 0, 0, false, false), sg::PushResult::Ok);
+}
+
+TEST(MessageRing, PayloadsHavePaddingBeforeTheNextSlotAndCarryJournalFlags) {
+  // The engine parses payloads in place (simdjson reads up to kPayloadPadding bytes past the
+  // end): a maximum-size payload must leave that many bytes before the next slot's topic.
+  sg::MessageRing ring(2, 100, 32);
+  ASSERT_EQ(ring.try_push("a", std::string(100, 'x'), 0, 0, false, false, 7, true), sg::PushResult::Ok);
+  ASSERT_EQ(ring.try_push("b", "{}", 0, 1, false, false, 8, false), sg::PushResult::Ok);
+  const char* first_payload_end = nullptr;
+  const char* second_topic = nullptr;
+  ASSERT_TRUE(ring.try_pop_with([&](const sg::MessageSlot& s) {
+    first_payload_end = s.payload + s.payload_len;
+    EXPECT_EQ(s.journal_seq, 7);
+    EXPECT_TRUE(s.journal_pending);
+  }));
+  ASSERT_TRUE(ring.try_pop_with([&](const sg::MessageSlot& s) {
+    second_topic = s.topic;
+    EXPECT_EQ(s.journal_seq, 8);
+    EXPECT_FALSE(s.journal_pending);
+  }));
+  EXPECT_GE(second_topic - first_payload_end, static_cast<std::ptrdiff_t>(sg::MessageRing::kPayloadPadding));
 }
 
 TEST(MessageRing, FullRingReportsFull) {

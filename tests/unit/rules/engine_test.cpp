@@ -102,6 +102,9 @@ TEST(Engine, IngestStatuses) {
   EXPECT_EQ(h.send(R"({"a":1,"timestamp":"yesterday"})"), IngestStatus::BadTimestamp);
   EXPECT_EQ(h.send(R"({"a":1,"timestamp":"2030-01-01T00:00:00Z"})"), IngestStatus::BadTimestamp);
   EXPECT_EQ(h.send(R"({"a":1,"timestamp":true})"), IngestStatus::BadTimestamp);
+  // Near the int64 limits window arithmetic would overflow (found by ingest_fuzz): refused.
+  EXPECT_EQ(h.send(R"({"a":1,"timestamp":-9223372036854636746})"), IngestStatus::BadTimestamp);
+  EXPECT_EQ(h.send(R"({"a":1,"timestamp":"1800-01-01T00:00:00Z"})"), IngestStatus::BadTimestamp);
   EXPECT_TRUE(h.out.empty());
   EXPECT_EQ(h.send(R"({"a":1,"timestamp":1705312800123})"), IngestStatus::Ok);
   EXPECT_EQ(h.out.size(), 1u);
@@ -640,3 +643,13 @@ TEST(Engine, StreamsAndRulesListing) {
 
 }  // namespace
 }  // namespace streamgate::rules
+
+TEST(TimeUtil, AlignDownIsEpochAlignedForNegativeTimesAndSaturatesAtTheInt64Limit) {
+  using streamgate::rules::align_down;
+  constexpr std::int64_t kMinute = 60'000'000'000;
+  EXPECT_EQ(align_down(90'000'000'000, kMinute), kMinute);
+  EXPECT_EQ(align_down(-1, kMinute), -kMinute);  // 1969-12-31T23:59:00Z, not 1970
+  const std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
+  EXPECT_EQ(align_down(lowest + 5, 1000), lowest);  // the aligned start is below int64
+  EXPECT_EQ(align_down(lowest + 5, kMinute, 30'000'000'000), lowest);
+}

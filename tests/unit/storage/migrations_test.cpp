@@ -45,6 +45,20 @@ TEST(Migrations, ReopenIsIdempotentAndKeepsData) {
   }
 }
 
+TEST(Migrations, VersionOneFileIsUpgradedKeepingQueuedResults) {
+  TempDir dir;
+  const std::string path = dir.file("a.db");
+  {
+    Database db(path);
+    EXPECT_EQ(migrate(db, schema_migrations().first(1)), 1);
+    db.exec("INSERT INTO outbox(result_id, topic, qos, retain, payload, bytes, enqueued_at) "
+            "VALUES ('r1', 't', 1, 0, '{}', 3, 5)");
+  }
+  Database db = open_database(path);
+  EXPECT_EQ(schema_version(db), latest_schema_version());
+  EXPECT_EQ(db.query_int64("SELECT count(*) FROM outbox WHERE result_id = 'r1' AND carried_id IS NULL"), 1);
+}
+
 TEST(Migrations, NewerFileIsRefusedAndLeftUntouched) {
   TempDir dir;
   const std::string path = dir.file("a.db");

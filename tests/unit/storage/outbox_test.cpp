@@ -223,6 +223,39 @@ TEST(Outbox, PublishedIdsHorizonByAgeAndCount) {
   EXPECT_EQ(outbox.enqueue(std::vector<OutboxMessage>{msg("p0")}).enqueued, 1u);
 }
 
+TEST(Outbox, CarriedIdsOfAtLeastOnceResultsAreKeptButNeverDeduplicated) {
+  TempDir dir;
+  const std::string path = dir.file("a.db");
+  {
+    Database db = open_database(path);
+    Outbox outbox(db);
+    OutboxMessage carried = msg("alo/1");
+    carried.dedup = false;
+    // The same at-least-once result twice (a replay re-emits it): both go out, with the id.
+    EXPECT_EQ(outbox.enqueue(std::vector<OutboxMessage>{carried, carried}).enqueued, 2u);
+    const auto entries = outbox.peek(10);
+    ASSERT_EQ(entries.size(), 2u);
+    for (const auto& e : entries) {
+      EXPECT_EQ(e.message.result_id, "alo/1");
+      EXPECT_FALSE(e.message.dedup);
+    }
+    outbox.ack(entries.back().id);
+    EXPECT_FALSE(outbox.already_published("alo/1"));  // nothing remembered for them
+    EXPECT_EQ(outbox.published_count(), 0u);
+  }
+  // After a restart: still not suppressed, and an exactly-once id equal to it is independent.
+  Database db = open_database(path);
+  Outbox outbox(db);
+  OutboxMessage carried = msg("alo/1");
+  carried.dedup = false;
+  EXPECT_EQ(outbox.enqueue(std::vector<OutboxMessage>{carried, msg("alo/1"), msg("alo/1")}).enqueued, 2u);
+  const auto entries = outbox.peek(10);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_FALSE(entries[0].message.dedup);
+  EXPECT_TRUE(entries[1].message.dedup);
+  EXPECT_EQ(entries[1].message.result_id, "alo/1");
+}
+
 TEST(Outbox, RecordPublishedSuppressesLaterEnqueues) {
   TempDir dir;
   Database db = open_database(dir.file("a.db"));

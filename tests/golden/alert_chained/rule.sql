@@ -1,0 +1,1 @@
+@include ../../../etc/examples/alert_chained.sql
