@@ -11,6 +11,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # shellcheck source=scripts/deps.sh
 source "$root/scripts/deps.sh"
+# The fuzz runs below need clang and its libFuzzer runtime.
+if [ -n "${CI:-}" ] || [ "${STREAMGATE_FUZZ_SECONDS:-0}" != 0 ]; then
+  STREAMGATE_APT_PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 streamgate_install_deps
 
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -1,5 +1,5 @@
-// Per-rule runtime state and processing: WHERE, group tables with arena-allocated aggregate
-// states, open windows (time, session, counting), stateful-function states, emission of rows.
+// Per-rule runtime state and processing: WHERE, group tables (each group one record: header and
+// aggregate states), open windows (time, session, counting), stateful-function states, emission of rows.
 // One RuleRuntime per rule; its state survives a reload when the rule's name and text do not
 // change (the object is moved to the new rule set and re-pointed at the new plan).
 #pragma once
