@@ -789,6 +789,17 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
     for (const auto& o : plan_->order_by) r.order.push_back(expr::eval_value(*o.expr, ctx));
     return true;
   };
+  // Points the context at one group's aggregate results, keys and last row.
+  auto bind_group = [&](Group& g) {
+    for (std::size_t i = 0; i < plan_->aggs.size(); ++i)
+      agg_results_[i] = plan_->aggs[i].fn->result(g.aggs + plan_->aggs[i].offset);
+    ctx.aggs = agg_results_.data();
+    ctx.keys = plan_->group_keys.size() > 1 ? g.key.as_array().data() : &g.key;
+    ctx.slots = g.extra ? g.extra->last_row.data() : nullptr;
+    ctx.partition_key = &g.key;
+    ctx.outs = nullptr;  // the previous group's row is gone
+    prime_stateful(out_sites_, ctx);
+  };
   // The common case (no DISTINCT, ORDER BY, LIMIT or alert): each group's row goes out as soon
   // as it is built, in reused scratch, so a window of 10,000 keys costs two allocations per
   // row (payload and id, which leave with the Emission) and no row buffer.
@@ -800,14 +811,7 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
     std::vector<Value>& values = row_values_;
     values.resize(items.size());
     for (auto& g : w.groups) {
-      for (std::size_t i = 0; i < plan_->aggs.size(); ++i)
-        agg_results_[i] = plan_->aggs[i].fn->result(g.aggs + plan_->aggs[i].offset);
-      ctx.aggs = agg_results_.data();
-      ctx.keys = plan_->group_keys.size() > 1 ? g.key.as_array().data() : &g.key;
-      ctx.slots = g.extra ? g.extra->last_row.data() : nullptr;
-      ctx.partition_key = &g.key;
-      ctx.outs = nullptr;  // the previous group's row is gone
-      prime_stateful(out_sites_, ctx);
+      bind_group(g);
       for (std::size_t i = 0; i < items.size(); ++i)
         values[i] = items[i].star ? Value() : expr::eval_value(*items[i].expr, ctx);
       const Value& whole = plan_->last_row_whole && g.extra ? g.extra->whole : kNoWhole;
@@ -834,14 +838,7 @@ void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const st
   if (plan_->aggregate_mode) {
     agg_results_.resize(plan_->aggs.size());
     for (auto& g : w.groups) {
-      for (std::size_t i = 0; i < plan_->aggs.size(); ++i)
-        agg_results_[i] = plan_->aggs[i].fn->result(g.aggs + plan_->aggs[i].offset);
-      ctx.aggs = agg_results_.data();
-      ctx.keys = plan_->group_keys.size() > 1 ? g.key.as_array().data() : &g.key;
-      ctx.slots = g.extra ? g.extra->last_row.data() : nullptr;
-      ctx.partition_key = &g.key;
-      ctx.outs = nullptr;  // the previous group's row is gone
-      prime_stateful(out_sites_, ctx);
+      bind_group(g);
       PendingRow r;
       r.values.resize(items.size());
       for (std::size_t i = 0; i < items.size(); ++i)
