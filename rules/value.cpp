@@ -1,8 +1,10 @@
 // Value: comparison, hashing and JSON conversion.
 #include "rules/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -58,11 +60,56 @@ void append_json_string(std::string& out, std::string_view s) {
 
 namespace {
 
+//! The common double of telemetry, a short decimal (21.5, 93.27, 1013.25), without the general
+//! shortest-form search of std::to_chars, with the same text. If k (<= 6) is the fewest
+//! decimals with which m / 10^k reads back as d, that decimal is the shortest form of d (with
+//! |m| < 2^50 the decimals of k places are further apart than the doubles around d, so no
+//! other k-place decimal reads back as d); m = d * 10^k rounded is exact enough to find it, and
+//! the division check proves it. Returns false, writing nothing, where std::to_chars could
+//! print differently: zero (keeps -0's sign), large or long values, and when it would choose the
+//! exponent form (which it does when that is shorter: 1e+06, 1e-05).
+bool append_short_decimal(std::string& out, double d) {
+  static constexpr double kPow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+  if (d == 0 || !(std::fabs(d) < 1e15)) return false;
+  for (int k = 0; k <= 6; ++k) {
+    const double scaled = d * kPow10[k];
+    if (!(std::fabs(scaled) < 0x1p50)) return false;
+    const std::int64_t m = std::llround(scaled);
+    if (static_cast<double>(m) / kPow10[k] != d) continue;
+    char digits[24];
+    const std::uint64_t magnitude = m < 0 ? 0 - static_cast<std::uint64_t>(m) : static_cast<std::uint64_t>(m);
+    const int n = static_cast<int>(std::to_chars(digits, digits + sizeof digits, magnitude).ptr - digits);
+    int significant = n;
+    if (k == 0)
+      while (significant > 1 && digits[significant - 1] == '0') --significant;
+    const int exponent = n - 1 - k;
+    const int exponent_form = significant + (significant > 1) + 2 + (std::abs(exponent) >= 100 ? 3 : 2);
+    const int fixed_form = k == 0 ? n : std::max(1, n - k) + 1 + k;
+    if (fixed_form > exponent_form) return false;  // ties go to the fixed form, as in to_chars
+    if (m < 0) out += '-';
+    if (k == 0) {
+      out.append(digits, static_cast<std::size_t>(n));
+      out += ".0";
+    } else if (n > k) {
+      out.append(digits, static_cast<std::size_t>(n - k));
+      out += '.';
+      out.append(digits + n - k, static_cast<std::size_t>(k));
+    } else {
+      out += "0.";
+      out.append(static_cast<std::size_t>(k - n), '0');
+      out.append(digits, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  return false;
+}
+
 void append_double(std::string& out, double d) {
   if (!std::isfinite(d)) {
     out += "null";
     return;
   }
+  if (append_short_decimal(out, d)) return;
   char buf[32];
   auto res = std::to_chars(buf, buf + sizeof buf, d);
   std::string_view text(buf, static_cast<std::size_t>(res.ptr - buf));
@@ -187,6 +234,14 @@ Value Value::from_nlohmann(const nlohmann::json& j) {
 }
 
 int compare(const Value& a, const Value& b) {
+  // Same-type strings and ints first: WHERE and DEFINE comparisons, keys, min/max.
+  if (a.type() == b.type()) {
+    if (a.is_string()) {
+      const int c = a.as_string().compare(b.as_string());
+      return (c > 0) - (c < 0);
+    }
+    if (a.is_int()) return (a.as_int() > b.as_int()) - (a.as_int() < b.as_int());
+  }
   const int ra = type_rank(a.type()), rb = type_rank(b.type());
   if (ra != rb) return ra < rb ? -1 : 1;
   switch (a.type()) {

@@ -83,7 +83,11 @@ class Value {
   //! objects; ints and doubles compare numerically.
   friend int compare(const Value& a, const Value& b);
   //! Equality with numeric widening (1 == 1.0); NULL equals NULL here (group keys, DISTINCT).
-  friend bool operator==(const Value& a, const Value& b) { return compare(a, b) == 0; }
+  friend bool operator==(const Value& a, const Value& b) {
+    // Two strings, the common case of keys: sizes first, no ordering work.
+    if (a.is_string() && b.is_string()) return a.as_string() == b.as_string();
+    return compare(a, b) == 0;
+  }
   std::size_t hash() const;
 
  private:

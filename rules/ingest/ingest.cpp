@@ -62,6 +62,8 @@ void FieldExtractor::build(const std::vector<std::string>& slot_fields,
   for (std::size_t i = 0; i < slot_fields.size(); ++i) add(slot_fields[i], static_cast<int>(i));
   if (!timestamp_field.empty()) add(timestamp_field, -1);
   if (!id_field.empty()) add(id_field, -2);
+  seen_in_.assign(names_.size(), 0);
+  event_number_ = 0;
 }
 
 namespace {
@@ -121,7 +123,10 @@ void assign_value(Value& dst, simdjson::dom::element e) {
 void FieldExtractor::extract(simdjson::dom::object obj, Value* slots, simdjson::dom::element* ts,
                              bool* ts_found, simdjson::dom::element* id, bool* id_found) const {
   if (names_.empty()) return;
-  seen_.assign(names_.size(), 0);
+  if (++event_number_ == 0) {  // wrapped after 2^32 events: old marks could look current
+    std::fill(seen_in_.begin(), seen_in_.end(), 0);
+    event_number_ = 1;
+  }
   std::size_t found = 0;
   for (auto field : obj) {
     const int u = find(field.key);
@@ -143,15 +148,15 @@ void FieldExtractor::extract(simdjson::dom::object obj, Value* slots, simdjson::
       }
     }
     // A repeated key overwrites (last one wins) but counts once.
-    if (!seen_[uu]) {
-      seen_[uu] = 1;
+    if (seen_in_[uu] != event_number_) {
+      seen_in_[uu] = event_number_;
       if (++found == names_.size()) break;
     }
   }
   if (found == names_.size()) return;
   // Fields this event lacks read as NULL.
   for (std::size_t u = 0; u < names_.size(); ++u) {
-    if (seen_[u]) continue;
+    if (seen_in_[u] == event_number_) continue;
     for (int t : slots_[u])
       if (t >= 0) slots[t] = Value();
   }

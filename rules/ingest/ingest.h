@@ -43,7 +43,10 @@ class FieldExtractor {
   //! case of an unwanted field costs one bucket lookup.
   static constexpr std::size_t kMaxIndexedLength = 32;
   std::vector<int> by_length_[kMaxIndexedLength + 1];
-  mutable std::vector<std::uint8_t> seen_;  //!< per unique name, scratch of extract()
+  //! Per unique name, the number of the last event in which extract() saw it: "seen in this
+  //! event" without clearing a scratch array per event.
+  mutable std::vector<std::uint32_t> seen_in_;
+  mutable std::uint32_t event_number_ = 0;
 };
 
 class JsonParser {
