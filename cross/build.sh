@@ -174,9 +174,10 @@ declare -A SUMMARY
 now() { date +%s; }
 
 # --snapshot: copies the source tree (not the build directories, .git or .signals) to
-# $BUILD_ROOT/build-cross-src, which is then built. Modification times are kept, so ninja still
-# rebuilds only what changed since the last snapshot. A build dir configured from the other source tree is
-# reconfigured from scratch (CMake refuses a cache made for a different source directory).
+# $BUILD_ROOT/build-cross-src, which is then built. Files unchanged since the previous snapshot
+# keep their times and files that changed get the current time, so ninja rebuilds exactly what
+# changed. A build dir configured from the other source tree is reconfigured from scratch (CMake
+# refuses a cache made for a different source directory).
 SRC="$ROOT"
 take_snapshot() {
   SRC="$BUILD_ROOT/build-cross-src"
@@ -185,6 +186,15 @@ take_snapshot() {
   mkdir -p "$SRC.tmp"
   tar -C "$ROOT" --exclude='./build*' --exclude=./.git --exclude=./.signals --exclude=./.cache \
     -cf - . | tar -C "$SRC.tmp" -xf -
+  if [[ -d "$SRC" ]]; then
+    # ninja rebuilds what is newer than its outputs. A file edited after the previous snapshot was
+    # taken but before that build compiled it carries an older time than the object, so keeping
+    # the tree's times would leave the object stale. Instead: a file whose content changed since
+    # the previous snapshot gets the current time, an unchanged one keeps its previous time.
+    (cd "$SRC.tmp" && find . -type f -print0) | while IFS= read -r -d '' f; do
+      if cmp -s "$SRC.tmp/$f" "$SRC/$f"; then touch -r "$SRC/$f" "$SRC.tmp/$f"; else touch "$SRC.tmp/$f"; fi
+    done
+  fi
   rm -rf "$SRC"
   mv "$SRC.tmp" "$SRC"
 }
