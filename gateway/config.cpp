@@ -191,6 +191,12 @@ void fill_option_tables(OptionTables& t) {
       ("ring-capacity", po::value<std::string>()->default_value("4096"), "messages per ring (power of two)")
       ("ring-full-policy", po::value<std::string>()->default_value("drop-newest"), "when the ingress ring is full: drop-newest (counted) or block (stalls the MQTT receive thread)")
       ("max-payload-bytes", po::value<std::string>()->default_value("65536"), "larger payloads are rejected and counted (suffix KiB/MiB allowed)")
+      ("max-group-keys", po::value<std::string>()->default_value("100000"), "per rule: group keys of one window (also pattern partitions, alert keys); new keys beyond are refused and counted")
+      ("max-open-windows", po::value<std::string>()->default_value("10000"), "per rule: windows open at once; beyond, events opening a new window are refused and counted")
+      ("max-rows-per-window", po::value<std::string>()->default_value("100000"), "per rule: rows a non-aggregate window SELECT buffers in one window")
+      ("max-pending-events", po::value<std::string>()->default_value("100000"), "per rule: events held back until the watermark passes them (buffered window rows, sliding CountingWindow, MATCH_RECOGNIZE reordering)")
+      ("max-distinct-values", po::value<std::string>()->default_value("100000"), "per group: values kept by an aggregate(DISTINCT ...)")
+      ("max-dedup-ids", po::value<std::string>()->default_value("1000000"), "per stream with EVENT_ID: event ids remembered for deduplication (oldest forgotten first)")
       ("dead-letter-topic", po::value<std::string>(), "republish rejected messages with the reason to this topic")
       ("tick-interval", po::value<std::string>()->default_value("100ms"), "processing-time tick (idle timeouts, processing-time windows)")
       ("batch-delay", po::value<std::string>()->default_value("500us"), "under steady load, how long the worker lets messages gather before handling them as one batch (fewer wake-ups, up to this much more latency; 0 = wake per message; at most 100ms)")
@@ -354,6 +360,19 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
       throw BadValue{"option 'max-payload-bytes': '" + str("max-payload-bytes") + "' is not a size between 1 and 256MiB"};
     }
     c.max_payload_bytes = static_cast<std::size_t>(*max_payload);
+    auto bound = [&](const char* name, std::size_t& into) {
+      auto v = parse_uint(str(name));
+      if (!v || *v == 0 || *v > 100'000'000) {
+        throw BadValue{std::string("option '") + name + "': '" + str(name) + "' is not a number between 1 and 100000000"};
+      }
+      into = static_cast<std::size_t>(*v);
+    };
+    bound("max-group-keys", c.rule_bounds.max_group_keys);
+    bound("max-open-windows", c.rule_bounds.max_open_windows);
+    bound("max-rows-per-window", c.rule_bounds.max_rows_per_window);
+    bound("max-pending-events", c.rule_bounds.max_pending_events);
+    bound("max-distinct-values", c.rule_bounds.max_distinct_values);
+    bound("max-dedup-ids", c.rule_bounds.max_dedup_ids);
     // Slots are preallocated (address space, touched lazily): keep the product sane, 32-bit too.
     if (static_cast<std::uint64_t>(c.ring_capacity) * (c.max_payload_bytes + 1024) > (1ull << 30)) {
       throw BadValue{"options 'ring-capacity' x 'max-payload-bytes' exceed 1 GiB of ring buffers; lower one of them"};

@@ -68,6 +68,17 @@ struct Config {
   std::size_t ring_capacity = 4096;
   RingFullPolicy ring_full_policy = RingFullPolicy::DropNewest;
   std::size_t max_payload_bytes = 64 * 1024;
+  //! Per-rule bounds on state that grows with the data (passed to the engine): new keys,
+  //! windows, rows or distinct values beyond them are refused, counted in
+  //! streamgate_rule_drops_total and logged at most every 10 s per rule and bound.
+  struct RuleBounds {
+    std::size_t max_group_keys = 100'000;  //!< also pattern partitions and alert keys
+    std::size_t max_open_windows = 10'000;
+    std::size_t max_rows_per_window = 100'000;
+    std::size_t max_pending_events = 100'000;
+    std::size_t max_distinct_values = 100'000;
+    std::size_t max_dedup_ids = 1'000'000;  //!< per stream with EVENT_ID
+  } rule_bounds;
   std::string dead_letter_topic;  //!< empty: bad messages are only counted and logged
   std::chrono::milliseconds tick_interval{100};
   //! After a busy spell the worker waits this long for more messages before handling them (one

@@ -119,7 +119,7 @@ json rule_json(const rules::RuleInfo& r, const std::vector<rules::RuleMetrics>& 
       j["metrics"] = json{{"events_in", m.events_in},       {"events_filtered", m.events_filtered},
                           {"results_out", m.results_out},   {"late_events", m.late_events},
                           {"dropped_keys", m.dropped_keys}, {"dropped_windows", m.dropped_windows},
-                          {"dropped_rows", m.dropped_rows}, {"eval_errors", m.eval_errors},
+                          {"dropped_rows", m.dropped_rows}, {"dropped_values", m.dropped_values}, {"eval_errors", m.eval_errors},
                           {"eval_seconds", static_cast<double>(m.eval_ns) / 1e9},
                           {"open_windows", m.open_windows}, {"group_keys", m.group_keys}};
     }

@@ -69,6 +69,12 @@ int run_daemon(const std::vector<std::string>& args) {
 
   streamgate::rules::EngineOptions engine_options;
   engine_options.max_payload_bytes = config.max_payload_bytes;
+  engine_options.max_group_keys = config.rule_bounds.max_group_keys;
+  engine_options.max_open_windows = config.rule_bounds.max_open_windows;
+  engine_options.max_rows_per_window = config.rule_bounds.max_rows_per_window;
+  engine_options.max_pending_events = config.rule_bounds.max_pending_events;
+  engine_options.max_distinct_values = config.rule_bounds.max_distinct_values;
+  engine_options.max_dedup_ids = config.rule_bounds.max_dedup_ids;
   // Engine bounds refusing data (keys, windows, rows, pending events): already rate-limited.
   engine_options.on_limit = [](const std::string& m) { spdlog::warn("{}", m); };
   auto engine = std::make_unique<streamgate::rules::Engine>(engine_options);

@@ -199,7 +199,7 @@ std::vector<MetricFamily> collect_metric_families(const MetricsInputs& in) {
   const std::size_t r_late = rule_family("streamgate_rule_late_events_total", "events that arrived after their window closed", "counter");
   const std::size_t r_eval = rule_family("streamgate_rule_eval_seconds_total", "time spent evaluating a rule", "counter");
   const std::size_t r_err = rule_family("streamgate_rule_eval_errors_total", "rows skipped for an evaluation error", "counter");
-  const std::size_t r_drop = rule_family("streamgate_rule_drops_total", "state refused at a bound, by reason (keys, windows, rows)", "counter");
+  const std::size_t r_drop = rule_family("streamgate_rule_drops_total", "state refused at a bound, by reason (keys, windows, rows, distinct_values)", "counter");
   const std::size_t r_win = rule_family("streamgate_rule_open_windows", "windows currently open", "gauge");
   const std::size_t r_keys = rule_family("streamgate_rule_group_keys", "group keys currently held", "gauge");
   const std::size_t r_paused = rule_family("streamgate_rule_paused", "1 when the rule is paused over the control topic", "gauge");
@@ -215,6 +215,7 @@ std::vector<MetricFamily> collect_metric_families(const MetricsInputs& in) {
     f[r_drop].points.push_back({{{"rule", m.name}, {"reason", "keys"}}, static_cast<double>(m.dropped_keys)});
     f[r_drop].points.push_back({{{"rule", m.name}, {"reason", "windows"}}, static_cast<double>(m.dropped_windows)});
     f[r_drop].points.push_back({{{"rule", m.name}, {"reason", "rows"}}, static_cast<double>(m.dropped_rows)});
+    f[r_drop].points.push_back({{{"rule", m.name}, {"reason", "distinct_values"}}, static_cast<double>(m.dropped_values)});
     f[r_win].points.push_back({l, static_cast<double>(m.open_windows)});
     f[r_keys].points.push_back({l, static_cast<double>(m.group_keys)});
     f[r_paused].points.push_back({l, m.paused ? 1.0 : 0.0});

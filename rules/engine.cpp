@@ -38,9 +38,6 @@ const char* to_string(IngestStatus s) {
 
 namespace {
 
-//! Dedup ids kept per stream at most (oldest evicted first), whatever the horizon.
-constexpr std::size_t kMaxDedupIds = 1'000'000;
-
 struct StreamRt {
   const plan::StreamDef* def = nullptr;
   window::Watermark wm;
@@ -242,19 +239,19 @@ struct Engine::Impl : runtime::Output {
     }
     if (!d.event_id_field.empty() && has_id && !id_elem.is_null()) {
       std::string id = ingest::to_value(id_elem).to_text();
-      // Forget ids older than the horizon (event time) and beyond the size bound.
       const TimeNs horizon_start = window::sat_add(std::max(s.wm.max_event_time(), t), -d.dedup_horizon);
-      while (!s.id_order.empty() &&
-             (s.id_order.front().first < horizon_start || s.id_order.size() >= kMaxDedupIds)) {
+      auto forget_oldest = [&s] {
         auto it = s.ids.find(s.id_order.front().second);
         if (it != s.ids.end() && it->second == s.id_order.front().first) s.ids.erase(it);
         s.id_order.pop_front();
-      }
-      auto [it, inserted] = s.ids.emplace(id, t);
-      if (!inserted) {
-        if (it->second >= horizon_start) return IngestStatus::Duplicate;
-        it->second = t;
-      }
+      };
+      // Ids older than the horizon (event time) are forgotten; a known id within it is a repeat.
+      while (!s.id_order.empty() && s.id_order.front().first < horizon_start) forget_oldest();
+      if (auto it = s.ids.find(id); it != s.ids.end() && it->second >= horizon_start)
+        return IngestStatus::Duplicate;
+      // A new id: room is made within the bound, oldest first.
+      while (!s.id_order.empty() && s.id_order.size() >= options.max_dedup_ids) forget_oldest();
+      s.ids.insert_or_assign(id, t);
       s.id_order.emplace_back(t, std::move(id));
     }
     Value whole;

@@ -81,6 +81,9 @@ struct EngineOptions {
   std::size_t max_pending_events = 100'000;
   //! Distinct values kept per group for an aggregate(DISTINCT ...) (beyond: counted, ignored).
   std::size_t max_distinct_values = 100'000;
+  //! Event ids remembered per stream with EVENT_ID (oldest forgotten first, besides the
+  //! time horizon).
+  std::size_t max_dedup_ids = 1'000'000;
   //! Called when one of the bounds above refuses data, at most once per
   //! `limit_report_interval` of processing time per rule and bound, with one line naming the
   //! rule, the bound and the counts (the gateway logs it). Empty: counted in RuleMetrics only.

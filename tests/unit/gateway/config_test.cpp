@@ -197,6 +197,29 @@ TEST_F(ConfigTest, BatchDelayTakesMicrosecondsMillisecondsOrZero) {
   }
 }
 
+TEST_F(ConfigTest, RuleStateBoundsAreConfigurableAndChecked) {
+  auto r = parse({"--max-group-keys=5000", "--max-open-windows=64", "--max-rows-per-window=10",
+                  "--max-pending-events=20", "--max-distinct-values=30", "--max-dedup-ids=40"});
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(r.config->rule_bounds.max_group_keys, 5000u);
+  EXPECT_EQ(r.config->rule_bounds.max_open_windows, 64u);
+  EXPECT_EQ(r.config->rule_bounds.max_rows_per_window, 10u);
+  EXPECT_EQ(r.config->rule_bounds.max_pending_events, 20u);
+  EXPECT_EQ(r.config->rule_bounds.max_distinct_values, 30u);
+  EXPECT_EQ(r.config->rule_bounds.max_dedup_ids, 40u);
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.config) << defaults.error;
+  EXPECT_EQ(defaults.config->rule_bounds.max_group_keys, 100000u);
+  EXPECT_EQ(defaults.config->rule_bounds.max_dedup_ids, 1000000u);
+  for (const char* name : {"max-group-keys", "max-open-windows", "max-rows-per-window", "max-pending-events",
+                           "max-distinct-values", "max-dedup-ids"}) {
+    for (const char* bad : {"0", "-1", "many", "100000001"}) {
+      const std::string err = error_of({std::string("--") + name + "=" + bad});
+      EXPECT_NE(err.find(name), std::string::npos) << name << "=" << bad << ": " << err;
+    }
+  }
+}
+
 TEST_F(ConfigTest, UnknownOptionInFileNamesTheFile) {
   TempDir dir;
   const std::string conf = dir.write("bad.conf", "brokr = tcp://x:1\n");

@@ -152,11 +152,19 @@ TEST(Prometheus, CollectedFamiliesCarryTheDocumentedNames) {
   streamgate::rules::RuleMetrics m;
   m.name = "r1";
   m.events_in = 5;
+  m.dropped_keys = 1;
+  m.dropped_windows = 2;
+  m.dropped_rows = 3;
+  m.dropped_values = 4;
   in.rules.push_back(m);
   DurabilityGauges d;
   in.durability = &d;
   const std::string text = format_prometheus(collect_metric_families(in));
   for (const char* name : {"streamgate_rule_events_in_total{rule=\"r1\"} 5", "streamgate_outbox_depth -1",
+                           "streamgate_rule_drops_total{rule=\"r1\",reason=\"keys\"} 1",
+                           "streamgate_rule_drops_total{rule=\"r1\",reason=\"windows\"} 2",
+                           "streamgate_rule_drops_total{rule=\"r1\",reason=\"rows\"} 3",
+                           "streamgate_rule_drops_total{rule=\"r1\",reason=\"distinct_values\"} 4",
                            "streamgate_checkpoint_duration_seconds", "streamgate_ring_occupancy{ring=\"ingress\"}",
                            "streamgate_resident_memory_bytes", "streamgate_late_events_total"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name << "\n" << text;

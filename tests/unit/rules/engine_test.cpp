@@ -110,6 +110,25 @@ TEST(Engine, IngestStatuses) {
   EXPECT_EQ(h.out.size(), 1u);
 }
 
+TEST(Engine, DedupIdsAreBoundedOldestForgottenFirst) {
+  EngineOptions o;
+  o.max_dedup_ids = 3;
+  Harness h(o);
+  h.load(
+      "CREATE STREAM s WITH (TOPIC='t', TIMESTAMP='ts', EVENT_ID='id', DEDUP_HORIZON='10m');"
+      "CREATE RULE r WITH (TOPIC='o') AS SELECT id FROM s;");
+  auto event = [](const char* id, int second) {
+    return std::string(R"({"id":")") + id + R"(","ts":"2024-01-15T10:00:0)" + std::to_string(second) + R"(Z"})";
+  };
+  EXPECT_EQ(h.send("t", event("a", 0)), IngestStatus::Ok);
+  EXPECT_EQ(h.send("t", event("b", 1)), IngestStatus::Ok);
+  EXPECT_EQ(h.send("t", event("c", 2)), IngestStatus::Ok);
+  EXPECT_EQ(h.send("t", event("a", 3)), IngestStatus::Duplicate);  // 3 ids held: a still known
+  EXPECT_EQ(h.send("t", event("d", 4)), IngestStatus::Ok);         // the bound forgets a
+  EXPECT_EQ(h.send("t", event("a", 5)), IngestStatus::Ok);
+  EXPECT_EQ(h.send("t", event("d", 6)), IngestStatus::Duplicate);
+}
+
 TEST(Engine, Dedup) {
   Harness h;
   h.load(
