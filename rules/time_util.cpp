@@ -1,6 +1,7 @@
 // Duration and timestamp parsing, RFC 3339 formatting (civil-date arithmetic, no libc tz).
 #include "rules/time_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -182,32 +183,67 @@ std::optional<TimeNs> epoch_number_to_ns(std::int64_t n) {
   return n * scale;
 }
 
-std::string format_rfc3339(TimeNs t) {
+namespace {
+
+// Writes v (< 10^n) as exactly n digits.
+char* put_digits(char* p, std::uint64_t v, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return p + n;
+}
+
+}  // namespace
+
+std::size_t format_rfc3339(TimeNs t, char* buf) {
+  // By hand rather than snprintf: the same text, several times cheaper (alerts format three
+  // times per message).
   const TimeNs secs = floor_div(t, kNsPerSec);
-  const TimeNs frac = t - secs * kNsPerSec;
+  // t % 1e9 made non-negative: t - secs * 1e9 overflows for t near INT64_MIN.
+  const TimeNs frac = t % kNsPerSec < 0 ? t % kNsPerSec + kNsPerSec : t % kNsPerSec;
   const std::int64_t days = floor_div(secs, 86400);
   const std::int64_t sod = secs - days * 86400;
   std::int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  char buf[48];
-  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d",
-                        static_cast<long long>(y), m, d, static_cast<int>(sod / 3600),
-                        static_cast<int>((sod / 60) % 60), static_cast<int>(sod % 60));
-  std::string out(buf, static_cast<std::size_t>(n));
+  char* p = buf;
+  // int64 nanoseconds span the years 1677..2262: always four digits (the guard keeps the
+  // buffer bound true for any input of civil_from_days).
+  p = put_digits(p, static_cast<std::uint64_t>(std::clamp<std::int64_t>(y, 0, 9999)), 4);
+  *p++ = '-';
+  p = put_digits(p, m, 2);
+  *p++ = '-';
+  p = put_digits(p, d, 2);
+  *p++ = 'T';
+  p = put_digits(p, static_cast<std::uint64_t>(sod / 3600), 2);
+  *p++ = ':';
+  p = put_digits(p, static_cast<std::uint64_t>((sod / 60) % 60), 2);
+  *p++ = ':';
+  p = put_digits(p, static_cast<std::uint64_t>(sod % 60), 2);
   if (frac != 0) {
-    char fb[32];
+    *p++ = '.';
+    const auto f = static_cast<std::uint64_t>(frac);
     if (frac % kNsPerMs == 0) {
-      std::snprintf(fb, sizeof fb, ".%03lld", static_cast<long long>(frac / kNsPerMs));
+      p = put_digits(p, f / kNsPerMs, 3);
     } else if (frac % kNsPerUs == 0) {
-      std::snprintf(fb, sizeof fb, ".%06lld", static_cast<long long>(frac / kNsPerUs));
+      p = put_digits(p, f / kNsPerUs, 6);
     } else {
-      std::snprintf(fb, sizeof fb, ".%09lld", static_cast<long long>(frac));
+      p = put_digits(p, f, 9);
     }
-    out += fb;
   }
-  out += 'Z';
-  return out;
+  *p++ = 'Z';
+  return static_cast<std::size_t>(p - buf);
+}
+
+std::string format_rfc3339(TimeNs t) {
+  char buf[kRfc3339MaxLen];
+  return std::string(buf, format_rfc3339(t, buf));
+}
+
+void append_rfc3339(std::string& out, TimeNs t) {
+  char buf[kRfc3339MaxLen];
+  out.append(buf, format_rfc3339(t, buf));
 }
 
 }  // namespace streamgate::rules

@@ -2,6 +2,7 @@
 // (32 bits on armhf). Parsing of durations and timestamps, RFC 3339 formatting.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -31,6 +32,14 @@ std::optional<TimeNs> epoch_number_to_ns(std::int64_t number);
 
 //! "2024-01-15T10:30:00Z"; sub-second digits only when non-zero (".123Z", ".123456789Z").
 std::string format_rfc3339(TimeNs t);
+
+//! Longest text of format_rfc3339 ("2262-04-11T23:47:16.854775807Z" is 30 characters).
+inline constexpr std::size_t kRfc3339MaxLen = 32;
+//! format_rfc3339 into `buf` (at least kRfc3339MaxLen bytes, not NUL-terminated); returns the
+//! length. No allocation: alert messages carry three times each.
+std::size_t format_rfc3339(TimeNs t, char* buf);
+//! Appends format_rfc3339(t) to `out`.
+void append_rfc3339(std::string& out, TimeNs t);
 
 //! Floor division that is correct for negative times (window alignment before 1970).
 inline TimeNs floor_div(TimeNs a, TimeNs b) {

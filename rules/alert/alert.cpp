@@ -4,7 +4,7 @@
 #include "rules/alert/alert.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -12,10 +12,21 @@
 namespace streamgate::rules::alert {
 namespace {
 
-std::string hex64(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
+// v as 16 lower-case hex digits, into `out` (reusing its buffer).
+void hex64(std::uint64_t v, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.resize(16);
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = kHex[v & 0xf];
+    v >>= 4;
+  }
+}
+
+// `"<time>"`: RFC 3339 text needs no JSON escaping.
+void append_time_json(std::string& p, TimeNs t) {
+  p += '"';
+  append_rfc3339(p, t);
+  p += '"';
 }
 
 // FNV-1a 64: stable across builds and platforms, unlike std::hash.
@@ -36,6 +47,62 @@ AlertMachine::AlertMachine(AlertOptions options) : o_(std::move(options)) {
   if (o_.clear_after < 0) o_.clear_after = 0;
   if (o_.silence < 0) o_.silence = 0;
   name_hash_ = fnv1a(o_.name + '\n');
+  spare_.reserve(kSpareNodes);
+  head_ = "{\"alert\":";
+  append_json_string(head_, o_.name);
+  head_ += ",\"key\":";
+  severity_json_ = ",\"severity\":";
+  append_json_string(severity_json_, o_.severity);
+}
+
+void AlertMachine::derive(const Value& key, KeyState& s) const {
+  s.key = key;
+  s.key_json.clear();
+  key.append_json(s.key_json);
+  s.state_topic = o_.topic;
+  s.state_topic += '/';
+  s.state_topic += topic_segment(key);
+}
+
+AlertMachine::Keys::iterator AlertMachine::add_key(const Value& key, KeyState s) {
+  derive(key, s);
+  auto it = keys_.emplace(key, std::move(s)).first;
+  std::uint8_t& c = filter_[filter_slot(it->first.hash())];
+  if (c != 255) ++c;
+  return it;
+}
+
+AlertMachine::Keys::iterator AlertMachine::new_key(const Value& key) {
+  if (spare_.empty()) return add_key(key, KeyState{});
+  Keys::node_type node = std::move(spare_.back());
+  spare_.pop_back();
+  node.key() = key;
+  KeyState& s = node.mapped();
+  std::string id = std::move(s.id), key_json = std::move(s.key_json),
+              state_topic = std::move(s.state_topic);
+  s = KeyState{};
+  s.id = std::move(id);  // overwritten by the raise, in place
+  s.key_json = std::move(key_json);
+  s.state_topic = std::move(state_topic);
+  derive(key, s);
+  auto it = keys_.insert(std::move(node)).position;
+  std::uint8_t& c = filter_[filter_slot(it->first.hash())];
+  if (c != 255) ++c;
+  return it;
+}
+
+void AlertMachine::erase_key(Keys::iterator it) {
+  std::uint8_t& c = filter_[filter_slot(it->first.hash())];
+  if (c != 255) --c;  // a saturated counter stays: it no longer knows its count
+  if (spare_.size() >= kSpareNodes) {
+    keys_.erase(it);
+    return;
+  }
+  Keys::node_type node = keys_.extract(it);
+  KeyState& s = node.mapped();
+  s.values = Value();  // the shared row objects go now, not when the node is reused
+  s.last_values = Value();
+  spare_.push_back(std::move(node));
 }
 
 std::string AlertMachine::topic_segment(const Value& key) {
@@ -54,7 +121,7 @@ std::string AlertMachine::topic_segment(const Value& key) {
   return s.empty() ? "_" : s;
 }
 
-void AlertMachine::observe(const Value& key, bool condition, const Value& values, TimeNs t,
+void AlertMachine::observe(const Value& key, bool condition, Value values, TimeNs t,
                            const AlertSink& sink) {
   auto it = keys_.find(key);
   if (it == keys_.end()) {
@@ -63,9 +130,7 @@ void AlertMachine::observe(const Value& key, bool condition, const Value& values
       ++stats_.dropped_keys;
       return;
     }
-    KeyState fresh;
-    fresh.key = key;
-    it = keys_.emplace(key, std::move(fresh)).first;
+    it = new_key(key);
   }
   KeyState& s = it->second;
   settle(s, t, sink);  // whatever fell due before this evaluation happens first
@@ -74,7 +139,7 @@ void AlertMachine::observe(const Value& key, bool condition, const Value& values
     if (new_episode) s.first_seen = t;
     if (new_episode || t >= s.last_seen) {
       s.last_seen = t;
-      s.last_values = values;
+      s.last_values = std::move(values);
     }
     s.false_since = kTimeMin;
     if (new_episode) {
@@ -105,7 +170,7 @@ void AlertMachine::requeue(const Value& key, KeyState& s) {
 
 void AlertMachine::forget(Keys::iterator it) {
   if (it->second.queued != kTimeMax) due_.erase({it->second.queued, &it->first});
-  keys_.erase(it);
+  erase_key(it);
 }
 
 TimeNs AlertMachine::due(const KeyState& s) const {
@@ -151,7 +216,7 @@ void AlertMachine::advance(TimeNs t, const AlertSink& sink) {
     due_.erase(due_.begin());
     it->second.queued = kTimeMax;
     if (!settle(it->second, t, sink)) {
-      keys_.erase(it);
+      erase_key(it);
       continue;
     }
     requeue(it->first, it->second);
@@ -165,10 +230,11 @@ void AlertMachine::raise(KeyState& s, TimeNs t, const AlertSink& sink) {
   s.values = s.last_values;
   // id = FNV-1a over name '\n' key-JSON '\n' first_seen (decimal): stable across builds.
   scratch_.clear();
-  s.key.append_json(scratch_);
+  scratch_ += s.key_json;
   scratch_ += '\n';
-  scratch_ += std::to_string(s.first_seen);
-  s.id = hex64(fnv1a(scratch_, name_hash_));
+  char digits[24];
+  scratch_.append(digits, std::to_chars(digits, digits + sizeof digits, s.first_seen).ptr);
+  hex64(fnv1a(scratch_, name_hash_), s.id);
   ++stats_.raised;
   send(s, AlertState::Raised, t, sink);
 }
@@ -180,35 +246,37 @@ void AlertMachine::clear(KeyState& s, TimeNs t, const AlertSink& sink) {
 }
 
 void AlertMachine::send(const KeyState& s, AlertState state, TimeNs t, const AlertSink& sink) {
+  const Value& values = state == AlertState::Raised ? s.values : s.last_values;
   AlertMessage m;
   m.state = state;
   m.key = s.key;
   m.topic = o_.topic;
-  m.state_topic = o_.topic + "/" + topic_segment(s.key);
+  m.state_topic = s.state_topic;
   m.id = s.id;
   m.time = t;
-  m.values = state == AlertState::Raised ? s.values : s.last_values;
+  m.values = values;  // shares the object (Value copies of objects are reference counted)
   m.first_seen = s.first_seen;
   m.last_seen = s.last_seen;
+  // The constant parts are prebuilt (head_, severity_json_, key_json) and the times formatted
+  // in place: one allocation for the payload.
   std::string& p = m.payload;
-  p += "{\"alert\":";
-  append_json_string(p, o_.name);
-  p += ",\"key\":";
-  s.key.append_json(p);
-  p += ",\"severity\":";
-  append_json_string(p, o_.severity);
+  p.reserve(payload_hint_);
+  p += head_;
+  p += s.key_json;
+  p += severity_json_;
   p += state == AlertState::Raised ? ",\"state\":\"raised\"" : ",\"state\":\"cleared\"";
   p += ",\"values\":";
-  (state == AlertState::Raised ? s.values : s.last_values).append_json(p);
+  values.append_json(p);
   p += ",\"first_seen\":";
-  append_json_string(p, format_rfc3339(s.first_seen));
+  append_time_json(p, s.first_seen);
   p += ",\"last_seen\":";
-  append_json_string(p, format_rfc3339(s.last_seen));
-  p += ",\"id\":";
-  append_json_string(p, s.id);
-  p += ",\"time\":";
-  append_json_string(p, format_rfc3339(t));
+  append_time_json(p, s.last_seen);
+  p += ",\"id\":\"";  // hex digits: nothing to escape
+  p += s.id;
+  p += "\",\"time\":";
+  append_time_json(p, t);
   p += '}';
+  payload_hint_ = p.size() + 32;
   sink(std::move(m));
 }
 
@@ -266,7 +334,8 @@ nlohmann::json AlertMachine::save() const {
 }
 
 void AlertMachine::restore(const nlohmann::json& j) {
-  Keys keys;
+  // Parsed completely before anything is replaced: a malformed save leaves the state as it was.
+  std::vector<KeyState> parsed;
   for (const auto& jk : j.at("keys")) {
     KeyState s;
     s.key = Value::from_nlohmann(jk.at("key"));
@@ -279,11 +348,15 @@ void AlertMachine::restore(const nlohmann::json& j) {
     s.values = Value::from_nlohmann(jk.at("values"));
     s.last_values = Value::from_nlohmann(jk.at("last_values"));
     s.id = jk.at("id").get<std::string>();
-    Value key = s.key;
-    keys.emplace(std::move(key), std::move(s));
+    parsed.push_back(std::move(s));
   }
   due_.clear();  // before keys_ goes: its entries point into it
-  keys_ = std::move(keys);
+  keys_.clear();
+  std::fill(filter_.begin(), filter_.end(), std::uint8_t{0});
+  for (KeyState& s : parsed) {
+    const Value key = s.key;
+    if (keys_.find(key) == keys_.end()) add_key(key, std::move(s));  // first wins, as emplace did
+  }
   stats_ = AlertStats{};
   stats_.raised = j.value("raised", std::uint64_t{0});
   stats_.cleared = j.value("cleared", std::uint64_t{0});

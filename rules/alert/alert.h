@@ -24,10 +24,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory_resource>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -79,16 +81,19 @@ struct AlertStats {
 class AlertMachine {
  public:
   explicit AlertMachine(AlertOptions options);
+  // due_ allocates from pool_, a member: the machine stays where it was built.
+  AlertMachine(const AlertMachine&) = delete;
+  AlertMachine& operator=(const AlertMachine&) = delete;
 
   //! One evaluation of the condition for `key` at event time `t`; `values` (an object, usually
   //! the output row) is reported in the raise, the latest true one in the clear.
-  void observe(const Value& key, bool condition, const Value& values, TimeNs t,
-               const AlertSink& sink);
+  void observe(const Value& key, bool condition, Value values, TimeNs t, const AlertSink& sink);
 
   //! Whether observe(key, condition, ...) could do anything: not for a false condition on a key
   //! without state, the common case, which callers can so skip without building `values`.
+  //! Most such keys are told apart by the filter alone, without a hash-table probe.
   bool wants(const Value& key, bool condition) const {
-    return condition || (!keys_.empty() && keys_.find(key) != keys_.end());
+    return condition || (!keys_.empty() && may_have(key.hash()) && keys_.find(key) != keys_.end());
   }
 
   //! Event time reached `t` (watermark): clears, held-back raises and forgetting due by then.
@@ -122,6 +127,9 @@ class AlertMachine {
     Value last_values;      //!< latest true values
     std::string id;
     TimeNs queued = kTimeMax;  //!< the due time this key is filed under in due_ (kTimeMax: none)
+    // Derived from the key once, when it gets state, instead of per message.
+    std::string key_json;     //!< the key as JSON (payload, id)
+    std::string state_topic;  //!< `<topic>/<key segment>`
   };
   using Keys = std::unordered_map<Value, KeyState, ValueHash>;
   //! Orders (due time, key): keys due at the same time settle in key order (deterministic).
@@ -143,15 +151,43 @@ class AlertMachine {
   //! Files s under its current due time (after any change to it).
   void requeue(const Value& key, KeyState& s);
   void forget(Keys::iterator it);
+  //! Adds a key (filter, derived texts); keys_.erase only through erase_key (the filter counts).
+  Keys::iterator add_key(const Value& key, KeyState s);
+  //! add_key with a fresh state, in a recycled node when there is one.
+  Keys::iterator new_key(const Value& key);
+  void erase_key(Keys::iterator it);
+  //! Sets what KeyState derives from its key (reusing the string buffers it has).
+  void derive(const Value& key, KeyState& s) const;
+
+  // Counting filter over the hashes of keys_: a zero counter proves a key has no state, which
+  // answers wants() for most keys of a false condition without probing keys_ (a cache miss at
+  // 10,000 keys). Sticky at 255: a saturated counter only ever costs a probe, never a wrong
+  // answer. 32 KiB.
+  static constexpr int kFilterBits = 15;
+  static std::size_t filter_slot(std::size_t hash) {
+    return static_cast<std::size_t>((static_cast<std::uint64_t>(hash) * 0x9E3779B97F4A7C15ULL) >>
+                                    (64 - kFilterBits));
+  }
+  bool may_have(std::size_t hash) const { return filter_[filter_slot(hash)] != 0; }
 
   AlertOptions o_;
   Keys keys_;
   //! Keys with something due, by (due time, key): advance() takes the front instead of
   //! scanning every key (a scan per transition was the cost of alerts with many keys).
   //! The pointers are the keys of keys_, stable until erased (forget() unfiles first).
-  std::set<std::pair<TimeNs, const Value*>, DueLess> due_;
+  //! Its nodes come from pool_ (recycled, no malloc per requeue; at most one node per key).
+  std::pmr::unsynchronized_pool_resource pool_;
+  std::pmr::set<std::pair<TimeNs, const Value*>, DueLess> due_{&pool_};
+  std::vector<std::uint8_t> filter_ = std::vector<std::uint8_t>(std::size_t{1} << kFilterBits);
+  //! Nodes of forgotten keys, kept with their string buffers for the next new key: a spike
+  //! (raise, clear, forget) then allocates no node, id or topic. At most kSpareNodes.
+  static constexpr std::size_t kSpareNodes = 64;
+  std::vector<Keys::node_type> spare_;
   std::uint64_t name_hash_ = 0;  //!< FNV-1a of name + '\n': the first part of every id
   std::string scratch_;
+  std::string head_;  //!< `{"alert":<name>,"key":` : the payload up to the key
+  std::string severity_json_;  //!< `,"severity":<severity>`
+  std::size_t payload_hint_ = 256;  //!< recent payload size: one allocation per payload
   AlertStats stats_;
 };
 

@@ -546,7 +546,10 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
         for (int i : ki) a.push_back(expr::eval_value(*plan_->items[static_cast<std::size_t>(i)].expr, c));
         key = Value(std::move(a));
       }
-      if (!alert_->wants(*k, false)) return;
+      // A false evaluation reports no values: the output row is not needed either way.
+      if (alert_->wants(*k, false))
+        observe_alert(nullptr, kNoWhole, false, *k, row.event_time, m_.events_in - 1, out);
+      return;
     }
   }
   expr::Ctx ctx;
@@ -571,17 +574,22 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
   prime_stateful(out_sites_, ctx);
   const std::uint64_t index = m_.events_in - 1;
   if (alert_) {
-    PendingRow r;
-    r.values.resize(plan_->items.size());
+    // Built in the same reused scratch as a plain rule's row (no per-event vector).
+    std::vector<Value>& values = row_values_;
+    values.resize(plan_->items.size());
     for (std::size_t i = 0; i < plan_->items.size(); ++i)
-      if (!plan_->items[i].star) r.values[i] = expr::eval_value(*plan_->items[i].expr, ctx);
-    if (plan_->need_whole && row.whole) r.whole = *row.whole;
-    ctx.outs = r.values.data();
+      values[i] = plan_->items[i].star ? Value() : expr::eval_value(*plan_->items[i].expr, ctx);
+    const Value& whole = plan_->need_whole && row.whole ? *row.whole : kNoWhole;
+    ctx.outs = values.data();
     prime_stateful(post_sites_, ctx);
     Value t;
     const auto& cond = plan_->alert->condition;
-    r.cond = early_cond >= 0 ? early_cond == 1 : !cond || expr::eval(*cond, ctx, t).is_true();
-    observe_alert(r, alert_key(r, row.slots), row.event_time, index, out);
+    const bool holds = early_cond >= 0 ? early_cond == 1 : !cond || expr::eval(*cond, ctx, t).is_true();
+    Value key_tmp;
+    const Value& no_group = kNoWhole;  // a null Value: plain rules have no group key
+    observe_alert(values.data(), whole, holds,
+                  alert_key(values.data(), row.slots, no_group, key_tmp), row.event_time, index,
+                  out);
     return;
   }
   // The row is built in reused scratch (no per-event vector): only the payload and the result
@@ -904,7 +912,10 @@ void RuleRuntime::emit_rows(std::vector<PendingRow>& rows, TimeNs event_time, Ou
     order.resize(static_cast<std::size_t>(*plan_->limit));
   for (std::size_t i : order) {
     if (alert_) {
-      observe_alert(rows[i], alert_key(rows[i], nullptr), event_time, index, out);
+      Value key_tmp;
+      observe_alert(rows[i].values.data(), rows[i].whole, rows[i].cond,
+                    alert_key(rows[i].values.data(), nullptr, rows[i].key, key_tmp), event_time,
+                    index, out);
       continue;
     }
     Emission e;
@@ -934,53 +945,75 @@ void RuleRuntime::emit_rows(std::vector<PendingRow>& rows, TimeNs event_time, Ou
   }
 }
 
-Value RuleRuntime::alert_key(const PendingRow& r, const Value* slots) const {
+const Value& RuleRuntime::alert_key(const Value* values, const Value* slots,
+                                    const Value& group_key, Value& tmp) const {
   const auto& ap = *plan_->alert;
   if (!ap.key_items.empty()) {
-    if (ap.key_items.size() == 1) return r.values[static_cast<std::size_t>(ap.key_items[0])];
+    if (ap.key_items.size() == 1) return values[static_cast<std::size_t>(ap.key_items[0])];
     Array a;
-    for (int k : ap.key_items) a.push_back(r.values[static_cast<std::size_t>(k)]);
-    return Value(std::move(a));
+    for (int k : ap.key_items) a.push_back(values[static_cast<std::size_t>(k)]);
+    tmp = Value(std::move(a));
+    return tmp;
   }
   if (ap.key_slots > 0 && slots) {
     if (ap.key_slots == 1) return slots[0];
-    return Value(Array(slots, slots + ap.key_slots));
+    tmp = Value(Array(slots, slots + ap.key_slots));
+    return tmp;
   }
-  return r.key;
+  return group_key;
 }
 
-void RuleRuntime::observe_alert(const PendingRow& r, const Value& key, TimeNs event_time,
-                                std::uint64_t index, Output& out) {
-  if (!alert_->wants(key, r.cond)) return;  // nothing to do: skip building the values
+void RuleRuntime::observe_alert(const Value* row_values, const Value& whole, bool cond,
+                                const Value& key, TimeNs event_time, std::uint64_t index,
+                                Output& out) {
+  alert_index_ = index;
+  if (!cond) {
+    // A false evaluation never reports values: skip building them (observe() itself returns
+    // at once for a key without state).
+    alert_out_ = &out;
+    alert_->observe(key, false, Value(), event_time, alert_sink_);
+    alert_out_ = nullptr;
+    return;
+  }
   Object values;
+  values.reserve(plan_->items.size());
   for (std::size_t k = 0; k < plan_->items.size(); ++k) {
     if (plan_->items[k].star) {
-      if (r.whole.is_object())
-        for (const auto& kv : r.whole.as_object()) values.push_back(kv);
+      if (whole.is_object())
+        for (const auto& kv : whole.as_object()) values.push_back(kv);
     } else {
-      values.emplace_back(plan_->items[k].name, r.values[k]);
+      values.emplace_back(plan_->items[k].name, row_values[k]);
     }
   }
-  alert_index_ = index;
   alert_out_ = &out;
-  alert_->observe(key, r.cond, Value(std::move(values)), event_time, alert_sink_);
+  alert_->observe(key, true, Value(std::move(values)), event_time, alert_sink_);
   alert_out_ = nullptr;
 }
 
 void RuleRuntime::send_alert(alert::AlertMessage&& m) {
   // Each transition goes out twice: on the alert topic, and retained on the key's state topic
-  // so a dashboard connecting later sees the current state of every key.
-  const std::string base =
-      id_prefix_ + "alert/" + m.id + (m.state == alert::AlertState::Raised ? "/raised" : "/cleared");
+  // so a dashboard connecting later sees the current state of every key. The message's strings
+  // move into the emissions; the id is built once with room for the "/state" of the second.
+  std::string id;
+  id.reserve(id_prefix_.size() + m.id.size() + 32);
+  id += id_prefix_;
+  id += "alert/";
+  id += m.id;
+  id += m.state == alert::AlertState::Raised ? "/raised" : "/cleared";
   for (int state_topic = 0; state_topic < 2; ++state_topic) {
     Emission e;
     e.kind = EmissionKind::Alert;
     e.rule = plan_->name;
-    e.topic = state_topic ? m.state_topic : m.topic;
+    e.topic = state_topic ? std::move(m.state_topic) : std::move(m.topic);
     e.qos = plan_->qos;
     e.retain = state_topic == 1;
     e.emission_index = alert_index_;
-    e.result_id = state_topic ? base + "/state" : base;
+    if (state_topic) {
+      id += "/state";
+      e.result_id = std::move(id);
+    } else {
+      e.result_id = id;
+    }
     e.payload = state_topic ? std::move(m.payload) : m.payload;
     ++m_.results_out;
     if (state_topic == 0 && has_downstream) {

@@ -244,10 +244,14 @@ class RuleRuntime : public expr::StatefulHost {
   void process_row(const Row& row, TimeNs wm, TimeNs now, Output& out);
   void release_matches(TimeNs wm, TimeNs now, Output& out);
   //! CREATE ALERT: one evaluation of the condition for one output row.
-  void observe_alert(const PendingRow& r, const Value& key, TimeNs event_time,
-                     std::uint64_t index, Output& out);
+  //! `row_values` / `whole`: the output row (SELECT items in order, the event for `*`).
+  void observe_alert(const Value* row_values, const Value& whole, bool cond, const Value& key,
+                     TimeNs event_time, std::uint64_t index, Output& out);
   void send_alert(alert::AlertMessage&& m);
-  Value alert_key(const PendingRow& r, const Value* slots) const;
+  //! The alert key of an output row: a SELECT item, the input's key slots, or the group key;
+  //! a reference into them, or into `tmp` when it has to be built.
+  const Value& alert_key(const Value* values, const Value* slots, const Value& group_key,
+                         Value& tmp) const;
 
   // rules/window/session.cpp
   void on_row_session(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,

@@ -2,6 +2,8 @@
 // after CLEAR_AFTER, cooldown hold-back, silent clear, message fields, topics, save/restore.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -208,6 +210,50 @@ TEST(AlertMachine, SaveRestoreKeepsActiveAlertsAcrossARestart) {
   EXPECT_EQ(j["id"], nlohmann::json::parse(before.out[0].payload)["id"]);
   EXPECT_EQ(after.m.save().dump(), after.m.save().dump());
   EXPECT_ANY_THROW(after.m.restore(nlohmann::json::parse(R"({"keys":[{"key":1}]})")));
+}
+
+// Keys come and go (raise, clear, forget) in random order: the key filter must never hide a key
+// with state, and a key in a recycled node must carry its own key, topic and id.
+TEST(AlertMachine, KeyChurnKeepsFilterAndRecycledStateRight) {
+  Harness h(opts(0, 0));  // no cooldown: a key has state exactly while it is raised
+  std::mt19937 rng(3);
+  std::map<std::string, std::string> open_id;  // key -> id of its current raise
+  std::size_t seen = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    const std::string key = "k" + std::to_string(rng() % 500);
+    const bool cond = rng() % 3 == 0;
+    const bool had = h.m.is_active(Value(key));
+    ASSERT_EQ(h.m.wants(Value(key), false), had) << key;
+    h.m.observe(Value(key), cond, Value(Object{{"i", Value(i)}}), kT0 + i * kSec, h.sink());
+    ASSERT_EQ(h.m.is_active(Value(key)), cond);
+    ASSERT_EQ(h.m.wants(Value(key), false), cond) << key;
+    for (; seen < h.out.size(); ++seen) {
+      const AlertMessage& msg = h.out[seen];
+      const auto j = nlohmann::json::parse(msg.payload);
+      ASSERT_EQ(j["key"], key);
+      ASSERT_EQ(msg.state_topic, "alerts/hot/" + key);
+      ASSERT_EQ(j["id"], msg.id);
+      if (msg.state == AlertState::Raised) {
+        ASSERT_FALSE(had);
+        ASSERT_EQ(j["values"]["i"], i);
+        ASSERT_EQ(j["first_seen"], format_rfc3339(kT0 + i * kSec));
+        ASSERT_EQ(open_id.count(key), 0u);
+        open_id[key] = msg.id;
+      } else {
+        ASSERT_TRUE(had);
+        ASSERT_EQ(open_id.at(key), msg.id);  // a clear shares its raise's id
+        open_id.erase(key);
+      }
+    }
+  }
+  EXPECT_EQ(h.m.stats().keys, open_id.size());
+  EXPECT_GT(h.m.stats().raised, 1000u);
+  // Ids depend on key and first_seen only: the same episode in a fresh machine, same id.
+  Harness fresh(opts(0, 0));
+  const auto& last = h.out.back();
+  fresh.m.observe(last.key, true, Value(Object{}), last.first_seen, fresh.sink());
+  ASSERT_EQ(fresh.out.size(), 1u);
+  EXPECT_EQ(fresh.out[0].id, last.id);
 }
 
 }  // namespace
