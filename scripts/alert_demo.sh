@@ -37,18 +37,7 @@ rules_file=$root/etc/examples/alert_raise_cooldown_clear.sql
 work=$(mktemp -d "${TMPDIR:-/tmp}/streamgate-alert-demo.XXXXXX")
 pids=()
 cleanup() {
-  local i pid
-  # Reverse start order: subscriber, gateway (SIGTERM: drains and exits 0), broker.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    pid=${pids[$i]}
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      # Bounded: a process that ignores SIGTERM for 10 s is killed.
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
+  streamgate_stop_started
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -81,23 +70,7 @@ show_sub() {
   fi
 }
 
-port=$(streamgate_free_port)
-cat >"$work/mosquitto.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-set_tcp_nodelay true
-log_dest stdout
-log_type all
-CONF
-# Logged to stdout, redirected by this shell (as root, Mosquitto drops to its own user, which
-# cannot write into this private temp dir), line-buffered so the SUBACK line shows at once.
-stdbuf -oL "$(streamgate_mosquitto_bin)" -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
-pids+=($!)
-until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-  [ "$SECONDS" -lt "$deadline" ] || fail "mosquitto did not listen on 127.0.0.1:$port"
-  sleep 0.1
-done
+streamgate_start_broker "$work" || fail "mosquitto did not listen on 127.0.0.1:${port:-?}"
 
 mkdir "$work/rules.d"
 cp "$rules_file" "$work/rules.d/"

@@ -25,34 +25,13 @@ cmake --build "$build" --target streamgate >&2
 work=$(mktemp -d "${TMPDIR:-/tmp}/streamgate-demo.XXXXXX")
 pids=()
 cleanup() {
-  local pid
-  # Reverse start order: subscriber, gateway (SIGTERM: drains and exits 0), broker.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    pid=${pids[$i]}
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      wait "$pid" 2>/dev/null || true
-    fi
-  done
+  streamgate_stop_started
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port=$(streamgate_free_port)
-cat >"$work/mosquitto.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-set_tcp_nodelay true
-log_dest file $work/mosquitto.log
-CONF
-"$(streamgate_mosquitto_bin)" -c "$work/mosquitto.conf" &
-pids+=($!)
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+streamgate_start_broker "$work" || { echo "mosquitto did not listen" >&2; cat "$work/mosquitto.log" >&2; exit 1; }
 echo "==> mosquitto listening on 127.0.0.1:$port" >&2
 
 "$build/gateway/streamgate" --broker "tcp://127.0.0.1:$port" --client-id streamgate-demo \

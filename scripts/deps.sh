@@ -56,6 +56,46 @@ streamgate_free_port() {
   return 1
 }
 
+# Starts a Mosquitto of its own on a free loopback port (never 1883) for the demos: config and
+# log in DIR (log_dest stdout, redirected by this shell: as root Mosquitto drops to its own user,
+# which cannot write into a private temp dir; line-buffered so a SUBACK line shows at once).
+# Sets `port`, appends the broker's pid to the caller's `pids`; fails if it does not listen
+# within 10 s.
+streamgate_start_broker() {
+  local dir=$1
+  port=$(streamgate_free_port) || return 1
+  cat >"$dir/mosquitto.conf" <<CONF
+listener $port 127.0.0.1
+allow_anonymous true
+persistence false
+set_tcp_nodelay true
+log_dest stdout
+log_type all
+CONF
+  stdbuf -oL "$(streamgate_mosquitto_bin)" -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Stops the caller's `pids` in reverse start order (subscriber, gateway: SIGTERM drains and exits
+# 0, broker); a process that ignores SIGTERM for 10 s is killed.
+streamgate_stop_started() {
+  local i pid
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid=${pids[$i]}
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
 # Run directly (`sudo bash scripts/deps.sh`) it installs the packages; sourced, it only defines.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail

@@ -573,15 +573,16 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
   ctx.outs = nullptr;
   prime_stateful(out_sites_, ctx);
   const std::uint64_t index = m_.events_in - 1;
+  // The row is built in reused scratch (no per-event vector): only the payload and the result
+  // id are allocated, and both leave with the Emission.
+  std::vector<Value>& values = row_values_;
+  values.resize(plan_->items.size());
+  for (std::size_t i = 0; i < plan_->items.size(); ++i)
+    values[i] = plan_->items[i].star ? Value() : expr::eval_value(*plan_->items[i].expr, ctx);
+  const Value& whole = plan_->need_whole && row.whole ? *row.whole : kNoWhole;
+  ctx.outs = values.data();
+  prime_stateful(post_sites_, ctx);
   if (alert_) {
-    // Built in the same reused scratch as a plain rule's row (no per-event vector).
-    std::vector<Value>& values = row_values_;
-    values.resize(plan_->items.size());
-    for (std::size_t i = 0; i < plan_->items.size(); ++i)
-      values[i] = plan_->items[i].star ? Value() : expr::eval_value(*plan_->items[i].expr, ctx);
-    const Value& whole = plan_->need_whole && row.whole ? *row.whole : kNoWhole;
-    ctx.outs = values.data();
-    prime_stateful(post_sites_, ctx);
     Value t;
     const auto& cond = plan_->alert->condition;
     const bool holds = early_cond >= 0 ? early_cond == 1 : !cond || expr::eval(*cond, ctx, t).is_true();
@@ -592,15 +593,6 @@ void RuleRuntime::on_row_plain(const Row& row, TimeNs now, Output& out) {
                   out);
     return;
   }
-  // The row is built in reused scratch (no per-event vector): only the payload and the result
-  // id are allocated, and both leave with the Emission.
-  std::vector<Value>& values = row_values_;
-  values.resize(plan_->items.size());
-  for (std::size_t i = 0; i < plan_->items.size(); ++i)
-    values[i] = plan_->items[i].star ? Value() : expr::eval_value(*plan_->items[i].expr, ctx);
-  const Value& whole = plan_->need_whole && row.whole ? *row.whole : kNoWhole;
-  ctx.outs = values.data();
-  prime_stateful(post_sites_, ctx);
   if (plan_->having) {
     Value t;
     if (!expr::eval(*plan_->having, ctx, t).is_true()) return;
