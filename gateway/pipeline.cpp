@@ -291,6 +291,7 @@ void Pipeline::handle(const MessageSlot& slot) {
   rules::IngestStatus status;
   try {
     // The slot has MessageRing::kPayloadPadding spare bytes: simdjson parses it in place.
+    static_assert(MessageRing::kPayloadPadding >= rules::kJsonPadding);
     status = engine_->on_message(slot.topic_view(), slot.payload_view(), slot.received_ns, emit_, true);
   } catch (const std::exception& ex) {
     metrics_.worker_errors.fetch_add(1, std::memory_order_relaxed);

@@ -126,6 +126,10 @@ struct RuleInfo {
   std::string delivery = "at_least_once";  //!< DELIVERY option of the rule
 };
 
+//! Readable bytes the JSON parser may read past the end of a payload (simdjson's padding);
+//! see Engine::on_message(..., padded).
+inline constexpr std::size_t kJsonPadding = 64;
+
 class Engine {
  public:
   explicit Engine(EngineOptions options = {});
@@ -151,8 +155,9 @@ class Engine {
   std::vector<RuleInfo> rules() const;
 
   //! Feeds one message that arrived on `topic` at processing time `now_ns`.
-  //! `padded`: the caller promises simdjson::SIMDJSON_PADDING readable bytes after the payload
-  //! (e.g. a ring slot with spare capacity), which saves copying it into a padded buffer.
+  //! `padded`: the caller promises kJsonPadding readable bytes after the payload (e.g. a ring
+  //! slot or a string with spare capacity; their content does not matter), which saves copying
+  //! it into a padded buffer.
   IngestStatus on_message(std::string_view topic, std::string_view payload, TimeNs now_ns,
                           const EmitFn& emit, bool padded = false);
 

@@ -175,12 +175,15 @@ std::optional<TimeNs> epoch_number_to_ns(std::int64_t n) {
   // overflow (epoch seconds past 2262 do not fit in int64 nanoseconds).
   if (n == INT64_MIN) return std::nullopt;
   const std::int64_t a = n < 0 ? -n : n;
-  TimeNs scale = 1;
-  if (a < 100'000'000'000LL) scale = kNsPerSec;
-  else if (a < 100'000'000'000'000LL) scale = kNsPerMs;
-  else if (a < 100'000'000'000'000'000LL) scale = kNsPerUs;
-  if (a > INT64_MAX / scale) return std::nullopt;
-  return n * scale;
+  // One branch per unit so each bound is a constant (no division per event).
+  auto scaled = [n, a](TimeNs scale) -> std::optional<TimeNs> {
+    if (a > INT64_MAX / scale) return std::nullopt;
+    return n * scale;
+  };
+  if (a < 100'000'000'000LL) return scaled(kNsPerSec);
+  if (a < 100'000'000'000'000LL) return scaled(kNsPerMs);
+  if (a < 100'000'000'000'000'000LL) return scaled(kNsPerUs);
+  return n;
 }
 
 namespace {

@@ -69,6 +69,43 @@ bool comparable(const Value& a, const Value& b) {
   return a.type() == b.type();
 }
 
+//! Three-way comparison of the pairs WHERE clauses compare most (numbers with numbers, strings
+//! with strings) without the calls of comparable() / compare(); the same order they give.
+//! False for any other pair.
+inline bool compare_common(const Value& a, const Value& b, int& r) {
+  using T = Value::Type;
+  const T ta = a.type(), tb = b.type();
+  if (ta == T::Int && tb == T::Int) {
+    r = (a.as_int() > b.as_int()) - (a.as_int() < b.as_int());
+    return true;
+  }
+  if ((ta == T::Int || ta == T::Double) && (tb == T::Int || tb == T::Double)) {
+    const double x = ta == T::Int ? static_cast<double>(a.as_int()) : a.as_double_exact();
+    const double y = tb == T::Int ? static_cast<double>(b.as_int()) : b.as_double_exact();
+    r = (x > y) - (x < y);
+    return true;
+  }
+  if (ta == T::String && tb == T::String) {
+    const int d = a.as_string().compare(b.as_string());
+    r = (d > 0) - (d < 0);
+    return true;
+  }
+  return false;
+}
+
+//! A comparison operator applied to a three-way result.
+inline bool compare_result(ast::Op op, int r) {
+  switch (op) {
+    case ast::Op::Eq: return r == 0;
+    case ast::Op::Ne: return r != 0;
+    case ast::Op::Lt: return r < 0;
+    case ast::Op::Le: return r <= 0;
+    case ast::Op::Gt: return r > 0;
+    case ast::Op::Ge: return r >= 0;
+    default: return false;
+  }
+}
+
 const Value& logic_and(const Node& n, Ctx& c, Value& tmp) {
   Value t1;
   const Value& a = eval(*n.children[0], c, t1);
@@ -273,26 +310,27 @@ const Value& eval(const Node& n, Ctx& c, Value& tmp) {
       return set(tmp, Value(std::move(s)));
     }
     case NodeKind::Compare: {
+      // `field op constant` is most of WHERE: its operands are read in place, with no
+      // temporaries to build and destroy.
+      const Node& na = *n.children[0];
+      const Node& nb = *n.children[1];
+      if (na.kind == NodeKind::Slot && nb.kind == NodeKind::Const && c.slots) {
+        int r = 0;
+        if (compare_common(c.slots[na.index], nb.constant, r)) return compare_result(n.op, r) ? kTrue : kFalse;
+      }
       Value t1, t2;
-      const Value& a = eval(*n.children[0], c, t1);
-      const Value& b = eval(*n.children[1], c, t2);
-      if (a.is_null() || b.is_null()) return kNull;
-      if (!comparable(a, b)) {
-        count_error(c);
-        return kNull;
+      const Value& a = eval(na, c, t1);
+      const Value& b = eval(nb, c, t2);
+      int r = 0;
+      if (!compare_common(a, b, r)) {
+        if (a.is_null() || b.is_null()) return kNull;
+        if (!comparable(a, b)) {
+          count_error(c);
+          return kNull;
+        }
+        r = compare(a, b);
       }
-      const int r = compare(a, b);
-      bool out = false;
-      switch (n.op) {
-        case ast::Op::Eq: out = r == 0; break;
-        case ast::Op::Ne: out = r != 0; break;
-        case ast::Op::Lt: out = r < 0; break;
-        case ast::Op::Le: out = r <= 0; break;
-        case ast::Op::Gt: out = r > 0; break;
-        case ast::Op::Ge: out = r >= 0; break;
-        default: break;
-      }
-      return out ? kTrue : kFalse;
+      return compare_result(n.op, r) ? kTrue : kFalse;
     }
     case NodeKind::And: return logic_and(n, c, tmp);
     case NodeKind::Or: return logic_or(n, c, tmp);

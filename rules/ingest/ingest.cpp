@@ -6,6 +6,8 @@
 
 namespace streamgate::rules::ingest {
 
+static_assert(kJsonPadding == simdjson::SIMDJSON_PADDING, "engine.h promises simdjson's padding");
+
 Value to_value(simdjson::dom::element e) {
   using simdjson::dom::element_type;
   switch (e.type()) {
@@ -44,6 +46,7 @@ void FieldExtractor::build(const std::vector<std::string>& slot_fields,
   names_.clear();
   slots_.clear();
   for (auto& b : by_length_) b.clear();
+  filter_.fill(kNoName);
   auto add = [&](const std::string& name, int slot) {
     int u = -1;
     for (std::size_t k = 0; k < names_.size(); ++k)
@@ -53,6 +56,8 @@ void FieldExtractor::build(const std::vector<std::string>& slot_fields,
       names_.push_back(name);
       slots_.emplace_back();
       by_length_[std::min(name.size(), kMaxIndexedLength)].push_back(u);
+      int& f = filter_[filter_bucket(name)];
+      f = f == kNoName ? u : kSeveralNames;
     }
     // Special targets first so extract() can test targets[0] < 0 cheaply.
     auto& t = slots_[static_cast<std::size_t>(u)];
@@ -94,7 +99,13 @@ inline bool same_bytes(const char* a, const char* b, std::size_t n) {
 
 }  // namespace
 
-int FieldExtractor::find(std::string_view key) const {
+inline int FieldExtractor::find(std::string_view key) const {
+  const int candidate = filter_[filter_bucket(key)];
+  if (candidate == kNoName) return -1;
+  if (candidate >= 0) {
+    const std::string& n = names_[static_cast<std::size_t>(candidate)];
+    return n.size() == key.size() && same_bytes(n.data(), key.data(), key.size()) ? candidate : -1;
+  }
   for (int u : by_length_[std::min(key.size(), kMaxIndexedLength)]) {
     const std::string& n = names_[static_cast<std::size_t>(u)];
     if (n.size() == key.size() && same_bytes(n.data(), key.data(), key.size())) return u;
@@ -132,6 +143,10 @@ void FieldExtractor::extract(simdjson::dom::object obj, Value* slots, simdjson::
     const int u = find(field.key);
     if (u < 0) continue;
     const auto uu = static_cast<std::size_t>(u);
+    // Of repeated keys the first wins, as member lookup on a whole row (Value::find) reads it;
+    // it also lets the pass stop once every wanted name was seen.
+    if (seen_in_[uu] == event_number_) continue;
+    seen_in_[uu] = event_number_;
     int first_slot = -1;
     for (int t : slots_[uu]) {
       if (t == -1) {
@@ -147,11 +162,7 @@ void FieldExtractor::extract(simdjson::dom::object obj, Value* slots, simdjson::
         slots[t] = slots[first_slot];
       }
     }
-    // A repeated key overwrites (last one wins) but counts once.
-    if (seen_in_[uu] != event_number_) {
-      seen_in_[uu] = event_number_;
-      if (++found == names_.size()) break;
-    }
+    if (++found == names_.size()) break;
   }
   if (found == names_.size()) return;
   // Fields this event lacks read as NULL.
@@ -164,11 +175,12 @@ void FieldExtractor::extract(simdjson::dom::object obj, Value* slots, simdjson::
 
 void FieldExtractor::extract(const Object& obj, Value* slots) const {
   if (names_.empty()) return;
-  for (const auto& [k, v] : obj) {
-    const int u = find(k);
+  // Rule output columns: a repeated alias keeps its first value, as in the pass above.
+  for (auto it = obj.rbegin(); it != obj.rend(); ++it) {
+    const int u = find(it->first);
     if (u < 0) continue;
     for (int s : slots_[static_cast<std::size_t>(u)])
-      if (s >= 0) slots[s] = v;
+      if (s >= 0) slots[s] = it->second;
   }
 }
 

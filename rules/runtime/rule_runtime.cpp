@@ -1027,6 +1027,12 @@ void RuleRuntime::advance(TimeNs wm, TimeNs now, Output& out) {
   // that is already due, there is nothing to fire or expire. Matches and alerts keep their own
   // timers, so rules with them always go through.
   if (wm == advanced_to_ && !due_ && !match_ && !alert_) return;
+  if (!plan_->windowed() && !match_ && !alert_ && states_.empty()) {
+    // A plain rule (filter, projection) has nothing that waits for time.
+    advanced_to_ = wm;
+    m_.watermark = wm;
+    return;
+  }
   advanced_to_ = wm;
   due_ = false;
   now_ = now;

@@ -103,5 +103,28 @@ TEST(FormatRfc3339, SameTextAsTheSnprintfVersion) {
   }
 }
 
+TEST(EpochNumber, UnitIsGuessedAndEveryProductIsRangeChecked) {
+  using std::int64_t;
+  auto ns = [](int64_t n) { return epoch_number_to_ns(n); };
+  EXPECT_EQ(ns(1705312800), 1705312800LL * 1'000'000'000);          // seconds
+  EXPECT_EQ(ns(-1705312800), -1705312800LL * 1'000'000'000);
+  EXPECT_EQ(ns(1705312800123), 1705312800123LL * 1'000'000);         // milliseconds
+  EXPECT_EQ(ns(1705312800123456), 1705312800123456LL * 1'000);       // microseconds
+  EXPECT_EQ(ns(1705312800123456789), 1705312800123456789LL);         // nanoseconds
+  EXPECT_EQ(ns(0), 0);
+  // The last value of each unit that fits in int64 nanoseconds, and the first that does not.
+  EXPECT_EQ(ns(9'223'372'036), 9'223'372'036LL * 1'000'000'000);
+  EXPECT_FALSE(ns(9'223'372'037));
+  EXPECT_FALSE(ns(99'999'999'999));
+  EXPECT_EQ(ns(9'223'372'036'854), 9'223'372'036'854LL * 1'000'000);
+  EXPECT_FALSE(ns(9'223'372'036'855));
+  EXPECT_FALSE(ns(-9'223'372'036'855));
+  EXPECT_EQ(ns(9'223'372'036'854'775), 9'223'372'036'854'775LL * 1'000);
+  EXPECT_FALSE(ns(9'223'372'036'854'776));
+  EXPECT_EQ(ns(INT64_MAX), INT64_MAX);
+  EXPECT_EQ(ns(INT64_MIN + 1), INT64_MIN + 1);
+  EXPECT_FALSE(ns(INT64_MIN));
+}
+
 }  // namespace
 }  // namespace streamgate::rules
