@@ -138,6 +138,7 @@ RuleRuntime::RuleRuntime(const plan::RulePlan* plan, int index, const EngineOpti
   id_prefix_ = plan->name + "/" + plan->text_hash.substr(0, 8) + "/";
   states_.resize(plan->statefuls.size());
   build_stateful_sites();
+  build_agg_inputs();
   if (plan->match) match_ = std::make_unique<MatchStage>(plan->match.get(), options, plan->state_ttl);
   if (plan->alert) {
     alert::AlertOptions o = plan->alert->options;
@@ -332,13 +333,26 @@ void RuleRuntime::sweep_states(TimeNs wm) {
   next_sweep_ = window::sat_add(wm, std::max<TimeNs>(ttl / 8, kNsPerSec));
 }
 
+void RuleRuntime::build_agg_inputs() {
+  const auto& aggs = plan_->aggs;
+  in_.offsets.assign(aggs.size(), 0);
+  in_.call.assign(aggs.size(), Args{});
+  in_.pass.assign(aggs.size(), 1);
+  agg_inputs_are_fields_ = std::all_of(aggs.begin(), aggs.end(), [](const plan::AggSpec& a) {
+    return !a.filter && (a.args.empty() || (a.args.size() == 1 && a.args[0]->kind == expr::NodeKind::Slot));
+  });
+}
+
 void RuleRuntime::eval_agg_inputs(expr::Ctx& ctx) {
   const auto& aggs = plan_->aggs;
-  prime_stateful(agg_sites_, ctx);
   in_.args.clear();
-  in_.offsets.resize(aggs.size());
-  in_.call.resize(aggs.size());
-  in_.pass.resize(aggs.size());
+  if (agg_inputs_are_fields_ && ctx.slots) {
+    // The row's slots outlive this event's processing: no copy of any value.
+    for (std::size_t i = 0; i < aggs.size(); ++i)
+      in_.call[i] = aggs[i].args.empty() ? Args{} : Args{ctx.slots + aggs[i].args[0]->index, 1};
+    return;
+  }
+  prime_stateful(agg_sites_, ctx);
   for (std::size_t i = 0; i < aggs.size(); ++i) {
     const auto& a = aggs[i];
     bool pass = true;

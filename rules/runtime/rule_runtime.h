@@ -172,6 +172,7 @@ class RuleRuntime : public expr::StatefulHost {
     plan_ = plan;
     due_ = true;
     build_stateful_sites();
+    build_agg_inputs();
     index_ = index;
     if (match_) match_->rebind(plan->match.get());
   }
@@ -215,6 +216,8 @@ class RuleRuntime : public expr::StatefulHost {
   };
 
   void eval_agg_inputs(expr::Ctx& ctx);
+  //! Sizes in_ for the plan's aggregates and notes whether every input is a plain field.
+  void build_agg_inputs();
   //! Calls every stateful site of one phase for the current row, in site order (inner calls
   //! first), and points ctx at the results, so calls in untaken branches still see the row.
   void prime_stateful(const std::vector<int>& sites, expr::Ctx& ctx);
@@ -281,6 +284,9 @@ class RuleRuntime : public expr::StatefulHost {
   std::size_t total_groups_ = 0;
   std::vector<window::Bounds> bounds_;
   AggInput in_;
+  //! No aggregate has a FILTER and each takes a plain field or nothing (count(*)): the inputs
+  //! are pointers into the row's slots, nothing is evaluated.
+  bool agg_inputs_are_fields_ = false;
   std::vector<Value> agg_results_;
   std::vector<Value> row_values_;    //!< scratch: SELECT values of the row being built
   std::string key_json_;             //!< scratch: a group key as JSON (result ids)
