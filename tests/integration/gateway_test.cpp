@@ -2,8 +2,6 @@
 // MQTT; broker killed and restarted mid-stream; clean exit on SIGTERM/SIGINT; dead letters;
 // a separate output broker; systemd notify over a fake $NOTIFY_SOCKET.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include <cstring>
 #include <set>
@@ -13,6 +11,7 @@
 #include "gateway_fixture.h"
 #include "mosquitto_fixture.h"
 #include "mqtt_test_client.h"
+#include "notify_listener.h"
 
 using namespace streamgate::test;
 using nlohmann::json;
@@ -162,61 +161,15 @@ TEST(Gateway, PublishesToASeparateOutputBroker) {
   EXPECT_TRUE(in_sub.on_topic("alerts/low_battery").empty());
 }
 
-namespace {
-struct NotifyListener {
-  TempDir dir;
-  std::string path;
-  int fd = -1;
-  NotifyListener() {
-    path = (dir / "notify.sock").string();
-    fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
-    timeval tv{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~NotifyListener() { ::close(fd); }
-  std::vector<std::string> all;
-  //! Receives until a datagram containing `text` arrived (deadline as a safety net).
-  bool wait_for(const std::string& text, std::chrono::seconds timeout = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (const auto& m : all) if (m.find(text) != std::string::npos) return true;
-    while (std::chrono::steady_clock::now() < deadline) {
-      char buf[1024];
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) continue;
-      all.emplace_back(buf, static_cast<std::size_t>(n));
-      if (all.back().find(text) != std::string::npos) return true;
-    }
-    return false;
-  }
-  //! Receives at most one datagram (1 s receive timeout).
-  void receive_one() {
-    char buf[1024];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) all.emplace_back(buf, static_cast<std::size_t>(n));
-  }
-  std::size_t count(const std::string& text) const {
-    std::size_t c = 0;
-    for (const auto& m : all) c += m.find(text) != std::string::npos;
-    return c;
-  }
-};
-}  // namespace
 
 TEST(Gateway, NotifiesSystemdReadyWatchdogAndStopping) {
   MosquittoBroker broker;
   NotifyListener notify;
   GatewayProcess gw(broker.url(), {{"00-device-filter.sql", device_filter_rules()}}, {},
-                    {{"NOTIFY_SOCKET", notify.path}, {"WATCHDOG_USEC", "200000"}});
+                    {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "200000"}});
   ASSERT_TRUE(notify.wait_for("READY=1")) << gw.logs();
   // Pings keep coming while the (idle) worker is healthy.
-  ASSERT_TRUE(wait_until([&] {
-    notify.receive_one();
-    return notify.count("WATCHDOG=1") >= 3;
-  })) << gw.logs();
+  ASSERT_TRUE(notify.wait_for("WATCHDOG=1", 3)) << gw.logs();
   gw.process().signal(SIGTERM);
   EXPECT_TRUE(notify.wait_for("STOPPING=1")) << gw.logs();
   EXPECT_EQ(gw.process().wait_exit(), 0) << gw.logs();

@@ -7,7 +7,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <cstring>
 #include <regex>
@@ -17,6 +16,7 @@
 #include "gateway_fixture.h"
 #include "mosquitto_fixture.h"
 #include "mqtt_test_client.h"
+#include "notify_listener.h"
 
 using namespace streamgate::test;
 using nlohmann::json;
@@ -37,40 +37,6 @@ std::string event(const std::string& device, int battery, int second) {
   std::snprintf(ts, sizeof ts, "2024-01-15T10:%02d:%02dZ", second / 60 % 60, second % 60);
   return json{{"device_id", device}, {"battery", battery}, {"timestamp", ts}}.dump();
 }
-
-struct NotifyListener {
-  TempDir dir;
-  std::string path;
-  int fd = -1;
-  std::vector<std::string> all;
-  NotifyListener() {
-    path = (dir / "notify.sock").string();
-    fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind");
-    timeval tv{0, 200'000};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~NotifyListener() { ::close(fd); }
-  void receive_one() {
-    char buf[1024];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n > 0) all.emplace_back(buf, static_cast<std::size_t>(n));
-  }
-  std::size_t count(const std::string& text) const {
-    std::size_t c = 0;
-    for (const auto& m : all) c += m.find(text) != std::string::npos;
-    return c;
-  }
-  bool wait_for(const std::string& text, std::size_t n = 1) {
-    return wait_until([&] {
-      receive_one();
-      return count(text) >= n;
-    });
-  }
-};
 
 //! A blocking HTTP/1.0 GET against 127.0.0.1; returns "STATUS\nBODY" ("" on connection failure).
 std::string http_get(int port, const std::string& path) {
@@ -119,7 +85,7 @@ TEST(Ops, NotifyServiceHotReloadKeepsStateLosesNothingAndRejectsBrokenFiles) {
   MosquittoBroker broker;
   NotifyListener notify;
   GatewayProcess gw(broker.url(), {{"00-devices.sql", kStream}, {"10-counts.sql", kCounts}}, {},
-                    {{"NOTIFY_SOCKET", notify.path}, {"WATCHDOG_USEC", "400000"}});
+                    {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "400000"}});
   ASSERT_TRUE(notify.wait_for("READY=1")) << gw.logs();
   ASSERT_TRUE(notify.wait_for("WATCHDOG=1", 2)) << gw.logs();
   ASSERT_TRUE(gw.wait_subscribed()) << gw.logs();
