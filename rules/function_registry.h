@@ -51,6 +51,9 @@ struct AggregateFunction {
   void (*merge)(void* into, const void* from) = nullptr;
   Value (*result)(const void* state) = nullptr;
   nlohmann::json (*save)(const void* state) = nullptr;
+  //! Appends the state as CBOR that decodes to what save() returns (checkpoints of many groups
+  //! skip building nlohmann nodes). May be null: callers then encode save()'s result.
+  void (*save_cbor)(const void* state, std::vector<std::uint8_t>& out) = nullptr;
   void (*restore)(void* state, const nlohmann::json& saved) = nullptr;
   //! Heap bytes owned by the state beyond state_size (memory accounting and bounds).
   std::size_t (*heap_bytes)(const void* state) = nullptr;
@@ -87,7 +90,8 @@ class FunctionRegistry {
   //! Register a state type as an aggregate. The State must provide:
   //!   void add(Args);  void merge(const State&);  Value result() const;
   //!   nlohmann::json save() const;  void restore(const nlohmann::json&);
-  //! and optionally `std::size_t heap_bytes() const`.
+  //! and optionally `std::size_t heap_bytes() const` and `void save_cbor(std::vector<std::uint8_t>&)
+  //! const` (save() as CBOR, without nlohmann nodes: for the states of many groups).
   template <class State>
   void register_aggregate(std::string name, int min_args, int max_args);
 
@@ -110,6 +114,11 @@ struct has_heap_bytes : std::false_type {};
 template <class S>
 struct has_heap_bytes<S, std::void_t<decltype(std::declval<const S&>().heap_bytes())>>
     : std::true_type {};
+template <class S, class = void>
+struct has_save_cbor : std::false_type {};
+template <class S>
+struct has_save_cbor<S, std::void_t<decltype(std::declval<const S&>().save_cbor(
+                            std::declval<std::vector<std::uint8_t>&>()))>> : std::true_type {};
 }  // namespace detail
 
 template <class State>
@@ -130,6 +139,15 @@ void FunctionRegistry::register_aggregate(std::string name, int min_args, int ma
   f.result = [](const void* p) { return static_cast<const State*>(p)->result(); };
   f.save = [](const void* p) { return static_cast<const State*>(p)->save(); };
   f.restore = [](void* p, const nlohmann::json& j) { static_cast<State*>(p)->restore(j); };
+  if constexpr (detail::has_save_cbor<State>::value) {
+    f.save_cbor = [](const void* p, std::vector<std::uint8_t>& out) {
+      static_cast<const State*>(p)->save_cbor(out);
+    };
+  } else {
+    f.save_cbor = [](const void* p, std::vector<std::uint8_t>& out) {
+      nlohmann::json::to_cbor(static_cast<const State*>(p)->save(), out);
+    };
+  }
   if constexpr (detail::has_heap_bytes<State>::value) {
     f.heap_bytes = [](const void* p) { return static_cast<const State*>(p)->heap_bytes(); };
   } else {

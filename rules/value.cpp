@@ -5,7 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -203,6 +205,70 @@ nlohmann::json Value::to_nlohmann() const {
     }
   }
   return nullptr;
+}
+
+void append_cbor_head(std::vector<std::uint8_t>& out, std::uint8_t major, std::uint64_t argument) {
+  const auto type = static_cast<std::uint8_t>(major << 5);
+  auto put = [&](std::uint8_t info, int bytes) {
+    out.push_back(static_cast<std::uint8_t>(type | info));
+    for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(argument >> (8 * i)));
+  };
+  if (argument < 24) put(static_cast<std::uint8_t>(argument), 0);
+  else if (argument <= 0xFF) put(24, 1);
+  else if (argument <= 0xFFFF) put(25, 2);
+  else if (argument <= 0xFFFFFFFF) put(26, 4);
+  else put(27, 8);
+}
+
+void append_cbor_text(std::vector<std::uint8_t>& out, std::string_view text) {
+  append_cbor_head(out, 3, text.size());
+  out.insert(out.end(), text.begin(), text.end());
+}
+
+void Value::append_cbor(std::vector<std::uint8_t>& out) const {
+  switch (type()) {
+    case Type::Null: out.push_back(0xF6); return;
+    case Type::Bool: out.push_back(as_bool() ? 0xF5 : 0xF4); return;
+    case Type::Int: {
+      const std::int64_t i = as_int();
+      // Negative n is major type 1 with argument -1 - n (no overflow at INT64_MIN).
+      if (i >= 0) append_cbor_head(out, 0, static_cast<std::uint64_t>(i));
+      else append_cbor_head(out, 1, static_cast<std::uint64_t>(-(i + 1)));
+      return;
+    }
+    case Type::Double: {
+      const double d = as_double_exact();
+      // Single precision when it holds the value exactly (as nlohmann's encoder does): most
+      // readings (21.5, 1013.25) take 5 bytes instead of 9.
+      // (The range check first: converting a double beyond float's range is undefined.)
+      if (std::fabs(d) <= std::numeric_limits<float>::max() &&
+          static_cast<double>(static_cast<float>(d)) == d) {
+        const auto f = static_cast<float>(d);
+        std::uint32_t bits;
+        std::memcpy(&bits, &f, sizeof bits);
+        out.push_back(0xFA);
+        for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+        return;
+      }
+      std::uint64_t bits;
+      std::memcpy(&bits, &d, sizeof bits);
+      out.push_back(0xFB);
+      for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+      return;
+    }
+    case Type::String: append_cbor_text(out, as_string()); return;
+    case Type::Array:
+      append_cbor_head(out, 4, as_array().size());
+      for (const auto& e : as_array()) e.append_cbor(out);
+      return;
+    case Type::Object:
+      append_cbor_head(out, 5, as_object().size());
+      for (const auto& [k, v] : as_object()) {
+        append_cbor_text(out, k);
+        v.append_cbor(out);
+      }
+      return;
+  }
 }
 
 Value Value::from_nlohmann(const nlohmann::json& j) {

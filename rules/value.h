@@ -77,6 +77,9 @@ class Value {
   std::string to_text() const;
 
   nlohmann::json to_nlohmann() const;
+  //! Appends this value as CBOR (RFC 8949), decoding to what to_nlohmann() gives: checkpoints
+  //! encode values without building nlohmann nodes first.
+  void append_cbor(std::vector<std::uint8_t>& out) const;
   static Value from_nlohmann(const nlohmann::json& j);
 
   //! Total order used by ORDER BY, min/max and sorting: NULL < bool < numbers < strings < arrays <
@@ -102,5 +105,10 @@ struct ValueHash {
 
 //! Appends a JSON string literal (quoted, escaped) to out.
 void append_json_string(std::string& out, std::string_view s);
+
+//! Appends a CBOR head: major type (0-7) and argument, in the shortest form.
+void append_cbor_head(std::vector<std::uint8_t>& out, std::uint8_t major, std::uint64_t argument);
+//! Appends a CBOR text string.
+void append_cbor_text(std::vector<std::uint8_t>& out, std::string_view text);
 
 }  // namespace streamgate::rules

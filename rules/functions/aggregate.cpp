@@ -66,6 +66,11 @@ struct CountState {
   void merge(const CountState& o) { n += o.n; }
   Value result() const { return n; }
   json save() const { return {{"n", n}}; }
+  void save_cbor(std::vector<std::uint8_t>& out) const {
+    append_cbor_head(out, 5, 1);
+    append_cbor_text(out, "n");
+    Value(n).append_cbor(out);
+  }
   void restore(const json& j) { n = fn::json_int(j, "n"); }
 };
 
@@ -129,6 +134,21 @@ struct SumState {
     if (mode == kDouble) return {{"d", fn::save_double(d)}, {"c", fn::save_double(comp)}};
     return json::object();
   }
+  void save_cbor(std::vector<std::uint8_t>& out) const {
+    if (mode == kInt) {
+      append_cbor_head(out, 5, 1);
+      append_cbor_text(out, "i");
+      Value(i).append_cbor(out);
+    } else if (mode == kDouble) {
+      append_cbor_head(out, 5, 2);
+      append_cbor_text(out, "d");
+      fn::append_cbor_double(out, d);
+      append_cbor_text(out, "c");
+      fn::append_cbor_double(out, comp);
+    } else {
+      append_cbor_head(out, 5, 0);
+    }
+  }
   void restore(const json& j) {
     mode = kEmpty;
     i = 0;
@@ -164,6 +184,15 @@ struct AvgState {
   }
   json save() const {
     return {{"n", n}, {"s", fn::save_double(sum)}, {"c", fn::save_double(comp)}};
+  }
+  void save_cbor(std::vector<std::uint8_t>& out) const {
+    append_cbor_head(out, 5, 3);
+    append_cbor_text(out, "n");
+    Value(n).append_cbor(out);
+    append_cbor_text(out, "s");
+    fn::append_cbor_double(out, sum);
+    append_cbor_text(out, "c");
+    fn::append_cbor_double(out, comp);
   }
   void restore(const json& j) {
     n = fn::json_int(j, "n");
@@ -234,6 +263,12 @@ struct ExtremumState {
   json save() const {
     if (kind == kEmpty) return json::object();
     return {{"v", current().to_nlohmann()}};
+  }
+  void save_cbor(std::vector<std::uint8_t>& out) const {
+    if (kind == kEmpty) return append_cbor_head(out, 5, 0);
+    append_cbor_head(out, 5, 1);
+    append_cbor_text(out, "v");
+    current().append_cbor(out);
   }
   void restore(const json& j) {
     kind = kEmpty;

@@ -96,6 +96,12 @@ inline nlohmann::json save_double(double d) {
   return d > 0 ? "inf" : "-inf";
 }
 
+//! save_double(d) as CBOR.
+inline void append_cbor_double(std::vector<std::uint8_t>& out, double d) {
+  if (std::isfinite(d)) return Value(d).append_cbor(out);
+  append_cbor_text(out, std::isnan(d) ? "nan" : (d > 0 ? "inf" : "-inf"));
+}
+
 inline double load_double(const nlohmann::json& j, const char* key, double fallback = 0.0) {
   const nlohmann::json* f = json_field(j, key);
   if (f == nullptr) return fallback;

@@ -271,6 +271,7 @@ class RuleRuntime : public expr::StatefulHost {
 
   nlohmann::json save_window(const WindowState& w) const;
   void restore_window(WindowState& w, const nlohmann::json& j);
+  void restore_group(WindowState& w, const nlohmann::json& group);
 
   const plan::RulePlan* plan_;
   int index_;

@@ -99,7 +99,7 @@ TEST(CepEngine, RestartWithAnActiveAlertKeepsItRaised) {
     eng.on_message("in/x", ev("a", "t", 0, 90), kNow, out.fn());
     eng.on_message("in/x", ev("a", "t", 10, 20), kNow, out.fn());  // clear pending (30 s)
     ASSERT_EQ(out.payloads(EmissionKind::Alert).size(), 2u);
-    saved = nlohmann::json::parse(eng.save_state().dump());
+    saved = nlohmann::json::from_cbor(nlohmann::json::to_cbor(eng.save_state()));
   }
   Engine eng;
   ASSERT_EQ(errors(eng.load_file("r.sql", rules)), "");
@@ -130,7 +130,7 @@ TEST(CepEngine, PatternStateSurvivesARestartMidMatch) {
     Out out;
     eng.on_message("in/x", ev("k1", "a", 0, 1), kNow, out.fn());
     eng.on_message("in/x", ev("k1", "b", 1, 2), kNow, out.fn());
-    saved = nlohmann::json::parse(eng.save_state().dump());
+    saved = nlohmann::json::from_cbor(nlohmann::json::to_cbor(eng.save_state()));
   }
   Engine eng;
   ASSERT_EQ(errors(eng.load_file("r.sql", rules)), "");

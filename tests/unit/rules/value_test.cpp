@@ -10,6 +10,8 @@
 #include <random>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "rules/value.h"
 
 namespace streamgate::rules {
@@ -83,6 +85,30 @@ TEST(ValueCompare, SameTypeFastPathsAgreeWithTheTotalOrder) {
   EXPECT_TRUE(Value(std::int64_t{1}) == Value(1.0));
   EXPECT_TRUE(Value() == Value());
   EXPECT_FALSE(Value("") == Value());
+}
+
+TEST(ValueCbor, DecodesToWhatToNlohmannGives) {
+  // Every head width (argument < 24, 1, 2, 4, 8 bytes), both signs, single and double precision,
+  // non-finite doubles, text lengths around the head widths, nesting.
+  std::vector<Value> values = {nullptr, true, false, 0, 23, 24, 255, 256, 65535, 65536,
+                               std::int64_t{4294967295}, std::int64_t{4294967296}, INT64_MAX,
+                               -1, -24, -25, -256, -257, INT64_MIN, 0.0, -0.0, 0.5, 21.5, 1013.25,
+                               0.1, 1e300, -1e-300, 3.4028234663852886e38, 3.5e38,
+                               std::numeric_limits<double>::infinity(),
+                               -std::numeric_limits<double>::infinity(),
+                               std::numeric_limits<double>::quiet_NaN(), "", "x",
+                               std::string(23, 'a'), std::string(24, 'b'), std::string(256, 'c'),
+                               std::string(70000, 'd'), Array{}, Array{1, "two", Array{3.5}},
+                               Object{}, Object{{"k", 1}, {"nested", Object{{"z", nullptr}}}}};
+  for (const auto& v : values) {
+    std::vector<std::uint8_t> bytes;
+    v.append_cbor(bytes);
+    const nlohmann::json decoded = nlohmann::json::from_cbor(bytes);
+    // Compared re-encoded, so NaN equals NaN.
+    EXPECT_EQ(nlohmann::json::to_cbor(decoded), nlohmann::json::to_cbor(v.to_nlohmann()))
+        << v.to_json();
+    EXPECT_EQ(Value::from_nlohmann(decoded).to_json(), Value::from_nlohmann(v.to_nlohmann()).to_json());
+  }
 }
 
 }  // namespace
