@@ -1,7 +1,7 @@
 // Checkpoint of one rule's runtime state as JSON: open windows (bounds, groups, aggregate states
 // via the registry's save/restore, DISTINCT sets, buffered rows), sessions, counting windows,
 // stateful-function states and counters. The engine keys it by rule name + text hash. A
-// window's groups are CBOR frames in one byte string (see append_frame), so the document is
+// window's groups are CBOR frames in one byte string (begin_frame / end_frame), so the document is
 // meant for CBOR (as storage/ writes it), not JSON text.
 #include "rules/runtime/rule_runtime.h"
 
