@@ -6,7 +6,8 @@ STREAMGATE_APT_PACKAGES=(
   nlohmann-json3-dev libsimdjson-dev libsqlite3-dev libspdlog-dev
   libboost-program-options-dev libgtest-dev libbenchmark-dev
   mosquitto mosquitto-clients
-  systemd dpkg-dev binutils
+  # packaging tests: systemd-analyze, cpack -G DEB (dpkg-shlibdeps runs `file` and objdump)
+  systemd dpkg-dev binutils file
 )
 
 streamgate_install_deps() {
