@@ -10,7 +10,7 @@
 #   /etc/streamgate/streamgate.conf            conffile
 #   /etc/streamgate/rules.d/*.sql              conffiles (the example rules in etc/rules.d)
 #   /lib/systemd/system/streamgate.service     not enabled on install (see cmake/debian/postinst)
-#   /usr/share/doc/streamgate/                 README.md, licence
+#   /usr/share/doc/streamgate/                 README.md, licence, docs/*.md (README's links stay valid)
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 
@@ -51,6 +51,10 @@ foreach(_sg_doc README.md LICENSE LICENSE.md LICENSE.txt COPYING)
     install(FILES ${PROJECT_SOURCE_DIR}/${_sg_doc} DESTINATION ${CMAKE_INSTALL_DOCDIR})
   endif()
 endforeach()
+file(GLOB _sg_docs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
+if(_sg_docs)
+  install(FILES ${_sg_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
+endif()
 
 # ---- Debian package ---------------------------------------------------------------------------
 set(CPACK_GENERATOR DEB)

@@ -85,7 +85,7 @@ struct Config {
   //! wake-up per batch instead of per message; adds up to this much latency). 0: wake per message.
   std::chrono::microseconds batch_delay{500};
   std::chrono::milliseconds shutdown_timeout{5'000};
-  // Operations (README "Control topic", "Metrics", "Editing rules and hot reload").
+  // Operations (docs/operations.md: "Control topic", "Metrics", "Editing rules and hot reload").
   bool watch_rules = true;          //!< inotify on rules_dir: reload when a *.sql file changes
   std::string control_topic;        //!< empty: control over MQTT is off
   std::string control_secret;       //!< from control-secret-file; empty: no HMAC required
