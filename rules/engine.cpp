@@ -5,6 +5,7 @@
 #include "rules/engine.h"
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 #include <unordered_map>
 
@@ -68,11 +69,14 @@ std::optional<TimeNs> timestamp_of(simdjson::dom::element e) {
     case element_type::STRING: {
       const std::string_view s = e.get_string().value_unsafe();
       if (auto t = parse_rfc3339(s)) return t;
-      // Epoch numbers sent as strings ("1705312200000").
-      if (!s.empty() && s.size() < 20 &&
-          std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return epoch_number_to_ns(static_cast<std::int64_t>(std::stoll(std::string(s))));
-      return std::nullopt;
+      // Epoch numbers sent as strings ("1705312200000"). from_chars, not stoll: a number beyond
+      // int64 is a bad timestamp of this message, not an exception out of the engine.
+      std::int64_t n = 0;
+      if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+      const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+      if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+      return epoch_number_to_ns(n);
     }
     case element_type::INT64: return epoch_number_to_ns(e.get_int64().value_unsafe());
     case element_type::UINT64: return epoch_number_to_ns(static_cast<double>(e.get_uint64().value_unsafe()));
@@ -308,10 +312,21 @@ struct Engine::Impl : runtime::Output {
     return j;
   }
 
+  // A checkpoint is input from disk: a damaged one is reported naming the stream or rule and
+  // what is wrong, not as the JSON library's "[json.exception.type_error.302] ..." (a bug's look).
+  [[noreturn]] static void damaged(const char* what, const std::string& name, const std::exception& e) {
+    std::string detail = e.what();
+    if (dynamic_cast<const nlohmann::json::exception*>(&e) != nullptr) {
+      if (auto end = detail.find("] "); detail.rfind("[json.exception.", 0) == 0 && end != std::string::npos)
+        detail.erase(0, end + 2);
+    }
+    throw std::runtime_error("the checkpoint of " + std::string(what) + " '" + name + "' is damaged: " + detail);
+  }
+
   void restore(const nlohmann::json& j) {
     if (!cat.plan || !j.is_object()) return;
     if (auto it = j.find("streams"); it != j.end() && it->is_object()) {
-      for (auto& sp : cat.streams) {
+      for (auto& sp : cat.streams) try {
         auto f = it->find(sp->def->name);
         if (f == it->end() || f->value("hash", "") != sp->def->text_hash) continue;
         sp->wm.restore(f->value("watermark", kTimeMin), f->value("max_event", kTimeMin));
@@ -327,13 +342,17 @@ struct Engine::Impl : runtime::Output {
             sp->id_order.emplace_back(t, std::move(id));
           }
         }
+      } catch (const std::exception& e) {
+        damaged("stream", sp->def->name, e);
       }
     }
     if (auto it = j.find("rules"); it != j.end() && it->is_object()) {
-      for (auto& r : cat.rules) {
+      for (auto& r : cat.rules) try {
         auto f = it->find(r->plan().name);
         if (f == it->end() || f->value("hash", "") != r->plan().text_hash) continue;
         r->restore(*f);
+      } catch (const std::exception& e) {
+        damaged("rule", r->plan().name, e);
       }
     }
   }

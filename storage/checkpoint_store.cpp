@@ -2,6 +2,7 @@
 #include "storage/checkpoint_store.h"
 
 #include <functional>
+#include <string>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
@@ -22,6 +23,23 @@ std::string encode(const nlohmann::json& value) {
   return out;
 }
 
+constexpr const char* kStartAfresh =
+    "restore the file from a backup, or move it away to start with empty state";
+
+// What is wrong with a stored value, in words, without the JSON library's exception text
+// ("[json.exception.parse_error.110] parse error at byte 2: ..."), which names neither the file
+// nor the row and reads like a bug.
+std::string damage(const nlohmann::json::exception& e, std::size_t size, const char* what) {
+  const std::string bytes = std::to_string(size) + (size == 1 ? " byte" : " bytes");
+  if (const auto* p = dynamic_cast<const nlohmann::json::parse_error*>(&e)) {
+    // 110: the input ended inside a value; the rest: a byte that cannot start or continue one.
+    if (p->id == 110) return "its " + std::string(what) + " (" + bytes + ") ends early: it was truncated";
+    return "its " + std::string(what) + " (" + bytes + ") holds an invalid byte at offset " +
+           std::to_string(p->byte == 0 ? 0 : p->byte - 1);
+  }
+  return "its " + std::string(what) + " (" + bytes + ") cannot be decoded";
+}
+
 nlohmann::json decode(Database& db, std::string_view key, std::string_view encoding,
                       std::string_view blob) {
   if (encoding != kEncodingCbor) {
@@ -33,7 +51,8 @@ nlohmann::json decode(Database& db, std::string_view key, std::string_view encod
     return nlohmann::json::from_cbor(blob.begin(), blob.end());
   } catch (const nlohmann::json::exception& e) {
     throw StorageError(StorageErrorKind::Corrupt, db.path(),
-                       "checkpoint row '" + std::string(key) + "' cannot be decoded: " + e.what());
+                       "the checkpoint of '" + std::string(key) + "' (table rule_state) is damaged: " +
+                           damage(e, blob.size(), "CBOR state") + "; " + kStartAfresh);
   }
 }
 
@@ -220,7 +239,8 @@ nlohmann::json CheckpointStore::load_progress() {
       out[key] = nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::exception& e) {
       throw StorageError(StorageErrorKind::Corrupt, db_.path(),
-                         "progress row '" + key + "' is not JSON: " + e.what());
+                         "the input position '" + key + "' (table progress) is damaged: " +
+                             damage(e, text.size(), "JSON text") + "; " + kStartAfresh);
     }
   }
   return out;

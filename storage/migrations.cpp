@@ -1,7 +1,9 @@
 // Migrations: streamgate's schema history and the code that applies it.
 #include "storage/migrations.h"
 
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 namespace streamgate::storage {
 namespace {
@@ -131,7 +133,29 @@ int migrate(Database& db, std::span<const Migration> steps) {
   return current;
 }
 
+namespace {
+
+// SQLite takes an empty file for a new database. A state file that exists with 0 bytes (and no
+// write-ahead log holding its pages) is not new: it was truncated, or a copy or restore went
+// wrong. Taking it as new would start from empty state without a word, so refuse it by name.
+void refuse_empty_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return;  // missing (created below), ":memory:", a device
+  const auto size = fs::file_size(path, ec);
+  if (ec || size != 0) return;
+  const auto wal_size = fs::file_size(path + "-wal", ec);
+  if (!ec && wal_size != 0) return;  // its pages are still in the log: another connection's new file
+  throw StorageError(StorageErrorKind::Corrupt, path,
+                     "open: the file is empty (0 bytes), so it holds no streamgate state; it was "
+                     "truncated or badly copied. Restore it from a backup, or delete it to start "
+                     "with empty state");
+}
+
+}  // namespace
+
 Database open_database(const std::string& path, const OpenOptions& options) {
+  refuse_empty_file(path);
   Database db(path, options);
   if (options.read_only) {
     const int version = schema_version(db);

@@ -349,6 +349,8 @@ TEST(Durability, ThousandsOfBadMessagesAreCountedByReasonAndGoodOnesGiveExactRes
       {"missing_timestamp", "{\"i\": 1, \"key\": \"k0\", \"v\": 1}"},
       {"bad_timestamp", "{\"i\": 1, \"key\": \"k0\", \"v\": 1, \"ts\": \"yesterday\"}"},
       {"bad_timestamp", "{\"i\": 1, \"key\": \"k0\", \"v\": 1, \"ts\": 99999999999999999}"},
+      // An epoch string beyond int64 used to throw out of the engine (a worker error, no dead letter).
+      {"bad_timestamp", "{\"i\": 1, \"key\": \"k0\", \"v\": 1, \"ts\": \"9999999999999999999\"}"},
       {"too_large", "{\"pad\": \"" + std::string(8000, 'x') + "\"}"},
       {"too_deep", "{\"a\": " + deep + "}"},
       {"malformed_json", std::string("{\"key\": \"\xff\xfe\", \"ts\": 1}")},

@@ -64,6 +64,20 @@ std::string http_get(int port, const std::string& path) {
   return resp.substr(sp + 1, 3) + "\n" + resp.substr(body + 4);
 }
 
+//! The port the gateway's metrics endpoint bound (started with --metrics-listen=127.0.0.1:0 and
+//! logged as "(port N)"); 0 if it never said.
+int metrics_port(GatewayProcess& gw) {
+  int port = 0;
+  wait_until([&] {
+    std::smatch m;
+    const std::string logs = gw.process().err();
+    if (!std::regex_search(logs, m, std::regex("\\(port ([0-9]+)\\)"))) return false;
+    port = std::stoi(m[1]);
+    return true;
+  });
+  return port;
+}
+
 std::string hmac_hex(const std::string& key, const std::string& data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -226,14 +240,8 @@ TEST(Ops, PrometheusEndpointHealthAndMetricsTopic) {
   GatewayProcess gw(broker.url(), {{"00-devices.sql", kStream}},
                     {"--metrics-listen=127.0.0.1:0", "--metrics-topic=sg/it/metrics", "--metrics-interval=500ms"});
   ASSERT_TRUE(gw.wait_subscribed()) << gw.logs();
-  int port = 0;
-  ASSERT_TRUE(wait_until([&] {
-    std::smatch m;
-    const std::string logs = gw.process().err();
-    if (!std::regex_search(logs, m, std::regex("\\(port ([0-9]+)\\)"))) return false;
-    port = std::stoi(m[1]);
-    return true;
-  })) << gw.logs();
+  const int port = metrics_port(gw);
+  ASSERT_NE(port, 0) << gw.logs();
   MqttTestClient c(broker.url(), "ops-metrics");
   c.subscribe("sg/it/metrics");
   c.publish("devices/d1/telemetry", event("d1", 10, 1));
@@ -256,5 +264,37 @@ TEST(Ops, PrometheusEndpointHealthAndMetricsTopic) {
   ASSERT_TRUE(c.wait_for("sg/it/metrics", 1)) << gw.logs();
   const auto j = json::parse(c.on_topic("sg/it/metrics").back().payload);
   EXPECT_TRUE(j.contains("streamgate_messages_received_total")) << j.dump();
+  EXPECT_EQ(gw.terminate(), 0) << gw.logs();
+}
+
+// A payload over max-payload-bytes has one name everywhere: the drop counter, the dead letter
+// and the engine's own rejections all say `too_large` (the drop counter used to say `oversize`).
+// A topic over the 1 KiB limit (kMaxTopicBytes) is dropped and counted as well.
+TEST(Ops, OversizeMessagesAndLongTopicsAreCountedUnderOneName) {
+  MosquittoBroker broker;
+  GatewayProcess gw(broker.url(), {{"00-devices.sql", kStream}},
+                    {"--metrics-listen=127.0.0.1:0", "--max-payload-bytes=1024", "--dead-letter-topic=sg/dead"});
+  ASSERT_TRUE(gw.wait_subscribed()) << gw.logs();
+  const int port = metrics_port(gw);
+  ASSERT_NE(port, 0) << gw.logs();
+  MqttTestClient c(broker.url(), "ops-oversize");
+  c.subscribe("sg/dead", 1);
+  c.subscribe("alerts/low_battery", 1);
+  json big = json::parse(event("d1", 10, 1));
+  big["pad"] = std::string(2000, 'x');
+  c.publish("devices/d1/telemetry", big.dump());
+  c.publish("devices/" + std::string(1100, 'd') + "/telemetry", event("d2", 10, 2));
+  c.publish("devices/d3/telemetry", event("d3", 10, 3));
+  ASSERT_TRUE(c.wait_for("alerts/low_battery", 1)) << gw.logs();
+  ASSERT_TRUE(c.wait_for("sg/dead", 1)) << gw.logs();
+  EXPECT_EQ(json::parse(c.on_topic("sg/dead").front().payload).at("reason"), "too_large");
+  std::string metrics;
+  EXPECT_TRUE(wait_until([&] {
+    metrics = http_get(port, "/metrics");
+    return metrics.find("streamgate_drops_total{reason=\"too_large\"} 1") != std::string::npos &&
+           metrics.find("streamgate_drops_total{reason=\"topic_too_long\"} 1") != std::string::npos;
+  })) << metrics;
+  EXPECT_EQ(metrics.find("oversize"), std::string::npos) << metrics;
+  EXPECT_EQ(c.on_topic("alerts/low_battery").size(), 1u);  // d3's only: the others never reached a rule
   EXPECT_EQ(gw.terminate(), 0) << gw.logs();
 }

@@ -106,7 +106,14 @@ TEST(Engine, IngestStatuses) {
   // Near the int64 limits window arithmetic would overflow (found by ingest_fuzz): refused.
   EXPECT_EQ(h.send(R"({"a":1,"timestamp":-9223372036854636746})"), IngestStatus::BadTimestamp);
   EXPECT_EQ(h.send(R"({"a":1,"timestamp":"1800-01-01T00:00:00Z"})"), IngestStatus::BadTimestamp);
+  // An epoch number sent as a string beyond int64 is the message's fault, not the engine's: it
+  // used to throw std::out_of_range out of on_message (one worker error per message).
+  EXPECT_EQ(h.send(R"({"a":1,"timestamp":"9999999999999999999"})"), IngestStatus::BadTimestamp);
+  EXPECT_EQ(h.send(R"({"a":1,"timestamp":"99999999999999999999"})"), IngestStatus::BadTimestamp);
   EXPECT_TRUE(h.out.empty());
+  EXPECT_EQ(h.send(R"({"a":1,"timestamp":"1705312800123"})"), IngestStatus::Ok);
+  EXPECT_EQ(h.out.size(), 1u);
+  h.out.clear();
   EXPECT_EQ(h.send(R"({"a":1,"timestamp":1705312800123})"), IngestStatus::Ok);
   EXPECT_EQ(h.out.size(), 1u);
 }
@@ -638,6 +645,58 @@ TEST(Engine, SaveRestoreMidWindow) {
   d.eng.restore_state(saved);
   d.flush();
   EXPECT_TRUE(d.out.empty());
+}
+
+//! Cuts the first window's group frames short, as a torn write would. Returns false if none.
+bool truncate_first_group_frames(json& j) {
+  if (j.is_object()) {
+    if (auto f = j.find("group_frames"); f != j.end() && f->is_binary() && f->get_binary().size() > 3) {
+      auto bytes = f->get_binary();
+      bytes.resize(3);
+      *f = json::binary(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+      return true;
+    }
+    for (auto& [k, v] : j.items())
+      if (truncate_first_group_frames(v)) return true;
+  } else if (j.is_array()) {
+    for (auto& v : j)
+      if (truncate_first_group_frames(v)) return true;
+  }
+  return false;
+}
+
+// A damaged checkpoint names the stream or rule and what is wrong, without the JSON library's
+// exception text (which used to reach the log as "[json.exception.type_error.302] ...").
+TEST(Engine, DamagedCheckpointNamesTheStreamOrRule) {
+  Harness b;
+  b.load(mid_window_rules());
+  const std::vector<std::string> events = mid_window_events();
+  for (int i = 0; i < 21; ++i) b.send(events[static_cast<std::size_t>(i)]);
+  const json saved = json::from_cbor(json::to_cbor(b.eng.save_state()));
+  auto restore_error = [](const json& state) -> std::string {
+    Harness c;
+    c.load(mid_window_rules());
+    try {
+      c.eng.restore_state(state);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "restored without an error";
+  };
+
+  json bad_stream = saved;
+  ASSERT_TRUE(bad_stream["streams"].is_object() && !bad_stream["streams"].empty()) << saved.dump();
+  const std::string stream = bad_stream["streams"].begin().key();
+  bad_stream["streams"][stream]["watermark"] = "soon";
+  const std::string stream_error = restore_error(bad_stream);
+  EXPECT_EQ(stream_error.rfind("the checkpoint of stream '" + stream + "' is damaged: ", 0), 0u) << stream_error;
+  EXPECT_EQ(stream_error.find("json.exception"), std::string::npos) << stream_error;
+
+  json bad_rule = saved;
+  ASSERT_TRUE(truncate_first_group_frames(bad_rule["rules"])) << saved.dump();
+  const std::string rule_error = restore_error(bad_rule);
+  EXPECT_EQ(rule_error.rfind("the checkpoint of rule '", 0), 0u) << rule_error;
+  EXPECT_NE(rule_error.find("' is damaged: checkpoint: truncated group frame"), std::string::npos) << rule_error;
 }
 
 //! Rewrites every window's group frames as the JSON array checkpoints held before frames.

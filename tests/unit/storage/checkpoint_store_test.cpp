@@ -239,8 +239,53 @@ TEST(CheckpointStore, UndecodableRowIsCorruptAndNamed) {
   } catch (const StorageError& e) {
     EXPECT_EQ(e.kind(), StorageErrorKind::Corrupt);
     EXPECT_NE(std::string(e.what()).find("dedup"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(dir.file("a.db")), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("is damaged: its CBOR state (1 byte) holds an invalid byte"),
+              std::string::npos)
+        << e.what();
+    EXPECT_EQ(std::string(e.what()).find("json.exception"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(db.in_transaction());
+}
+
+// A row cut short (a torn copy of the file) says so, in words, naming the file and the rule.
+TEST(CheckpointStore, TruncatedRowIsNamedAsTruncated) {
+  TempDir dir;
+  Database db = open_database(dir.file("a.db"));
+  CheckpointStore store(db);
+  store.save(engine_like_state());
+  db.exec("UPDATE rule_state SET state = substr(state, 1, length(state) - 3) WHERE state_key = 'avg_temp'");
+  try {
+    store.load();
+    FAIL() << "truncated row decoded";
+  } catch (const StorageError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(e.kind(), StorageErrorKind::Corrupt);
+    EXPECT_EQ(what.rfind(dir.file("a.db") + ": the checkpoint of 'avg_temp' (table rule_state) is damaged: "
+                         "its CBOR state (", 0),
+              0u)
+        << what;
+    EXPECT_NE(what.find("ends early"), std::string::npos) << what;
+    EXPECT_EQ(what.find("json.exception"), std::string::npos) << what;
+  }
+}
+
+TEST(CheckpointStore, DamagedProgressRowIsNamed) {
+  TempDir dir;
+  Database db = open_database(dir.file("a.db"));
+  CheckpointStore store(db);
+  store.save(engine_like_state(), {{"journal_seq", 42}});
+  db.exec("UPDATE progress SET value = '{\"a\":' WHERE key = 'journal_seq'");
+  try {
+    store.load_progress();
+    FAIL() << "damaged progress row parsed";
+  } catch (const StorageError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(e.kind(), StorageErrorKind::Corrupt);
+    EXPECT_NE(what.find(dir.file("a.db")), std::string::npos) << what;
+    EXPECT_NE(what.find("the input position 'journal_seq' (table progress) is damaged"), std::string::npos) << what;
+    EXPECT_EQ(what.find("json.exception"), std::string::npos) << what;
+  }
 }
 
 TEST(CheckpointStore, ClearForgetsEverything) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -136,6 +138,34 @@ TEST(Migrations, ReadOnlyOpenOfAnUnmigratedFileIsRefused) {
   } catch (const StorageError& e) {
     EXPECT_EQ(e.kind(), StorageErrorKind::ReadOnly) << e.what();
   }
+}
+
+// A 0-byte state file is damage (truncated, a failed copy), not a new database: SQLite would
+// take it as empty and the gateway would start from nothing without a word.
+TEST(Migrations, EmptyExistingFileIsRefusedByName) {
+  TempDir dir;
+  const std::string path = dir.file("state.db");
+  { std::ofstream touch(path); }
+  try {
+    open_database(path);
+    FAIL() << "a 0-byte file was opened as a new database";
+  } catch (const StorageError& e) {
+    EXPECT_EQ(e.kind(), StorageErrorKind::Corrupt);
+    EXPECT_TRUE(e.disk_trouble());
+    EXPECT_EQ(std::string(e.what()).rfind(path + ": open: the file is empty (0 bytes)", 0), 0u) << e.what();
+  }
+  EXPECT_EQ(std::filesystem::file_size(path), 0u);  // left as it was
+}
+
+// The gateway opens several connections to a new file while the first still holds it: the
+// file may still be short while its pages sit in the write-ahead log.
+TEST(Migrations, NewFileOpenedAgainWhileTheFirstConnectionIsOpen) {
+  TempDir dir;
+  const std::string path = dir.file("state.db");
+  Database a = open_database(path);
+  Database b = open_database(path);
+  Database c = open_database(path);
+  EXPECT_EQ(schema_version(c), latest_schema_version());
 }
 
 TEST(Migrations, TwoConnectionsMigratingTheSameFileBothSucceed) {
