@@ -114,7 +114,8 @@ else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
       "libc6 (>= 2.34), libgcc-s1 (>= 3.0), libstdc++6 (>= 12), libboost-program-options1.74.0, "
       "libfmt9 (>= 9.1.0), libpaho-mqtt1.3 (>= 1.3.12), libpaho-mqttpp3-1 (>= 1.2.0), "
-      "libsimdjson14 (>= 3.0.1), libspdlog1.10 (>= 1:1.10.0), libsqlite3-0 (>= 3.37.2)")
+      "libsimdjson14 (>= 3.0.1), libspdlog1.10 (>= 1:1.10.0), libsqlite3-0 (>= 3.37.2), "
+      "libcpp-httplib0.11 (>= 0.11.4)")
   string(JOIN "" CPACK_DEBIAN_PACKAGE_DEPENDS ${CPACK_DEBIAN_PACKAGE_DEPENDS})
 endif()
 

@@ -68,7 +68,7 @@ done
 
 # The -dev packages of every library the project finds with find_package, for the target.
 # libsimdjson-dev is handled apart for arm64 (not Multi-Arch: same; see setup_arm64).
-TARGET_DEV_PACKAGES=(libpaho-mqttpp-dev libpaho-mqtt-dev libspdlog-dev libfmt-dev libsqlite3-dev
+TARGET_DEV_PACKAGES=(libcpp-httplib-dev libpaho-mqttpp-dev libpaho-mqtt-dev libspdlog-dev libfmt-dev libsqlite3-dev
                      libboost-program-options-dev libgtest-dev libgmock-dev libssl-dev)
 ARMHF_SYSROOT_PACKAGES=(libc6-dev libstdc++-12-dev "${TARGET_DEV_PACKAGES[@]}" libsimdjson-dev
                         nlohmann-json3-dev)

@@ -206,9 +206,67 @@ void fill_option_tables(OptionTables& t) {
       ("control-secret-file", po::value<std::string>(), "file holding the shared secret: control requests must carry an HMAC-SHA256 made with it")
       ("metrics-listen", po::value<std::string>(), "serve Prometheus /metrics and /health on this HOST:PORT, e.g. 127.0.0.1:9108 (off by default)")
       ("metrics-topic", po::value<std::string>(), "publish the metrics as JSON to this topic, e.g. streamgate/<client-id>/metrics")
-      ("metrics-interval", po::value<std::string>()->default_value("10s"), "how often to publish to metrics-topic");
+      ("metrics-interval", po::value<std::string>()->default_value("10s"), "how often to publish to metrics-topic")
+      ("dashboard-listen", po::value<std::string>(), "serve the dashboard (and /metrics, /health) on this HOST:PORT, e.g. 127.0.0.1:8080 (off by default; a non-loopback address needs dashboard-auth-file)")
+      ("dashboard-auth-file", po::value<std::string>(), "file of accepted bearer tokens, one 'token SHA256HEX' line each: deploy, pause and resume need one")
+      ("dashboard-max-clients", po::value<std::string>()->default_value("16"), "live dashboard connections at once")
+      ("dashboard-client-queue", po::value<std::string>()->default_value("256"), "live updates waiting per dashboard client; a client that falls further behind is dropped")
+      ("dashboard-sample-events", po::value<std::string>()->default_value("2000"), "recent input events kept in memory for the rule editor's \"try it\"");
 
   t.all.add(t.generic).add(t.file);
+}
+
+// The dashboard options; the loopback rule is checked here so that a wrong start fails with one
+// line and exit code 2 before anything listens.
+void parse_dashboard(Config& c, const std::function<std::string(const char*)>& opt) {
+  auto& d = c.dashboard;
+  auto count = [&](const char* name, std::uint64_t max) {
+    auto n = parse_uint(opt(name));
+    if (!n || *n == 0 || *n > max) {
+      throw BadValue{std::string("option '") + name + "': '" + opt(name) + "' is not a number from 1 to " + std::to_string(max)};
+    }
+    return static_cast<std::size_t>(*n);
+  };
+  d.max_clients = count("dashboard-max-clients", 1000);
+  d.client_queue = count("dashboard-client-queue", 100000);
+  d.sample_events = count("dashboard-sample-events", 1000000);
+  d.listen = opt("dashboard-listen");
+  d.auth_file = opt("dashboard-auth-file");
+  if (!d.auth_file.empty()) {
+    std::ifstream in(d.auth_file);
+    if (!in) throw BadValue{"option 'dashboard-auth-file': cannot read '" + d.auth_file + "'"};
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+      ++n;
+      std::istringstream ls(line);
+      std::string kind, hash, extra;
+      ls >> kind;
+      if (kind.empty() || kind[0] == '#') continue;
+      ls >> hash >> extra;
+      const bool hex = hash.size() == 64 && hash.find_first_not_of("0123456789abcdef") == std::string::npos;
+      if (kind != "token" || !hex || !extra.empty()) {
+        throw BadValue{"option 'dashboard-auth-file': " + d.auth_file + ":" + std::to_string(n) +
+                       ": expected 'token SHA256HEX' (lowercase hex of the token's SHA-256)"};
+      }
+      d.token_sha256.push_back(hash);
+    }
+    if (d.token_sha256.empty()) throw BadValue{"option 'dashboard-auth-file': '" + d.auth_file + "' holds no token"};
+  }
+  if (d.listen.empty()) return;
+  std::string host = d.listen;
+  const auto colon = host.rfind(':');
+  auto port = colon == std::string::npos ? std::nullopt : parse_uint(host.substr(colon + 1));
+  if (colon == 0 || colon == std::string::npos || !port || *port > 65535) {
+    throw BadValue{"option 'dashboard-listen': '" + d.listen + "' is not HOST:PORT (e.g. 127.0.0.1:8080)"};
+  }
+  host.resize(colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (!loopback && d.token_sha256.empty()) {
+    throw BadValue{"option 'dashboard-listen': " + d.listen +
+                   " is not a loopback address; set dashboard-auth-file to serve the dashboard beyond this machine"};
+  }
 }
 
 }  // namespace
@@ -433,6 +491,7 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
       }
     }
     if (vm.count("metrics-topic")) c.metrics_topic = plain_topic("metrics-topic");
+    parse_dashboard(c, [&](const char* name) { return vm.count(name) ? str(name) : std::string(); });
     c.metrics_interval = duration("metrics-interval");
     if (c.metrics_interval.count() < 100) throw BadValue{"option 'metrics-interval': must be >= 100ms"};
     c.state_required = boolean("state-required");

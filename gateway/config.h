@@ -92,6 +92,16 @@ struct Config {
   std::string metrics_listen;       //!< "127.0.0.1:9108"; empty: no HTTP endpoint
   std::string metrics_topic;        //!< empty: no periodic metrics message
   std::chrono::milliseconds metrics_interval{10'000};
+  //! The built-in dashboard (docs/dashboard.md).
+  struct Dashboard {
+    std::string listen;  //!< "127.0.0.1:8080"; empty: off
+    std::string auth_file;
+    //! SHA-256 (lowercase hex) of each accepted bearer token, from auth_file.
+    std::vector<std::string> token_sha256;
+    std::size_t max_clients = 16;
+    std::size_t client_queue = 256;  //!< SSE messages waiting per client before it is dropped
+    std::size_t sample_events = 2000;  //!< recent input events kept for the editor's "try it"
+  } dashboard;
 };
 
 struct ParseOutcome {

@@ -1,64 +1,24 @@
-// Loopback HTTP/1.0 server for the metrics endpoint.
+// HTTP server on cpp-httplib: binding, limits, the per-address rate bound.
 #include "gateway/http_server.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 
+#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 namespace streamgate::gateway {
 
 namespace {
-
-const char* reason(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Request Entity Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-  }
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
-
-void write_all(int fd, const std::string& data) {
-  std::size_t off = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (off < data.size() && std::chrono::steady_clock::now() < deadline) {
-    const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      pollfd p{fd, POLLOUT, 0};
-      ::poll(&p, 1, 200);
-      continue;
-    }
-    return;
-  }
-}
-
-void respond(int fd, const HttpResponse& r, bool head) {
-  std::string out = "HTTP/1.0 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n";
-  out += "Content-Type: " + r.content_type + "\r\n";
-  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
-  out += "Connection: close\r\n\r\n";
-  if (!head) out += r.body;
-  write_all(fd, out);
-}
-
+// Beyond this many distinct client addresses the table is cleared: an address flood costs a
+// fresh burst each, not unbounded memory.
+constexpr std::size_t kMaxBuckets = 4096;
 }  // namespace
 
 bool split_host_port(const std::string& text, std::string& host, int& port) {
@@ -85,116 +45,82 @@ bool split_host_port(const std::string& text, std::string& host, int& port) {
   return !host.empty();
 }
 
-HttpServer::HttpServer(Handler handler, IdleFn idle) : handler_(std::move(handler)), idle_(std::move(idle)) {}
+HttpServer::HttpServer(HttpLimits limits) : limits_(limits), server_(std::make_unique<httplib::Server>()) {
+  const std::size_t threads = limits_.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_payload_max_length(limits_.max_body_bytes);
+  server_->set_write_timeout(limits_.write_timeout_seconds, 0);
+  server_->set_read_timeout(5, 0);
+  server_->set_keep_alive_max_count(20);
+  const int sndbuf = limits_.send_buffer_bytes;
+  server_->set_socket_options([sndbuf](int sock) {
+    const int one = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // Accepted sockets inherit it: a client that stops reading fills a small buffer quickly.
+    if (sndbuf > 0) ::setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  });
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (admit(req.remote_addr)) return httplib::Server::HandlerResponse::Unhandled;
+    res.status = 429;
+    res.set_header("Retry-After", "1");
+    res.set_content("too many requests\n", "text/plain; charset=utf-8");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+}
 
 HttpServer::~HttpServer() { stop(); }
 
-std::string HttpServer::start(const std::string& listen) {
+bool HttpServer::admit(const std::string& remote) {
+  if (limits_.requests_per_second <= 0) return true;
+  const std::int64_t now = steady_ns();
+  std::lock_guard<std::mutex> lock(buckets_mu_);
+  if (buckets_.size() >= kMaxBuckets && buckets_.find(remote) == buckets_.end()) buckets_.clear();
+  auto [it, fresh] = buckets_.try_emplace(remote);
+  Bucket& b = it->second;
+  if (fresh) b = {limits_.burst, now};
+  b.tokens = std::min(limits_.burst, b.tokens + static_cast<double>(now - b.last_ns) / 1e9 * limits_.requests_per_second);
+  b.last_ns = now;
+  if (b.tokens < 1) {
+    ++rate_limited_;
+    return false;
+  }
+  b.tokens -= 1;
+  return true;
+}
+
+std::uint64_t HttpServer::rate_limited() const {
+  std::lock_guard<std::mutex> lock(buckets_mu_);
+  return rate_limited_;
+}
+
+std::string HttpServer::start(const std::string& listen, const std::string& option) {
   std::string host;
   int port = 0;
-  if (!split_host_port(listen, host, port)) return "metrics-listen: '" + listen + "' is not HOST:PORT";
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const std::string port_text = std::to_string(port);
-  if (::getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res) != 0 || res == nullptr) {
-    return "metrics-listen: '" + host + "' is not a numeric IP address";
+  if (!split_host_port(listen, host, port)) return option + ": '" + listen + "' is not HOST:PORT";
+  if (port == 0) {
+    port = server_->bind_to_any_port(host);
+    if (port < 0) return option + ": cannot listen on " + listen;
+  } else if (!server_->bind_to_port(host, port)) {
+    return option + ": cannot listen on " + listen;
   }
-  const int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    ::freeaddrinfo(res);
-    return std::string("metrics-listen: socket: ") + std::strerror(errno);
-  }
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 16) != 0) {
-    const std::string err = std::strerror(errno);
-    ::freeaddrinfo(res);
-    ::close(fd);
-    return "metrics-listen: cannot listen on " + listen + ": " + err;
-  }
-  ::freeaddrinfo(res);
-  sockaddr_storage bound{};
-  socklen_t len = sizeof bound;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  port_ = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                                      : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  listen_fd_ = fd;
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  stop_.store(false);
-  thread_ = std::thread([this] { run(); });
+  port_ = port;
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sg-http");
+    try {
+      server_->listen_after_bind();
+    } catch (const std::exception& e) {
+      spdlog::error("http: {}", e.what());
+    }
+  });
+  // stop() is a no-op until the accept loop runs: wait for it so a quick stop cannot hang.
+  for (int i = 0; i < 500 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   return {};
 }
 
 void HttpServer::stop() {
   if (!thread_.joinable()) return;
-  stop_.store(true);
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
+  server_->stop();
   thread_.join();
-  ::close(listen_fd_);
-  ::close(wake_fd_);
-  listen_fd_ = wake_fd_ = -1;
-}
-
-void HttpServer::run() {
-  while (!stop_.load()) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    const int n = ::poll(fds, 2, 500);
-    if (idle_) idle_();
-    if (n <= 0 || (fds[0].revents & POLLIN) == 0) continue;
-    const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (client < 0) continue;
-    try {
-      serve_one(client);
-    } catch (const std::exception& e) {
-      spdlog::error("metrics http: {}", e.what());
-    }
-    ::close(client);
-  }
-}
-
-// One request: read until the end of the headers, at most kMaxRequestBytes and 2 s (a slow or
-// hostile client cannot hold the thread longer), answer, close.
-void HttpServer::serve_one(int fd) {
-  std::string req;
-  char buf[1024];
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (req.find("\r\n\r\n") == std::string::npos && req.find("\n\n") == std::string::npos) {
-    if (req.size() > kMaxRequestBytes) {
-      respond(fd, {413, "text/plain; charset=utf-8", "request too large\n"}, false);
-      return;
-    }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return;
-    const ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-    if (r == 0) break;
-    if (r < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      return;
-    }
-    req.append(buf, static_cast<std::size_t>(r));
-  }
-  const auto eol = req.find_first_of("\r\n");
-  const std::string line = req.substr(0, eol);
-  const auto sp1 = line.find(' ');
-  const auto sp2 = sp1 == std::string::npos ? std::string::npos : line.find(' ', sp1 + 1);
-  if (sp1 == std::string::npos) {
-    respond(fd, {400, "text/plain; charset=utf-8", "bad request\n"}, false);
-    return;
-  }
-  const std::string method = line.substr(0, sp1);
-  std::string path = line.substr(sp1 + 1, sp2 == std::string::npos ? std::string::npos : sp2 - sp1 - 1);
-  if (const auto q = path.find('?'); q != std::string::npos) path.resize(q);
-  if (method != "GET" && method != "HEAD") {
-    respond(fd, {405, "text/plain; charset=utf-8", "only GET\n"}, false);
-    return;
-  }
-  respond(fd, handler_(path), method == "HEAD");
 }
 
 }  // namespace streamgate::gateway

@@ -106,6 +106,7 @@ struct MetricsSnapshot {
   std::int64_t taken_ns = 0;
   std::string prometheus;
   std::string json;
+  std::string rules;  //!< JSON array of the loaded rules (name, file, sql...); dashboard only
 };
 
 //! Single writer (worker), any number of readers: publishing swaps an atomic shared pointer,

@@ -13,6 +13,8 @@
 
 #include "gateway/config.h"
 #include "gateway/control.h"
+#include "gateway/dashboard/requests.h"
+#include "gateway/dashboard/tap.h"
 #include "gateway/metrics.h"
 #include "rules/engine.h"
 
@@ -26,12 +28,21 @@ class OpsHooks {
   bool is_control(std::string_view topic) const {
     return control_ != nullptr && topic == control_->topic();
   }
-  //! Worker, per message / per result (no-ops when metrics are off).
-  void count_in(std::string_view topic) {
+  //! Worker, per message / per result (no-ops when metrics and the dashboard are off).
+  void count_in(std::string_view topic, std::string_view payload, std::int64_t received_ns) {
     if (metrics_on_) topics_in_.add(topic);
+    if (tap_) tap_->offer_input(topic, payload, received_ns);
   }
-  void count_out(std::string_view topic) {
-    if (metrics_on_) topics_out_.add(topic);
+  void count_out(const rules::Emission& e) {
+    if (metrics_on_) topics_out_.add(e.topic);
+    if (tap_) tap_->offer_output(e, now_ns());
+  }
+
+  //! Worker, once per loop: runs the dashboard's waiting requests (deploy, pause, resume).
+  void serve_requests(rules::Engine& engine, const ControlHandler::ReloadFn& reload) {
+    if (!dashboard_requests_.waiting()) return;
+    dashboard_requests_.serve(
+        [&](const std::string& request) { return dashboard_control_->handle(request, engine, reload).payload; });
   }
 
   //! Worker: runs one control request; the reply is to be published.
@@ -45,9 +56,13 @@ class OpsHooks {
 
   //! Any thread.
   std::shared_ptr<const MetricsSnapshot> snapshot() const { return snapshot_.load(); }
+  const SnapshotBox& snapshot_box() const { return snapshot_; }
   DurabilityGauges& durability() { return durability_; }
   const ControlStats& control_stats() const { return control_stats_; }
   bool metrics_on() const { return metrics_on_; }
+  //! The dashboard's side of the worker (null / unused when dashboard-listen is empty).
+  dashboard::Tap* tap() { return tap_.get(); }
+  dashboard::RequestInbox& dashboard_requests() { return dashboard_requests_; }
 
  private:
   std::unique_ptr<ControlHandler> control_;
@@ -62,6 +77,11 @@ class OpsHooks {
   TopicCounter topics_in_;
   TopicCounter topics_out_;
   SnapshotBox snapshot_;
+  static std::int64_t now_ns();
+  std::string in_rules_json_;
+  std::unique_ptr<dashboard::Tap> tap_;
+  std::unique_ptr<ControlHandler> dashboard_control_;
+  dashboard::RequestInbox dashboard_requests_;
 };
 
 }  // namespace streamgate::gateway

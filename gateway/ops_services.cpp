@@ -1,7 +1,9 @@
-// Rule watcher and metrics endpoint wiring.
+// Rule watcher, metrics endpoint and dashboard wiring.
 #include "gateway/ops_services.h"
 
 #include <chrono>
+
+#include <httplib.h>
 
 #include <spdlog/spdlog.h>
 
@@ -55,9 +57,13 @@ void OpsServices::start() {
     }
   }
   if (!config_.metrics_listen.empty()) {
-    http_ = std::make_unique<HttpServer>([this](const std::string& path) { return serve(path); },
-                                         [this] { healthy_ = progress_.healthy(steady_now_ns()); });
-    const std::string err = http_->start(config_.metrics_listen);
+    // Scrapers and health probes: a few threads, no rate bound (probes may be frequent).
+    HttpLimits limits;
+    limits.threads = 4;
+    limits.requests_per_second = 0;
+    http_ = std::make_unique<HttpServer>(limits);
+    add_ops_routes(*http_);
+    const std::string err = http_->start(config_.metrics_listen, "metrics-listen");
     if (err.empty()) {
       spdlog::info("metrics on http://{}/metrics (port {})", config_.metrics_listen, http_->port());
     } else {
@@ -65,30 +71,67 @@ void OpsServices::start() {
       http_.reset();
     }
   }
+  if (!config_.dashboard.listen.empty()) {
+    dashboard_ = std::make_unique<dashboard::Dashboard>(config_, pipeline_.ops(),
+                                                        [this](HttpServer& s) { add_ops_routes(s); });
+    const std::string err = dashboard_->start();
+    if (err.empty()) {
+      spdlog::info("dashboard on http://{}/ (port {})", config_.dashboard.listen, dashboard_->port());
+    } else {
+      spdlog::error("{}: the dashboard is off", err);
+      dashboard_->stop();
+      dashboard_.reset();
+    }
+  }
 }
 
 void OpsServices::stop() {
   if (watcher_) watcher_->stop();
+  if (dashboard_) dashboard_->stop();
   if (http_) http_->stop();
+  {
+    std::lock_guard<std::mutex> lock(progress_mu_);
+    stop_sampling_ = true;
+  }
+  sampler_cv_.notify_all();
+  if (sampler_.joinable()) sampler_.join();
 }
 
-HttpResponse OpsServices::serve(const std::string& path) {
-  if (path == "/metrics") {
+void OpsServices::sample_health() {
+  std::unique_lock<std::mutex> lock(progress_mu_);
+  while (!stop_sampling_) {
+    healthy_.store(progress_.healthy(steady_now_ns()));
+    sampler_cv_.wait_for(lock, std::chrono::milliseconds(500));
+  }
+}
+
+void OpsServices::add_ops_routes(HttpServer& server) {
+  auto& s = server.routes();
+  auto snapshot = [this](httplib::Response& res) {
     auto snap = pipeline_.ops().snapshot();
-    if (!snap) return {503, "text/plain; charset=utf-8", "no snapshot yet\n"};
-    return {200, "text/plain; version=0.0.4; charset=utf-8", snap->prometheus};
-  }
-  if (path == "/metrics.json") {
-    auto snap = pipeline_.ops().snapshot();
-    if (!snap) return {503, "text/plain; charset=utf-8", "no snapshot yet\n"};
-    return {200, "application/json", snap->json};
-  }
-  if (path == "/health" || path == "/healthz") {
-    healthy_ = progress_.healthy(steady_now_ns());
-    if (healthy_) return {200, "text/plain; charset=utf-8", "ok\n"};
-    return {503, "text/plain; charset=utf-8", "worker stalled\n"};
-  }
-  return {404, "text/plain; charset=utf-8", "not found (try /metrics or /health)\n"};
+    if (!snap) {
+      res.status = 503;
+      res.set_content("no snapshot yet\n", "text/plain; charset=utf-8");
+    }
+    return snap;
+  };
+  s.Get("/metrics", [snapshot](const httplib::Request&, httplib::Response& res) {
+    if (auto snap = snapshot(res)) res.set_content(snap->prometheus, "text/plain; version=0.0.4; charset=utf-8");
+  });
+  s.Get("/metrics.json", [snapshot](const httplib::Request&, httplib::Response& res) {
+    if (auto snap = snapshot(res)) res.set_content(snap->json, "application/json");
+  });
+  if (!sampler_.joinable()) sampler_ = std::thread([this] { sample_health(); });
+  auto health = [this](const httplib::Request&, httplib::Response& res) {
+    if (healthy_.load()) {
+      res.set_content("ok\n", "text/plain; charset=utf-8");
+    } else {
+      res.status = 503;
+      res.set_content("worker stalled\n", "text/plain; charset=utf-8");
+    }
+  };
+  s.Get("/health", health);
+  s.Get("/healthz", health);
 }
 
 }  // namespace streamgate::gateway

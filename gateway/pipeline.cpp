@@ -190,7 +190,7 @@ void Pipeline::on_mqtt_message(const mqtt::const_message_ptr& msg) {
 
 void Pipeline::push_egress(rules::Emission&& e) {
   metrics_.emissions.fetch_add(1, std::memory_order_relaxed);
-  ops_.count_out(e.topic);
+  ops_.count_out(e);
   EgressItem item;
   // Dead letters and unknown rules: direct publish (at-most-once), they are not results.
   const auto it = delivery_.find(e.rule);
@@ -286,7 +286,7 @@ void Pipeline::handle(const MessageSlot& slot) {
     handle_control(slot.payload_view());
     return;
   }
-  ops_.count_in(slot.topic_view());
+  ops_.count_in(slot.topic_view(), slot.payload_view(), slot.received_ns);
   metrics_.processed.fetch_add(1, std::memory_order_relaxed);
   rules::IngestStatus status;
   try {
@@ -391,6 +391,7 @@ void Pipeline::worker_loop() {
       next_tick = now + tick_ns;
     }
     if (ops_.metrics_on()) publish_metrics(now);
+    ops_.serve_requests(*engine_, [this](const ControlHandler::Files& f) { return apply_reload(f); });
     if (now >= next_checkpoint) {
       take_checkpoint();
       next_checkpoint = now + checkpoint_ns;

@@ -36,6 +36,7 @@ echo "==> mosquitto listening on 127.0.0.1:$port" >&2
 
 "$build/gateway/streamgate" --broker "tcp://127.0.0.1:$port" --client-id streamgate-demo \
   --rules-dir "$root/etc/rules.d" --state-db "$work/state.db" --log-level info \
+  --dashboard-listen "127.0.0.1:${DEMO_DASHBOARD_PORT:-8080}" \
   2>"$work/gateway.log" &
 gateway_pid=$!
 pids+=("$gateway_pid")
@@ -45,6 +46,12 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 grep -E "loaded|rule '|subscribed" "$work/gateway.log" | sed 's/^/    gateway: /' >&2 || true
+for _ in $(seq 1 20); do grep -q "dashboard" "$work/gateway.log" && break; sleep 0.1; done
+if grep -q "dashboard on " "$work/gateway.log"; then
+  echo "==> dashboard: http://127.0.0.1:${DEMO_DASHBOARD_PORT:-8080}/ (open it now; DEMO_SECONDS=120 for a longer look)" >&2
+else
+  grep "dashboard" "$work/gateway.log" | sed 's/^/    gateway: /' >&2 || true
+fi
 
 echo "==> results and alerts (mosquitto_sub -v 'alerts/#' 'analytics/#'):" >&2
 mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -v -t 'alerts/#' -t 'analytics/#' &

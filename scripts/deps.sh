@@ -6,6 +6,8 @@ STREAMGATE_APT_PACKAGES=(
   nlohmann-json3-dev libsimdjson-dev libsqlite3-dev libspdlog-dev
   libboost-program-options-dev libgtest-dev libbenchmark-dev
   mosquitto mosquitto-clients
+  # the dashboard: HTTP library; its browser test: headless Chromium + chromedriver
+  libcpp-httplib-dev chromium chromium-driver
   # packaging tests: systemd-analyze, cpack -G DEB (dpkg-shlibdeps runs `file` and objdump)
   systemd dpkg-dev binutils file
 )
