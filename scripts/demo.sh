@@ -34,8 +34,13 @@ trap 'exit 130' INT TERM
 streamgate_start_broker "$work" || { echo "mosquitto did not listen" >&2; cat "$work/mosquitto.log" >&2; exit 1; }
 echo "==> mosquitto listening on 127.0.0.1:$port" >&2
 
+# The shipped rules plus a per-device low-battery alert (etc/examples/low_battery_alert.sql), so
+# the dashboard shows alerts being raised and cleared.
+mkdir -p "$work/rules"
+cp "$root"/etc/rules.d/*.sql "$work/rules/"
+cp "$root/etc/examples/low_battery_alert.sql" "$work/rules/70-low-battery-alert.sql"
 "$build/gateway/streamgate" --broker "tcp://127.0.0.1:$port" --client-id streamgate-demo \
-  --rules-dir "$root/etc/rules.d" --state-db "$work/state.db" --log-level info \
+  --rules-dir "$work/rules" --state-db "$work/state.db" --log-level info \
   --dashboard-listen "127.0.0.1:${DEMO_DASHBOARD_PORT:-8080}" \
   2>"$work/gateway.log" &
 gateway_pid=$!

@@ -158,10 +158,9 @@ void Dashboard::add_routes() {
     }
     std::unique_lock<std::mutex> lock(trial_mu_, std::try_to_lock);
     if (!lock) return reply_json(res, 429, {{"error", "another trial is running"}});
-    auto sample = hub_.sample();
-    const std::size_t want = body.value("events", static_cast<std::size_t>(sample.size()));
-    if (want < sample.size()) sample.erase(sample.begin(), sample.end() - static_cast<std::ptrdiff_t>(want));
-    const auto out = try_rule_text(config_, body["sql"].get<std::string>(), sample, TrialLimits{});
+    const json& n = body.contains("events") ? body["events"] : json(config_.dashboard.sample_events);
+    const std::size_t events = n.is_number_unsigned() ? n.get<std::size_t>() : config_.dashboard.sample_events;
+    const auto out = try_rule_text(config_, body["sql"].get<std::string>(), hub_.sample(), events, TrialLimits{});
     json rows = json::array();
     for (const auto& e : out.rows) {
       json p = json::parse(e.payload, nullptr, false);

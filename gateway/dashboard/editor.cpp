@@ -46,11 +46,34 @@ CheckOutcome check_rule_text(const Config& config, const std::string& text) {
   return out;
 }
 
-TrialOutcome try_rule_text(const Config& config, const std::string& text, const std::vector<SampledEvent>& sample,
-                           const TrialLimits& limits) {
+TrialOutcome try_rule_text(const Config& config, const std::string& text, const std::vector<SampledEvent>& all,
+                           std::size_t events, const TrialLimits& limits) {
   TrialOutcome out;
   auto engine = scratch_engine(config, text, out.check);
   if (!out.check.errors.empty()) return out;
+  // The topic filters of the streams the edited rules read; none known (a rule over a rule's
+  // output): every sampled message counts.
+  std::vector<std::string> filters;
+  bool any = false;
+  const auto streams = engine->streams();
+  for (const auto& r : engine->rules()) {
+    if (r.file != kEditorFile) continue;
+    bool found = false;
+    for (const auto& s : streams) {
+      if (s.name == r.from && !s.topic_filter.empty()) {
+        filters.push_back(s.topic_filter);
+        found = true;
+      }
+    }
+    any = any || !found;
+  }
+  std::vector<const SampledEvent*> sample;
+  for (const auto& ev : all) {
+    bool keep = any;
+    for (const auto& f : filters) keep = keep || rules::topic_matches(f, ev.topic);
+    if (keep) sample.push_back(&ev);
+  }
+  if (events < sample.size()) sample.erase(sample.begin(), sample.end() - static_cast<std::ptrdiff_t>(events));
   const std::int64_t deadline = steady_ns() + limits.max_ns;
   std::size_t bytes = 0;
   const rules::EmitFn emit = [&](rules::Emission&& e) {
@@ -64,12 +87,12 @@ TrialOutcome try_rule_text(const Config& config, const std::string& text, const 
     bytes += e.payload.size();
     out.rows.push_back(std::move(e));
   };
-  for (const auto& ev : sample) {
+  for (const SampledEvent* ev : sample) {
     if (out.truncated || steady_ns() > deadline) {
       out.truncated = true;
       break;
     }
-    engine->on_message(ev.topic, ev.payload, ev.time_ns, emit);
+    engine->on_message(ev->topic, ev->payload, ev->time_ns, emit);
     ++out.events;
   }
   // End of the sample: close the open windows, as replay does at the end of its input.

@@ -38,7 +38,9 @@ struct TrialOutcome {
 };
 
 CheckOutcome check_rule_text(const Config& config, const std::string& text);
+//! Runs the edited text over the last `events` sampled messages of the streams its rules read
+//! (all sampled messages when a rule reads another rule's output).
 TrialOutcome try_rule_text(const Config& config, const std::string& text, const std::vector<SampledEvent>& sample,
-                           const TrialLimits& limits);
+                           std::size_t events, const TrialLimits& limits);
 
 }  // namespace streamgate::gateway::dashboard
