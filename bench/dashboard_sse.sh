@@ -47,7 +47,10 @@ run() {  # run MODE(0|N clients) REP -> prints the receive rate
     --client-id "sg-dash-bench-$n-$rep" --dashboard-listen "127.0.0.1:$dport" \
     --dashboard-max-clients $((clients + 8)) >"$work/gw-$n-$rep.log" 2>&1 &
   gw=$!
-  for _ in $(seq 1 100); do grep -q "dashboard on" "$work/gw-$n-$rep.log" && grep -q "subscribed to" "$work/gw-$n-$rep.log" && break; sleep 0.1; done
+  for _ in $(seq 1 100); do
+    grep -q "dashboard on" "$work/gw-$n-$rep.log" 2>/dev/null && grep -q "subscribed to" "$work/gw-$n-$rep.log" && break
+    sleep 0.1
+  done
   for ((i = 0; i < n; i++)); do
     curl -sN "http://127.0.0.1:$dport/events" >/dev/null 2>&1 &
     readers+=($!)
@@ -61,8 +64,8 @@ run() {  # run MODE(0|N clients) REP -> prints the receive rate
   "$load" publish --broker "tcp://127.0.0.1:$port" --count "$count" --devices 1000 --rate 0 --max-seconds 150 >/dev/null 2>&1
   wait "$rpid"
   rate=$(tail -1 "$work/recv.out" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("rate", 0))')
-  local connected
-  connected=$(curl -s "http://127.0.0.1:$dport/metrics.json" >/dev/null && echo "${#readers[@]}")
+  local connected  # as the gateway counts them (the state event carries the last figure)
+  connected=$(curl -sN --max-time 3 "http://127.0.0.1:$dport/events" 2>/dev/null | grep -m1 -o '"clients":[0-9]*' | cut -d: -f2)
   for i in "${readers[@]}"; do kill "$i" 2>/dev/null; done
   kill -TERM "$gw"; wait "$gw" 2>/dev/null
   wait "${readers[@]}" 2>/dev/null

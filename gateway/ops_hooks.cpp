@@ -28,7 +28,7 @@ OpsHooks::OpsHooks(const Config& config)
   if (!config.dashboard.listen.empty()) {
     // Budgets per second: the dashboard shows a live sample, it never costs the worker more
     // than a few thousand small copies a second.
-    tap_ = std::make_unique<dashboard::Tap>(8192, 1000, 2000);
+    tap_ = std::make_unique<dashboard::Tap>(4096, 500, 500);
     // Authentication happened on the HTTP side (dashboard-auth-file): no HMAC here.
     dashboard_control_ = std::make_unique<ControlHandler>("$dashboard", "", config.rules_dir,
                                                           config.control_rules_dir, control_stats_);

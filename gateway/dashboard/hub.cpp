@@ -15,7 +15,7 @@ using nlohmann::json;
 namespace {
 constexpr auto kPeriod = std::chrono::milliseconds(100);
 constexpr std::size_t kMaxTapPerPass = 5000;
-constexpr std::size_t kMaxBroadcastPerPass = 200;  // a burst updates the state, not every screen
+constexpr std::size_t kMaxBroadcastPerPass = 50;  // a burst updates the state, not every screen
 constexpr std::size_t kHistory = 900;              // 15 minutes of one point a second
 constexpr std::size_t kMaxClientBytes = 8 << 20;
 
