@@ -169,6 +169,8 @@ struct ParseError {
 struct ParseResult {
   std::vector<Statement> statements;
   std::vector<ParseError> errors;  //!< empty on success
+  //! Names of CREATE statements that failed to parse (those whose name was read).
+  std::vector<std::string> unparsed_names;
 };
 
 //! Parses a whole rule file (several `;`-terminated statements, `--` and `/* */` comments).

@@ -49,12 +49,52 @@ struct StreamRt {
   std::unordered_map<std::string, TimeNs> ids;
   std::deque<std::pair<TimeNs, std::string>> id_order;
 
+  //! A dotted TIMESTAMP / EVENT_ID ('meta.ts') names a nested field: the extractor finds the
+  //! top-level object ('meta'), the rest of the path is walked per event. Empty: top level.
+  std::vector<std::string> ts_path, id_path;
+  //! MAXAHEAD: the latest event time accepted and the processing time it was accepted at.
+  TimeNs ahead_ref = kTimeMin;
+  TimeNs ahead_ref_proc = kTimeMin;
+
   void bind(const plan::StreamDef* d) {
     def = d;
-    extractor.build(d->slot_fields, d->timestamp_field, d->event_id_field);
+    auto split = [](const std::string& f, std::vector<std::string>& rest) {
+      rest.clear();
+      std::size_t dot = f.find('.');
+      if (dot == std::string::npos) return f;
+      const std::string top = f.substr(0, dot);
+      while (dot != std::string::npos) {
+        const std::size_t next = f.find('.', dot + 1);
+        rest.push_back(f.substr(dot + 1, next == std::string::npos ? std::string::npos : next - dot - 1));
+        dot = next;
+      }
+      return top;
+    };
+    const std::string ts_top = split(d->timestamp_field, ts_path);
+    const std::string id_top = split(d->event_id_field, id_path);
+    extractor.build(d->slot_fields, ts_top, id_top);
     slots.assign(d->slot_fields.size(), Value());
   }
 };
+
+//! Walks `path` (object keys) down from `e`; false when a step is missing or not an object.
+bool descend(simdjson::dom::element& e, const std::vector<std::string>& path) {
+  for (const auto& key : path) {
+    simdjson::dom::object o;
+    if (e.get_object().get(o)) return false;
+    // First of repeated keys, as everywhere else ("first wins").
+    bool found = false;
+    for (auto field : o) {
+      if (field.key == key) {
+        e = field.value;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
 
 struct Catalog {
   std::vector<plan::SourceFile> files;
@@ -185,10 +225,23 @@ struct Engine::Impl : runtime::Output {
   // ---- runtime::Output
 
   void result(int rule, Emission&& e, const Object* row, TimeNs event_time) override {
-    if (emit && *emit) (*emit)(std::move(e));
-    if (!row) return;
+    if (!row) {  // no downstream reader: the common case
+      if (emit && *emit) (*emit)(std::move(e));
+      return;
+    }
     const auto& rp = cat.plan->rules[static_cast<std::size_t>(rule)];
     StreamRt& s = *cat.streams[static_cast<std::size_t>(rp.out_stream)];
+    // A windowed rule with ALLOWEDLATENESS re-emits corrected windows: its readers are told
+    // which earlier row a row replaces (the result id without its "/rN" revision suffix).
+    std::string origin;
+    if (rp.windowed() && s.def->allowed_lateness > 0 && !s.def->readers.empty()) {
+      origin = e.result_id;
+      const std::size_t slash = origin.rfind('/');
+      if (slash != std::string::npos && slash + 2 < origin.size() && origin[slash + 1] == 'r' &&
+          origin.find_first_not_of("0123456789", slash + 2) == std::string::npos)
+        origin.resize(slash);
+    }
+    if (emit && *emit) (*emit)(std::move(e));
     if (s.def->readers.empty()) return;
     // Rows of a rule are fed to the rules reading it synchronously. The slot buffer is per
     // stream and there are no cycles, so recursion never reuses a buffer that is in use.
@@ -202,6 +255,7 @@ struct Engine::Impl : runtime::Output {
       in.slots = slots.data() + rr.plan().slot_offset;
       in.event_time = event_time;
       in.whole = s.def->need_whole ? &whole : nullptr;
+      in.origin = origin;
       rr.on_row(in, s.wm.value(), now, *this);
     }
   }
@@ -223,6 +277,31 @@ struct Engine::Impl : runtime::Output {
     }
   }
 
+  //! MAXAHEAD: event time is expected to move with the clock from the last accepted event; an
+  //! event far ahead of that (a device with a bad clock) would drag the watermark with it and
+  //! make every other device late. It is routed like late data instead (true), or accepted as
+  //! the new reference (false).
+  bool too_far_ahead(StreamRt& s, TimeNs t, simdjson::dom::element& elem) {
+    const plan::StreamDef& d = *s.def;
+    if (s.ahead_ref != kTimeMin) {
+      const TimeNs ref = window::sat_add(s.ahead_ref, std::max<TimeNs>(0, now - s.ahead_ref_proc));
+      if (t > window::sat_add(ref, d.max_ahead)) {
+        for (int r : d.readers) {
+          auto& rr = *cat.rules[static_cast<std::size_t>(r)];
+          runtime::Row row;
+          row.slots = s.slots.data() + rr.plan().slot_offset;
+          row.event_time = t;
+          row.raw = &elem;
+          rr.on_ahead(row, s.wm.value(), *this);
+        }
+        return true;
+      }
+    }
+    if (t > s.ahead_ref) s.ahead_ref = t;
+    s.ahead_ref_proc = now;
+    return false;
+  }
+
   IngestStatus ingest_event(std::size_t si, simdjson::dom::element elem) {
     StreamRt& s = *cat.streams[si];
     const plan::StreamDef& d = *s.def;
@@ -232,6 +311,8 @@ struct Engine::Impl : runtime::Output {
     simdjson::dom::element ts_elem, id_elem;
     bool has_ts = false, has_id = false;
     s.extractor.extract(obj, s.slots.data(), &ts_elem, &has_ts, &id_elem, &has_id);
+    if (has_ts && !s.ts_path.empty()) has_ts = descend(ts_elem, s.ts_path);
+    if (has_id && !s.id_path.empty()) has_id = descend(id_elem, s.id_path);
     TimeNs t = now;
     if (!d.timestamp_field.empty()) {
       if (!has_ts || ts_elem.is_null()) return IngestStatus::MissingTimestamp;
@@ -240,6 +321,7 @@ struct Engine::Impl : runtime::Output {
         return IngestStatus::BadTimestamp;
       }
       t = *ts;
+      if (d.max_ahead > 0 && too_far_ahead(s, t, elem)) return IngestStatus::Ok;
     }
     if (!d.event_id_field.empty() && has_id && !id_elem.is_null()) {
       std::string id = ingest::to_value(id_elem).to_text();

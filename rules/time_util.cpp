@@ -2,6 +2,7 @@
 #include "rules/time_util.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -160,13 +161,29 @@ std::optional<TimeNs> parse_rfc3339(std::string_view s) {
 std::optional<TimeNs> epoch_number_to_ns(double number) {
   if (!std::isfinite(number)) return std::nullopt;
   const double a = std::fabs(number);
-  double ns;
-  if (a < 1e11) ns = number * 1e9;
-  else if (a < 1e14) ns = number * 1e6;
-  else if (a < 1e17) ns = number * 1e3;
-  else ns = number;
+  const int exp10 = a < 1e11 ? 9 : a < 1e14 ? 6 : a < 1e17 ? 3 : 0;  // ns digits per unit
+  const double ns = number * (exp10 == 9 ? 1e9 : exp10 == 6 ? 1e6 : exp10 == 3 ? 1e3 : 1.0);
   if (std::fabs(ns) > 9.2e18) return std::nullopt;
-  return static_cast<TimeNs>(std::llround(ns));
+  // number * 1e9 rounds to the 256 ns grid of doubles near 1.7e18 (1705312800.25 s became
+  // ...:00.249999872). The shortest decimal that reads back as `number` is the text the device
+  // sent (for up to 15 significant digits), so its digits are scaled exactly instead.
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof buf, a, std::chars_format::fixed);
+  if (res.ec != std::errc()) return static_cast<TimeNs>(std::llround(ns));
+  const char* p = buf;
+  std::int64_t whole = 0;
+  for (; p < res.ptr && *p != '.'; ++p) whole = whole * 10 + (*p - '0');
+  if (p < res.ptr) ++p;  // '.'
+  std::int64_t frac = 0;
+  int taken = 0;
+  for (; taken < exp10; ++taken) frac = frac * 10 + (p < res.ptr ? *p++ - '0' : 0);
+  if (p < res.ptr && *p >= '5') ++frac;  // round half away from zero, as llround did
+  std::int64_t scale = 1;
+  for (int i = 0; i < exp10; ++i) scale *= 10;
+  TimeNs out = 0;
+  if (__builtin_mul_overflow(whole, scale, &out) || __builtin_add_overflow(out, frac, &out))
+    return std::nullopt;
+  return number < 0 ? -out : out;
 }
 
 std::optional<TimeNs> epoch_number_to_ns(std::int64_t n) {

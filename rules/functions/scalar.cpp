@@ -17,6 +17,7 @@
 
 #include "rules/function_registry.h"
 #include "rules/functions/common.h"
+#include "rules/functions/unicode_case.h"
 
 namespace streamgate::rules {
 
@@ -245,14 +246,6 @@ std::vector<std::string_view> utf8_chars(std::string_view s) {
   return out;
 }
 
-template <class F>
-Value map_string(const Value& v, F f) {
-  if (!v.is_string()) return {};
-  std::string s = v.as_string();
-  for (char& c : s) c = f(c);
-  return s;
-}
-
 Value trim_fn(Args a, bool left, bool right) {
   if (any_null(a) || !a[0].is_string()) return {};
   std::string_view chars = " \t\r\n\f\v";
@@ -447,15 +440,14 @@ Value format_number_fn(Args a) {
 }
 
 void register_strings(FunctionRegistry& r) {
-  add(r, {"lower", "lcase"}, 1, 1, [](Args a) {
-    return map_string(a[0], [](char c) {
-      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    });
+  // Unicode-aware for Latin-1, Latin Extended-A, Greek and Cyrillic (unicode_case.cpp).
+  add(r, {"lower", "lcase"}, 1, 1, [](Args a) -> Value {
+    if (!a[0].is_string()) return {};
+    return fn::utf8_change_case(a[0].as_string(), false);
   });
-  add(r, {"upper", "ucase"}, 1, 1, [](Args a) {
-    return map_string(a[0], [](char c) {
-      return static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    });
+  add(r, {"upper", "ucase"}, 1, 1, [](Args a) -> Value {
+    if (!a[0].is_string()) return {};
+    return fn::utf8_change_case(a[0].as_string(), true);
   });
   add(r, {"trim"}, 1, 2, [](Args a) { return trim_fn(a, true, true); });
   add(r, {"ltrim"}, 1, 2, [](Args a) { return trim_fn(a, true, false); });

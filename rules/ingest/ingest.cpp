@@ -16,7 +16,17 @@ Value to_value(simdjson::dom::element e) {
       simdjson::dom::object obj;
       if (e.get_object().get(obj)) return Value();
       o.reserve(obj.size());
-      for (auto field : obj) o.emplace_back(std::string(field.key), to_value(field.value));
+      for (auto field : obj) {
+        // Of repeated keys the first wins (as member lookup reads it): a later one is dropped
+        // here, so output JSON cannot show consumers a value the rule did not read.
+        bool repeated = false;
+        for (const auto& kv : o)
+          if (kv.first == field.key) {
+            repeated = true;
+            break;
+          }
+        if (!repeated) o.emplace_back(std::string(field.key), to_value(field.value));
+      }
       return Value(std::move(o));
     }
     case element_type::ARRAY: {
@@ -184,6 +194,50 @@ void FieldExtractor::extract(const Object& obj, Value* slots) const {
   }
 }
 
+bool widen_big_integers(std::string_view json, std::string& out) {
+  out.clear();
+  bool changed = false;
+  bool in_string = false;
+  std::size_t copied = 0;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c != '-' && (c < '0' || c > '9')) continue;
+    // A number token: its digits, then whether it already has a fraction or exponent.
+    const bool negative = c == '-';
+    std::size_t j = negative ? i + 1 : i;
+    const std::size_t digits_at = j;
+    while (j < json.size() && json[j] >= '0' && json[j] <= '9') ++j;
+    const std::string_view digits = json.substr(digits_at, j - digits_at);
+    const bool integral = j >= json.size() || (json[j] != '.' && json[j] != 'e' && json[j] != 'E');
+    // Beyond uint64 (positive) or int64 (negative), compared as digit strings.
+    const std::string_view limit = negative ? "9223372036854775808" : "18446744073709551615";
+    const bool too_big = digits.size() > limit.size() || (digits.size() == limit.size() && digits > limit);
+    if (integral && too_big && !digits.empty() && digits[0] != '0') {
+      out.append(json.substr(copied, j - copied));
+      out += ".0";
+      copied = j;
+      changed = true;
+    }
+    i = j - 1;
+    while (i + 1 < json.size() && (json[i + 1] == '.' || json[i + 1] == 'e' || json[i + 1] == 'E' ||
+                                   json[i + 1] == '+' || json[i + 1] == '-' ||
+                                   (json[i + 1] >= '0' && json[i + 1] <= '9')))
+      ++i;
+  }
+  if (!changed) return false;
+  out.append(json.substr(copied));
+  return true;
+}
+
 JsonParser::JsonParser(const EngineOptions& options) : options_(options) {
   // A failed pre-allocation is not fatal: parse() allocates on demand.
   auto err = parser_.allocate(std::max<std::size_t>(options_.max_payload_bytes, 4096),
@@ -202,6 +256,15 @@ IngestStatus JsonParser::parse(std::string_view payload, simdjson::dom::element&
     data = buffer_.data();
   }
   auto res = parser_.parse(data, payload.size(), false);
+  if (res.error() == simdjson::NUMBER_ERROR) {
+    // An integer beyond 64 bits (a 20-digit id) is valid JSON that simdjson refuses; rather
+    // than drop the event, such integers are read as doubles (issue 16). Off the hot path:
+    // only messages that failed take this second parse.
+    if (widen_big_integers(std::string_view(data, payload.size()), wide_)) {
+      wide_.append(simdjson::SIMDJSON_PADDING, '\0');
+      res = parser_.parse(wide_.data(), wide_.size() - simdjson::SIMDJSON_PADDING, false);
+    }
+  }
   if (res.error()) {
     switch (res.error()) {
       case simdjson::DEPTH_ERROR: return IngestStatus::TooDeep;

@@ -77,6 +77,12 @@ class JsonParser {
   EngineOptions options_;
   simdjson::dom::parser parser_;
   std::vector<char> buffer_;  //!< padded copy of the payload (simdjson reads past the end)
+  std::string wide_;          //!< the payload with integers beyond 64 bits made doubles
 };
+
+//! Copies `json` to `out` with every integer token beyond 64 bits (above 2^64 - 1, below
+//! -2^63) given a ".0", so a parser reads it as a double. False (and `out` unspecified) when
+//! there is none. Strings are skipped; the JSON is otherwise not checked.
+bool widen_big_integers(std::string_view json, std::string& out);
 
 }  // namespace streamgate::rules::ingest

@@ -68,6 +68,15 @@ class Parser {
       try {
         result_.statements.push_back(statement());
       } catch (const Failure&) {
+        // The broken statement's name, when it got that far: the planner then knows why a
+        // later FROM cannot find it and does not report a knock-on error.
+        auto kw = [&](std::size_t j, std::string_view w) {
+          return toks_[j].kind == TokenKind::Identifier && iequals(toks_[j].text, w);
+        };
+        if (start + 2 < toks_.size() && kw(start, "CREATE") &&
+            (kw(start + 1, "STREAM") || kw(start + 1, "RULE") || kw(start + 1, "ALERT")) &&
+            toks_[start + 2].kind == TokenKind::Identifier)
+          result_.unparsed_names.push_back(toks_[start + 2].text);
         recover(start);
       }
     }

@@ -31,6 +31,10 @@ struct StreamDef {
   TimeNs max_out_of_order = 0;
   TimeNs allowed_lateness = 0;
   TimeNs idle_timeout = 0;       //!< 0: off
+  //! MAXAHEAD: an event further than this ahead of the stream's latest accepted event time
+  //! (moved on by the processing time since) does not advance the watermark; it goes to the
+  //! rules' late output with reason "ahead". 0: off.
+  TimeNs max_ahead = 0;
   TimeNs dedup_horizon = 10 * 60 * kNsPerSec;
   int qos = 0;
 

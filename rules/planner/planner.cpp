@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <functional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "rules/ast.h"
 #include "rules/planner/plan.h"
@@ -93,6 +94,9 @@ std::string canon(const ast::Expr& e) {
 struct Ctx {
   std::string file;
   std::vector<RuleError>* errors;
+  //! Statements that did not parse (their errors are reported): a FROM naming one is a
+  //! knock-on, not a second error.
+  const std::unordered_set<std::string>* unparsed = nullptr;
   void error(ast::SourcePos p, std::string msg) {
     errors->push_back(RuleError{file, p.line, p.column, std::move(msg)});
   }
@@ -138,6 +142,19 @@ bool contains_aggregate(const FunctionRegistry& reg, const ast::Expr& e) {
     if (c && contains_aggregate(reg, *c)) return true;
   return false;
 }
+
+//! Nanoseconds of an eKuiper time unit written as a bare name: TumblingWindow(ss, 10).
+std::optional<TimeNs> unit_ns(const std::string& name) {
+  static const std::pair<const char*, TimeNs> kUnits[] = {
+      {"ms", kNsPerMs}, {"ss", kNsPerSec}, {"mi", 60 * kNsPerSec}, {"hh", 3600 * kNsPerSec},
+      {"dd", 86400 * kNsPerSec}};
+  const std::string u = lower(name);
+  for (const auto& [n, mult] : kUnits)
+    if (u == n) return mult;
+  return std::nullopt;
+}
+
+bool is_unit_arg(const ast::Expr& a) { return a.kind == ast::ExprKind::Column && unit_ns(a.name); }
 
 struct Mode {
   bool output = false;       //!< aggregate-mode output context
@@ -211,23 +228,16 @@ std::optional<TimeNs> RuleBuilder::window_duration(const ast::Expr& call, std::s
   }
   const ast::Expr& a = *call.children[i];
   // eKuiper style: TumblingWindow(ss, 10) -- a time unit then a count.
-  if (a.kind == ast::ExprKind::Column) {
-    static const std::pair<const char*, TimeNs> kUnits[] = {
-        {"ms", kNsPerMs}, {"ss", kNsPerSec}, {"mi", 60 * kNsPerSec}, {"hh", 3600 * kNsPerSec},
-        {"dd", 86400 * kNsPerSec}};
+  if (const auto mult = is_unit_arg(a) ? unit_ns(a.name) : std::nullopt) {
     const std::string u = lower(a.name);
-    for (const auto& [name, mult] : kUnits) {
-      if (u == name) {
-        if (i + 1 >= call.children.size() || call.children[i + 1]->kind != ast::ExprKind::Literal ||
-            !call.children[i + 1]->literal.is_int() || call.children[i + 1]->literal.as_int() <= 0) {
-          ctx_.error(a.pos, lower(call.name) + ": expected a positive integer after unit " + u);
-          return std::nullopt;
-        }
-        const TimeNs d = call.children[i + 1]->literal.as_int() * mult;
-        i += 2;
-        return d;
-      }
+    if (i + 1 >= call.children.size() || call.children[i + 1]->kind != ast::ExprKind::Literal ||
+        !call.children[i + 1]->literal.is_int() || call.children[i + 1]->literal.as_int() <= 0) {
+      ctx_.error(a.pos, lower(call.name) + ": expected a positive integer after unit " + u);
+      return std::nullopt;
     }
+    const TimeNs d = call.children[i + 1]->literal.as_int() * *mult;
+    i += 2;
+    return d;
   }
   if (a.kind != ast::ExprKind::Literal) {
     ctx_.error(a.pos, lower(call.name) + ": " + what + " must be a duration literal like '5m'");
@@ -241,6 +251,7 @@ std::optional<TimeNs> RuleBuilder::window_duration(const ast::Expr& call, std::s
   ++i;
   return d;
 }
+
 
 void RuleBuilder::parse_window(const ast::Expr& e) {
   const std::string l = lower(e.name);
@@ -261,6 +272,13 @@ void RuleBuilder::parse_window(const ast::Expr& e) {
     w.size = *d;
     w.slide = *d;
     if (too_many()) return;
+  } else if (l == "slidingwindow" && n > 0 && is_unit_arg(*e.children[0])) {
+    // eKuiper's SLIDINGWINDOW(unit, size[, delay]) is a window per event, not a hop: reading it
+    // as SlidingWindow(size, slide) would silently change its meaning (issue 16).
+    ctx_.error(e.pos, l + "(unit, size[, delay]) is eKuiper's per-event sliding window, which is "
+                          "not supported; for windows of size S every H write HoppingWindow(unit, S, H) "
+                          "or SlidingWindow('Ss', 'Hs')");
+    return;
   } else if (l == "slidingwindow" || l == "hoppingwindow") {
     w.kind = WindowKind::Sliding;
     auto d = window_duration(e, i, "size");
@@ -270,6 +288,34 @@ void RuleBuilder::parse_window(const ast::Expr& e) {
     w.size = *d;
     w.slide = *s;
     if (too_many()) return;
+  } else if (l == "sessionwindow" && n > 0 && is_unit_arg(*e.children[0])) {
+    // eKuiper's signature: SESSIONWINDOW(unit, max_duration, timeout). The timeout is our gap;
+    // the maximum caps a session at first event + max (eKuiper cuts at ticks aligned to it).
+    w.kind = WindowKind::Session;
+    if (n != 3) {
+      ctx_.error(e.pos, l + "(unit, max_duration, timeout) takes 3 arguments (eKuiper's form); "
+                            "for a gap alone write SessionWindow('5s')");
+      return;
+    }
+    const TimeNs mult = *unit_ns(e.children[0]->name);
+    auto count = [&](std::size_t k, const char* what) -> std::optional<TimeNs> {
+      const ast::Expr& c = *e.children[k];
+      if (c.kind != ast::ExprKind::Literal || !c.literal.is_int() || c.literal.as_int() <= 0) {
+        ctx_.error(c.pos, l + ": " + what + " must be a positive integer count of the unit");
+        return std::nullopt;
+      }
+      return c.literal.as_int() * mult;
+    };
+    auto m = count(1, "max duration");
+    if (!m) return;
+    auto g = count(2, "timeout");
+    if (!g) return;
+    if (*g > *m) {
+      ctx_.error(e.children[2]->pos, l + ": timeout must not exceed the max duration");
+      return;
+    }
+    w.gap = *g;
+    w.max_duration = *m;
   } else if (l == "sessionwindow") {
     w.kind = WindowKind::Session;
     auto g = window_duration(e, i, "gap");
@@ -604,6 +650,7 @@ void RuleBuilder::build(const ast::Select& sel) {
     if (ctx_.errors->size() != errors_before) return;
   }
   // Windows and keys first: they decide how everything else compiles.
+  const ast::Expr* window_call = nullptr;
   for (const auto& g : sel.group_by) {
     if (g->kind == ast::ExprKind::Call && is_window_name(lower(g->name))) {
       if (rp_.windowed()) {
@@ -611,6 +658,7 @@ void RuleBuilder::build(const ast::Select& sel) {
         continue;
       }
       parse_window(*g);
+      window_call = g.get();
     }
   }
   // Everything below compiles against the window; when the window itself is wrong, further
@@ -661,6 +709,23 @@ void RuleBuilder::build(const ast::Select& sel) {
     Mode wm;
     wm.clause = "WHERE";
     rp_.where = compile(*sel.where, wm);
+  }
+  // A window's FILTER (WHERE c) (eKuiper's COUNTWINDOW(3) FILTER (WHERE x > 1)): only matching
+  // events enter the window. WHERE already runs before the window, so the two are one condition;
+  // for a counting window that means non-matching events are not counted.
+  if (window_call && window_call->filter) {
+    Mode fm;
+    fm.clause = "window FILTER (WHERE ...)";
+    NodePtr f = compile(*window_call->filter, fm);
+    if (f && rp_.where) {
+      NodePtr both = make(NodeKind::And);
+      both->op = ast::Op::And;
+      both->children.push_back(std::move(rp_.where));
+      both->children.push_back(std::move(f));
+      rp_.where = std::move(both);
+    } else if (f) {
+      rp_.where = std::move(f);
+    }
   }
 
   Mode out;
@@ -1030,6 +1095,8 @@ void plan_stream(Plan& plan, const ast::Statement& st, Ctx& ctx) {
       opt_duration(ctx, o, s.max_out_of_order);
     } else if (o.key == "ALLOWEDLATENESS") {
       opt_duration(ctx, o, s.allowed_lateness);
+    } else if (o.key == "MAXAHEAD") {
+      opt_duration(ctx, o, s.max_ahead);
     } else if (o.key == "IDLETIMEOUT") {
       opt_duration(ctx, o, s.idle_timeout);
     } else if (o.key == "QOS") {
@@ -1111,6 +1178,7 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
   const ast::Select& sel = *st.select;
   rp.from = sel.from;
   rp.stream = plan.find_stream(sel.from);
+  if (rp.stream < 0 && ctx.unparsed && ctx.unparsed->count(sel.from)) return;
   if (rp.stream < 0) ctx.error(sel.from_pos, "unknown stream or rule '" + sel.from + "' in FROM");
   if (plan.find_stream(st.name) >= 0) {
     ctx.error(st.name_pos, "'" + st.name + "' is already defined");
@@ -1181,11 +1249,14 @@ std::unique_ptr<Plan> plan_files(const std::vector<SourceFile>& files,
                                  std::vector<RuleError>& errors) {
   auto plan = std::make_unique<Plan>();
   const FunctionRegistry& reg = FunctionRegistry::global();
+  std::unordered_set<std::string> unparsed;
   for (const auto& f : files) {
-    Ctx ctx{f.name, &errors};
+    Ctx ctx{f.name, &errors, &unparsed};
     ast::ParseResult pr = ast::parse(f.text);
     for (const auto& e : pr.errors) ctx.error(e.pos, e.message);
-    if (!pr.errors.empty()) continue;
+    // The statements that parsed are planned even when others did not: one run of
+    // check-rules reports every error it can find (issue 16).
+    unparsed.insert(pr.unparsed_names.begin(), pr.unparsed_names.end());
     for (const auto& st : pr.statements) {
       switch (st.kind) {
         case ast::StatementKind::CreateStream: plan_stream(*plan, st, ctx); break;

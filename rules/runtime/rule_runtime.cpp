@@ -658,6 +658,10 @@ void RuleRuntime::send_row(std::string&& payload, std::string&& id, const Value*
 
 void RuleRuntime::on_row_time_window(const Row& row, const Value& key, std::uint64_t hash,
                                      TimeNs wm, TimeNs now, Output& out) {
+  if (rebuilding_) {  // a remembered row, re-added to the one window being rebuilt
+    add_to_window(*rebuilding_, row, key, hash);
+    return;
+  }
   const auto& ws = plan_->window;
   if (ws.kind == WindowKind::Tumbling) {
     bounds_.clear();
@@ -693,8 +697,25 @@ void RuleRuntime::on_row_time_window(const Row& row, const Value& key, std::uint
       windows_.emplace(std::make_pair(b.end, b.start), std::move(ws_ptr));
     }
     last_window_ = w;
+    if (!row.origin.empty() && w->origins && w->origins->index.count(std::string(row.origin))) {
+      // A revision of an upstream row this window holds: it replaces that row (issue 16: a
+      // 5-minute rule over a corrected per-minute rule counted the minute twice).
+      auto& o = *w->origins;
+      BufferedRow& br = o.rows[o.index.find(std::string(row.origin))->second].second;
+      br.event_time = row.event_time;
+      br.slots.assign(row.slots, row.slots + plan_->slot_count);
+      br.whole = row.whole ? *row.whole : Value();
+      rebuild_window(w, wm, now, out);
+      accepted = true;
+      if (w->fired) {
+        ++w->revision;
+        emit_window(*w, w->start, w->end, id_prefix_ + std::to_string(w->start) + "/", now, out);
+      }
+      continue;
+    }
     if (add_to_window(*w, row, key, hash)) {
       accepted = true;
+      if (!row.origin.empty()) remember_origin(*w, row);
       if (w->fired) {
         // Allowed lateness: update and re-emit the fired window.
         ++w->revision;
@@ -709,11 +730,58 @@ void RuleRuntime::on_row_time_window(const Row& row, const Value& key, std::uint
   if (!accepted && !refused && !bounds_.empty()) emit_late(row, wm, out);
 }
 
-void RuleRuntime::emit_late(const Row& row, TimeNs wm, Output& out) {
+bool RuleRuntime::remember_origin(WindowState& w, const Row& row) {
+  if (!w.origins) w.origins = std::make_unique<OriginRows>();
+  auto& o = *w.origins;
+  if (o.rows.size() >= options_->max_rows_per_window) {
+    // Not remembered: a later revision of this row would be counted as a new row.
+    ++m_.dropped_rows;
+    limit_hit(Limit::RowsPerWindow);
+    return false;
+  }
+  BufferedRow br;
+  br.event_time = row.event_time;
+  br.slots.assign(row.slots, row.slots + plan_->slot_count);
+  if (row.whole) br.whole = *row.whole;
+  o.index.emplace(std::string(row.origin), o.rows.size());
+  o.rows.emplace_back(std::string(row.origin), std::move(br));
+  return true;
+}
+
+void RuleRuntime::rebuild_window(WindowState*& w, TimeNs wm, TimeNs now, Output& out) {
+  auto fresh = std::make_unique<WindowState>();
+  fresh->start = w->start;
+  fresh->end = w->end;
+  fresh->fired = w->fired;
+  fresh->revision = w->revision;
+  fresh->origins = std::move(w->origins);
+  destroy_window(*w);
+  auto it = windows_.find({w->end, w->start});
+  it->second = std::move(fresh);
+  w = it->second.get();
+  last_window_ = w;
+  // The rows run through the rule body again; the metrics count each input once.
+  const std::uint64_t in = m_.events_in, filtered = m_.events_filtered;
+  rebuilding_ = w;
+  for (const auto& [origin, br] : w->origins->rows) {
+    Row r;
+    r.slots = br.slots.data();
+    r.event_time = br.event_time;
+    r.whole = br.whole.is_null() ? nullptr : &br.whole;
+    process_row(r, wm, now, out);
+  }
+  rebuilding_ = nullptr;
+  m_.events_in = in;
+  m_.events_filtered = filtered;
+}
+
+void RuleRuntime::emit_late(const Row& row, TimeNs wm, Output& out, const char* reason) {
   ++m_.late_events;
   std::string p = "{\"rule\":";
   append_json_string(p, plan_->name);
-  p += ",\"reason\":\"late\",\"event_time\":";
+  p += ",\"reason\":\"";
+  p += reason;
+  p += "\",\"event_time\":";
   append_json_string(p, format_rfc3339(row.event_time));
   p += ",\"watermark\":";
   append_json_string(p, wm == kTimeMin ? std::string() : format_rfc3339(wm));

@@ -32,6 +32,10 @@ struct Row {
   TimeNs event_time = 0;
   const Value* whole = nullptr;  //!< the whole event, when some reader needs it
   const simdjson::dom::element* raw = nullptr;  //!< the source JSON element, when parsed here
+  //! A row of an upstream windowed rule whose windows can be revised (ALLOWEDLATENESS): the
+  //! upstream row's identity (its result id without the revision). A later row with the same
+  //! origin replaces this one in every window that holds it. Empty: a plain event.
+  std::string_view origin;
 };
 
 struct GroupExtra {
@@ -129,6 +133,13 @@ struct BufferedRow {
   Value whole;
 };
 
+//! The rows of a time window that came from a revisable upstream rule, by origin, in arrival
+//! order: a revision replaces its row and the window is rebuilt from these (issue 16).
+struct OriginRows {
+  std::vector<std::pair<std::string, BufferedRow>> rows;
+  std::unordered_map<std::string, std::size_t> index;
+};
+
 struct WindowState {
   TimeNs start = 0;
   TimeNs end = 0;
@@ -136,6 +147,7 @@ struct WindowState {
   std::uint32_t revision = 0;
   GroupTable groups;
   std::vector<BufferedRow> rows;  //!< per-event-row mode
+  std::unique_ptr<OriginRows> origins;  //!< null unless rows with an origin arrived
 };
 
 struct Session {
@@ -185,6 +197,10 @@ class RuleRuntime : public expr::StatefulHost {
 
   //! ALLOWEDLATENESS of the stream read: fired windows are kept this long for late updates.
   void set_lateness(TimeNs l) { lateness_ = l; }
+  //! An event too far ahead of its stream (MAXAHEAD): routed like late data, reason "ahead".
+  void on_ahead(const Row& row, TimeNs watermark, Output& out) {
+    if (!paused) emit_late(row, watermark, out, "ahead");
+  }
 
   bool has_downstream = false;
   bool paused = false;
@@ -237,8 +253,13 @@ class RuleRuntime : public expr::StatefulHost {
   void send_row(std::string&& payload, std::string&& id, const Value* values, const Value& whole,
                 std::uint64_t index, TimeNs event_time, Output& out);
   void sweep_states(TimeNs watermark);
-  void emit_late(const Row& row, TimeNs watermark, Output& out);
+  void emit_late(const Row& row, TimeNs watermark, Output& out, const char* reason = "late");
   std::string id_prefix() const;
+  //! Remembers a row with an origin in w; false when w's bound on rows is reached.
+  bool remember_origin(WindowState& w, const Row& row);
+  //! A revised upstream row replaced one of w's: w's groups (or rows) are rebuilt from its
+  //! remembered rows, through the rule body (keys, WHERE, aggregate inputs) again.
+  void rebuild_window(WindowState*& w, TimeNs wm, TimeNs now, Output& out);
 
   void on_row_time_window(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
                           TimeNs now, Output& out);
@@ -328,6 +349,7 @@ class RuleRuntime : public expr::StatefulHost {
   LimitReport limits_[static_cast<int>(Limit::Count)];
   TimeNs now_ = 0;                 //!< processing time of the current call (reports)
   std::size_t pending_rows_ = 0;   //!< rows buffered in open windows (max_pending_events)
+  WindowState* rebuilding_ = nullptr;  //!< rebuild_window: rows go to this window only
   TimeNs advanced_to_ = kTimeMin;  //!< watermark of the last advance() that did its work
   bool due_ = true;                //!< something may be due before the watermark moves again
   TimeNs current_event_time_ = 0;

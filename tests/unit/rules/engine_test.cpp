@@ -579,6 +579,23 @@ TEST(Engine, Errors) {
   EXPECT_TRUE(eng.streams().empty());
 }
 
+TEST(Engine, ParseErrorsDoNotHidePlanningErrors) {
+  // One run reports both (issue 16); a rule reading a statement that did not parse gets no
+  // knock-on "unknown stream" on top of that statement's own error.
+  auto errs = Engine::check("rules.sql",
+                            "CREATE STREAM broken WITH (TOPIC='b' FORMAT='json');\n"
+                            "CREATE STREAM s WITH (TOPIC='t');\n"
+                            "CREATE RULE r AS SELECT nosuch(a) FROM s;\n"
+                            "CREATE RULE r2 AS SELECT a FROM broken;\n"
+                            "CREATE RULE r3 AS SELECT a FROM s WHERE a >;\n");
+  std::vector<std::string> texts;
+  for (const auto& e : errs) texts.push_back(e.to_string());
+  ASSERT_EQ(texts.size(), 3u) << ::testing::PrintToString(texts);
+  EXPECT_EQ(texts[0].rfind("rules.sql:1:38:", 0), 0u) << texts[0];
+  EXPECT_EQ(texts[1].rfind("rules.sql:5:", 0), 0u) << texts[1];
+  EXPECT_EQ(texts[2].rfind("rules.sql:3:25:", 0), 0u) << texts[2];
+}
+
 //! Rules with every kind of window state (groups with DISTINCT sets and analytic state,
 //! sessions, a counting window) and 40 events that leave all of them open halfway.
 std::string mid_window_rules() {

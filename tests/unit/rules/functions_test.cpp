@@ -141,7 +141,11 @@ TEST(ScalarMath, NullAndWrongTypes) {
 
 TEST(ScalarString, Basics) {
   EXPECT_EQ(j("lower", {"HeLLo"}), "\"hello\"");
-  EXPECT_EQ(j("upper", {"straße"}), "\"STRAßE\"");  // ASCII only, UTF-8 bytes untouched
+  EXPECT_EQ(j("upper", {"straße"}), "\"STRAßE\"");  // ß has no one-letter capital: kept
+  EXPECT_EQ(j("upper", {"café Œ ÿ ς ё"}), "\"CAFÉ Œ Ÿ Σ Ё\"");
+  EXPECT_EQ(j("lower", {"ÀÉÎ ĲŁŽ ΆΣ ЖЁ"}), "\"àéî ĳłž άσ жё\"");
+  EXPECT_EQ(j("lower", {"İI ı"}), "\"İi ı\"");        // Turkish i's left alone
+  EXPECT_EQ(j("upper", {"x\xC3"}), "\"X\xC3\"");        // a broken sequence passes through
   EXPECT_EQ(j("trim", {"  a b \t"}), "\"a b\"");
   EXPECT_EQ(j("ltrim", {"  a "}), "\"a \"");
   EXPECT_EQ(j("rtrim", {"  a "}), "\"  a\"");

@@ -123,5 +123,32 @@ TEST(FieldExtractor, RandomObjectsMatchALinearSearch) {
   }
 }
 
+TEST(WidenBigIntegers, OnlyIntegersBeyond64BitsOutsideStringsChange) {
+  std::string out;
+  EXPECT_FALSE(widen_big_integers(R"({"a": 18446744073709551615, "b": -9223372036854775808})", out));
+  ASSERT_TRUE(widen_big_integers(R"({"a": 18446744073709551616, "b": 1.5e300, "c": [-9223372036854775809]})", out));
+  EXPECT_EQ(out, R"({"a": 18446744073709551616.0, "b": 1.5e300, "c": [-9223372036854775809.0]})");
+  ASSERT_TRUE(widen_big_integers(R"({"s": "123456789012345678901234 \" 99999999999999999999", "n": 99999999999999999999})", out));
+  EXPECT_EQ(out, R"({"s": "123456789012345678901234 \" 99999999999999999999", "n": 99999999999999999999.0})");
+  EXPECT_FALSE(widen_big_integers(R"({"x": 123456789012345678901.5})", out));
+}
+
+TEST(JsonParser, IntegersBeyond64BitsAreReadAsDoubles) {
+  EngineOptions o;
+  JsonParser p(o);
+  simdjson::dom::element root;
+  ASSERT_EQ(p.parse(R"({"id": 12345678901234567890123, "v": 1})", root), IngestStatus::Ok);
+  EXPECT_DOUBLE_EQ(to_value(root["id"].value()).as_number(), 1.2345678901234568e22);
+  EXPECT_EQ(p.parse(R"({"id": 12345678901234567890123, "v": })", root), IngestStatus::MalformedJson);
+}
+
+TEST(ToValue, RepeatedKeysKeepTheFirst) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  ASSERT_FALSE(parser.parse(std::string(R"({"a": 1, "b": {"x": 1, "x": 2}, "a": 2})")).get(e));
+  Value v = to_value(e);
+  EXPECT_EQ(v.to_json(), R"({"a":1,"b":{"x":1}})");
+}
+
 }  // namespace
 }  // namespace streamgate::rules::ingest

@@ -2,6 +2,8 @@
 // exactly the text of the snprintf version it replaced, kept here as the reference.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <cstdio>
 #include <random>
 #include <string>
@@ -124,6 +126,22 @@ TEST(EpochNumber, UnitIsGuessedAndEveryProductIsRangeChecked) {
   EXPECT_EQ(ns(INT64_MAX), INT64_MAX);
   EXPECT_EQ(ns(INT64_MIN + 1), INT64_MIN + 1);
   EXPECT_FALSE(ns(INT64_MIN));
+}
+
+TEST(EpochNumber, FractionsAreReadFromTheirDecimalDigits) {
+  // number * 1e9 in doubles rounds to the 256 ns grid near 1.7e18 (issue 16).
+  auto ns = [](double d) { return epoch_number_to_ns(d); };
+  EXPECT_EQ(ns(1705312800.25), 1705312800250000000LL);
+  EXPECT_EQ(ns(1705312800.123), 1705312800123000000LL);
+  EXPECT_EQ(ns(1705312800.000000001), 1705312800000000000LL);  // beyond 15 digits: nearest
+  EXPECT_EQ(ns(-1.5), -1500000000LL);
+  EXPECT_EQ(ns(1705312800123.5), 1705312800123500000LL);           // milliseconds
+  EXPECT_EQ(ns(1705312800123456.5), 1705312800123456500LL);        // microseconds
+  EXPECT_EQ(ns(1705312800.0), 1705312800000000000LL);
+  EXPECT_EQ(ns(0.0000000004), 0);
+  EXPECT_EQ(ns(0.0000000005), 1);  // half a nanosecond rounds away from zero, as llround did
+  EXPECT_FALSE(ns(1e19));
+  EXPECT_FALSE(ns(std::nan("")));
 }
 
 }  // namespace

@@ -1,0 +1,3 @@
+CREATE STREAM s WITH (TOPIC = 'test/+/in', FORMAT = 'json', TIMESTAMP = 'ts', MAXOUTOFORDERNESS = '0s');
+CREATE RULE r WITH (TOPIC = 'out/r') AS
+SELECT count(*) AS n FROM s GROUP BY SLIDINGWINDOW(ss, 5, 5);
