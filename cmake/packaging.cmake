@@ -117,6 +117,10 @@ else()
       "libsimdjson14 (>= 3.0.1), libspdlog1.10 (>= 1:1.10.0), libsqlite3-0 (>= 3.37.2), "
       "libcpp-httplib0.11 (>= 0.11.4)")
   string(JOIN "" CPACK_DEBIAN_PACKAGE_DEPENDS ${CPACK_DEBIAN_PACKAGE_DEPENDS})
+  # Cluster mode links libnats when the build found it (gateway/CMakeLists.txt).
+  if(STREAMGATE_HAVE_CLUSTER)
+    string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libnats3.4 (>= 3.4.1)")
+  endif()
 endif()
 
 # conffiles (dpkg keeps an administrator's edits on upgrade) and the maintainer scripts.

@@ -148,6 +148,46 @@ std::string read_secret_file(const std::string& path) {
   return s;
 }
 
+void parse_cluster_options(const po::variables_map& vm, Config& c) {
+  auto str = [&](const char* name) { return vm[name].as<std::string>(); };
+  ClusterConfig& k = c.cluster;
+  if (vm.count("cluster-url")) {
+    k.url = str("cluster-url");
+    if (k.url.empty()) throw BadValue{"option 'cluster-url': empty URL"};
+  }
+  if (vm.count("cluster-creds-file")) k.creds_file = str("cluster-creds-file");
+  auto number = [&](const char* name, std::uint64_t lo, std::uint64_t hi) {
+    auto v = parse_uint(str(name));
+    if (!v || *v < lo || *v > hi) {
+      throw BadValue{std::string("option '") + name + "': '" + str(name) + "' is not a number between " +
+                     std::to_string(lo) + " and " + std::to_string(hi)};
+    }
+    return static_cast<int>(*v);
+  };
+  k.partitions = number("cluster-partitions", 1, 1024);
+  k.replicas = number("cluster-replicas", 0, 5);
+  k.fetch_batch = number("cluster-fetch-batch", 1, 10'000);
+  auto ttl = parse_duration_ms(str("cluster-lease-ttl"));
+  if (!ttl || ttl->count() < 1000) throw BadValue{"option 'cluster-lease-ttl': must be a duration of at least 1s"};
+  k.lease_ttl = *ttl;
+  auto dedup = parse_duration_ms(str("cluster-dedup-window"));
+  if (!dedup || dedup->count() < 1000) throw BadValue{"option 'cluster-dedup-window': must be a duration of at least 1s"};
+  k.dedup_window = *dedup;
+  k.instance_id = vm.count("cluster-instance-id") ? str("cluster-instance-id")
+                                                  : c.input.client_id + "-" + std::to_string(::getpid());
+  auto name = [&](const char* option, std::string& into) {
+    if (vm.count(option)) into = str(option);
+    if (into.empty() || into.find_first_of(" .*>/\\") != std::string::npos) {
+      throw BadValue{std::string("option '") + option + "': '" + into + "' is not a plain name"};
+    }
+  };
+  name("cluster-instance-id", k.instance_id);
+  name("cluster-input-stream", k.input_stream);
+  name("cluster-results-stream", k.results_stream);
+  name("cluster-subject-prefix", k.subject_prefix);
+  if (vm.count("cluster-results-subject")) k.results_subjects = vm["cluster-results-subject"].as<std::vector<std::string>>();
+}
+
 struct OptionTables {
   po::options_description generic{"General"};
   po::options_description file{"Options (command line --NAME=VALUE, or NAME = VALUE in the config file)"};
@@ -211,7 +251,19 @@ void fill_option_tables(OptionTables& t) {
       ("dashboard-auth-file", po::value<std::string>(), "file of accepted bearer tokens, one 'token SHA256HEX' line each: deploy, pause and resume need one")
       ("dashboard-max-clients", po::value<std::string>()->default_value("16"), "live dashboard connections at once")
       ("dashboard-client-queue", po::value<std::string>()->default_value("256"), "live updates waiting per dashboard client; a client that falls further behind is dropped")
-      ("dashboard-sample-events", po::value<std::string>()->default_value("2000"), "recent input events kept in memory for the rule editor's \"try it\"");
+      ("dashboard-sample-events", po::value<std::string>()->default_value("2000"), "recent input events kept in memory for the rule editor's \"try it\"")
+      ("cluster-url", po::value<std::string>(), "cluster mode (docs/scaling-out.md): NATS JetStream servers, nats://HOST:PORT[,nats://...] (tls:// for TLS with the tls-* options); off by default")
+      ("cluster-creds-file", po::value<std::string>(), "NATS credentials file (JWT + seed) for cluster-url")
+      ("cluster-partitions", po::value<std::string>()->default_value("64"), "input partitions P; must match the server's mapping part.{{partition(P,1)}}...")
+      ("cluster-lease-ttl", po::value<std::string>()->default_value("10s"), "partitions of an instance that stops renewing are taken over within this time")
+      ("cluster-instance-id", po::value<std::string>(), "name of this instance in the leases (default <client-id>-<pid>)")
+      ("cluster-input-stream", po::value<std::string>()->default_value("STREAMGATE_IN"), "JetStream stream of the partitioned input (created if missing)")
+      ("cluster-subject-prefix", po::value<std::string>()->default_value("part"), "input subjects are PREFIX.<partition>.<topic with / as .>")
+      ("cluster-results-stream", po::value<std::string>()->default_value("STREAMGATE_RESULTS"), "JetStream stream results are published to, deduplicated by result id")
+      ("cluster-results-subject", po::value<std::vector<std::string>>()->composing(), "subject of the results stream (repeatable; default: the rules' output topics)")
+      ("cluster-replicas", po::value<std::string>()->default_value("0"), "replicas of streams and buckets; 0: 3 on a cluster of 3 or more servers, else 1")
+      ("cluster-fetch-batch", po::value<std::string>()->default_value("256"), "messages fetched per partition per round")
+      ("cluster-dedup-window", po::value<std::string>()->default_value("2m"), "how long the results stream remembers result ids");
 
   t.all.add(t.generic).add(t.file);
 }
@@ -516,6 +568,7 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
       }
       if (c.result_id_field.empty()) throw BadValue{"option 'result-id-field': empty field name"};
     }
+    parse_cluster_options(vm, c);
     out.config = std::move(c);
   } catch (const BadValue& e) {
     out.error = e.message;

@@ -40,8 +40,28 @@ struct Subscription {
   int qos = 1;
 };
 
+//! Cluster mode (docs/scaling-out.md): input, results, checkpoints and leases in NATS
+//! JetStream. Off (single box) while `url` is empty.
+struct ClusterConfig {
+  std::string url;         //!< nats://host:port[,nats://...]; tls:// for TLS (tls-* options apply)
+  std::string creds_file;  //!< NATS credentials file (JWT + seed)
+  int partitions = 64;     //!< P of the server's subject mapping part.{{partition(P,1)}}...
+  std::chrono::milliseconds lease_ttl{10'000};  //!< bound on a takeover after an instance dies
+  std::string instance_id;                     //!< default: client-id + "-" + pid
+  std::string input_stream = "STREAMGATE_IN";
+  std::string subject_prefix = "part";         //!< input subjects are <prefix>.<partition>.<topic>
+  std::string results_stream = "STREAMGATE_RESULTS";
+  std::vector<std::string> results_subjects;   //!< default: the rules' output topics
+  std::string state_bucket = "streamgate_state";
+  std::string lease_bucket = "streamgate_leases";
+  int replicas = 0;                            //!< 0: 3 when the cluster has 3+ servers, else 1
+  int fetch_batch = 256;
+  std::chrono::milliseconds dedup_window{120'000};
+};
+
 struct Config {
   std::optional<std::string> config_file;
+  ClusterConfig cluster;
   BrokerConfig input;
   //! Publisher connection; same broker as `input` unless --output-broker is given.
   BrokerConfig output;

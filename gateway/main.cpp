@@ -13,6 +13,9 @@
 #include <spdlog/spdlog.h>
 
 #include "gateway/check_rules.h"
+#ifdef STREAMGATE_CLUSTER
+#include "gateway/cluster/cluster_main.h"
+#endif
 #include "gateway/config.h"
 #include "gateway/ops_services.h"
 #include "gateway/pipeline.h"
@@ -86,10 +89,12 @@ int run_daemon(const std::vector<std::string>& args) {
     for (const auto& p : problems) spdlog::error("rules: {}", p);
     for (auto& f : rf) files.emplace_back(std::move(f.path), std::move(f.text));
   }
+  std::vector<std::pair<std::string, std::string>> loaded;  // cluster mode's engines load these
   for (const auto& [path, text] : files) {
     const auto before = engine->rules().size();
     const auto errors = engine->load_file(path, text);
     if (errors.empty()) {
+      loaded.emplace_back(path, text);
       spdlog::info("loaded {} ({} rules)", path, engine->rules().size() - before);
     } else {
       // A bad file is skipped as a whole; the other files keep running.
@@ -101,6 +106,14 @@ int run_daemon(const std::vector<std::string>& args) {
     spdlog::info("rule '{}' FROM {} -> '{}' (QoS {})", r.name, r.from, r.output_topic, r.qos);
   }
   if (engine->rules().empty()) spdlog::warn("no rules loaded from {}", config.rules_dir);
+  if (!config.cluster.url.empty()) {
+#ifdef STREAMGATE_CLUSTER
+    return streamgate::gateway::cluster::run_cluster(config, std::move(loaded), engine_options, signals);
+#else
+    spdlog::critical("cluster-url is set but this build has no cluster mode (libnats-dev was missing)");
+    return 2;
+#endif
+  }
 
   sg::Heartbeat heartbeat;
   sg::Pipeline pipeline(config, std::move(engine), heartbeat);

@@ -8,6 +8,8 @@ STREAMGATE_APT_PACKAGES=(
   mosquitto mosquitto-clients
   # the dashboard: HTTP library; its browser test: headless Chromium + chromedriver
   libcpp-httplib-dev chromium chromium-driver
+  # cluster mode (docs/scaling-out.md) and its tests
+  nats-server libnats-dev
   # packaging tests: systemd-analyze, cpack -G DEB (dpkg-shlibdeps runs `file` and objdump)
   systemd dpkg-dev binutils file
 )

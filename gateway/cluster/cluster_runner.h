@@ -1,0 +1,54 @@
+// Cluster mode's process body: one worker thread owns a NATS connection, the leases this
+// instance holds and one rules::Engine per owned partition (no state is shared between
+// partitions, so nothing locks). Per round it renews leases and rebalances, fetches a batch
+// from each owned partition's durable pull consumer, feeds the partition's engine with the
+// message's stream timestamp as processing time (so a replay after a takeover is identical),
+// publishes the emissions to the results stream with the result id as message id, and
+// checkpoints engine state + last stream sequence into a key-value bucket with a revision check
+// before acknowledging the input the checkpoint covers. See docs/scaling-out.md.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "gateway/config.h"
+#include "rules/engine.h"
+
+namespace streamgate::gateway::cluster {
+
+struct ClusterStats {
+  std::atomic<std::uint64_t> events{0};
+  std::atomic<std::uint64_t> results_published{0};
+  std::atomic<std::uint64_t> results_duplicate{0};  //!< dropped by the server (already stored)
+  std::atomic<std::uint64_t> checkpoints{0};
+  std::atomic<std::uint64_t> fenced{0};             //!< checkpoint writes refused by revision
+  std::atomic<std::uint64_t> takeovers{0};          //!< partitions acquired
+  std::atomic<int> owned{0};
+};
+
+class ClusterRunner {
+ public:
+  //! `files`: (path, text) of the rule files; every partition's engine loads all of them.
+  ClusterRunner(const Config& config, std::vector<std::pair<std::string, std::string>> files,
+                rules::EngineOptions engine_options);
+  ~ClusterRunner();
+  ClusterRunner(const ClusterRunner&) = delete;
+  ClusterRunner& operator=(const ClusterRunner&) = delete;
+
+  void start();
+  //! Checkpoints every owned partition, gives its lease back and joins the worker.
+  void stop();
+  const ClusterStats& stats() const { return stats_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  ClusterStats stats_;
+  std::thread worker_;
+};
+
+}  // namespace streamgate::gateway::cluster

@@ -1,0 +1,156 @@
+// RAII over libnats (the NATS C client): a connection with its JetStream context, key-value
+// buckets, pull subscriptions and message lists. Every handle is owned by one object and freed
+// by it; failures become NatsError (status + JetStream error code + libnats' last error text).
+// No callback is registered with libnats except the connection-event ones in nats_client.cpp,
+// which only log and never throw. Objects are used by the one thread that owns the cluster
+// runner; libnats' own threads never see them.
+#pragma once
+
+#include <nats/nats.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace streamgate::gateway::cluster {
+
+class NatsError : public std::runtime_error {
+ public:
+  NatsError(const std::string& what, natsStatus status, jsErrCode js = static_cast<jsErrCode>(0));
+  natsStatus status() const { return status_; }
+  jsErrCode js_code() const { return js_; }
+
+ private:
+  natsStatus status_;
+  jsErrCode js_;
+};
+
+template <class T, void (*Free)(T*)>
+struct NatsFree {
+  void operator()(T* p) const noexcept {
+    if (p != nullptr) Free(p);
+  }
+};
+template <class T, void (*Free)(T*)>
+using NatsPtr = std::unique_ptr<T, NatsFree<T, Free>>;
+
+using MsgPtr = NatsPtr<natsMsg, natsMsg_Destroy>;
+
+struct ConnectOptions {
+  std::string urls;        //!< "nats://h1:4222,nats://h2:4222"
+  std::string name;        //!< connection name shown by the server
+  std::string creds_file;  //!< NATS credentials file (JWT + seed); empty: none
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool tls = false;        //!< tls:// URLs, or any TLS file given
+  bool tls_verify = true;
+};
+
+//! One fetched message: subject, payload and its stream position. Acked explicitly.
+class Message {
+ public:
+  explicit Message(natsMsg* m);
+  std::string_view subject() const;
+  std::string_view data() const;
+  std::uint64_t stream_seq() const { return stream_seq_; }
+  std::int64_t timestamp_ns() const { return timestamp_ns_; }
+  //! Acknowledges this message (and, with AckAll, every earlier one of the consumer).
+  bool ack();
+
+ private:
+  MsgPtr msg_;
+  std::uint64_t stream_seq_ = 0;
+  std::int64_t timestamp_ns_ = 0;
+};
+
+struct KvEntry {
+  std::string value;
+  std::uint64_t revision = 0;
+};
+
+class KvBucket {
+ public:
+  KvBucket(kvStore* kv, std::string name);
+  //! nullopt when the key is absent (or deleted / expired).
+  std::optional<KvEntry> get(const std::string& key);
+  //! Creates the key; nullopt when it exists already (someone else holds it).
+  std::optional<std::uint64_t> create(const std::string& key, std::string_view value);
+  //! Compare-and-set on the revision; nullopt when the revision moved (or the write failed).
+  std::optional<std::uint64_t> update(const std::string& key, std::string_view value, std::uint64_t revision);
+  void erase(const std::string& key);
+  //! Keys present now (expired and deleted ones are not listed).
+  std::vector<std::string> keys();
+  const std::string& name() const { return name_; }
+
+ private:
+  NatsPtr<kvStore, kvStore_Destroy> kv_;
+  std::string name_;
+};
+
+//! A durable pull consumer bound to one filter subject.
+class PullSubscription {
+ public:
+  explicit PullSubscription(natsSubscription* sub) : sub_(sub) {}
+  //! Up to `batch` messages, waiting at most `timeout_ms` (empty on timeout).
+  std::vector<Message> fetch(int batch, std::int64_t timeout_ms);
+
+ private:
+  NatsPtr<natsSubscription, natsSubscription_Destroy> sub_;
+};
+
+struct StreamSpec {
+  std::string name;
+  std::vector<std::string> subjects;
+  int replicas = 1;
+  std::int64_t duplicate_window_ns = 0;  //!< 0: the server default (2 min)
+};
+
+class JetStream {
+ public:
+  explicit JetStream(const ConnectOptions& options);
+  ~JetStream();
+  JetStream(const JetStream&) = delete;
+  JetStream& operator=(const JetStream&) = delete;
+
+  //! Creates the stream if missing (an existing one is left as it is); returns its replicas.
+  int ensure_stream(const StreamSpec& spec);
+  //! Servers of the cluster this connection sees (1 without a cluster).
+  int cluster_size();
+  //! Creates or binds the bucket. `ttl_ns` 0: entries never expire.
+  std::unique_ptr<KvBucket> key_value(const std::string& bucket, int replicas, std::int64_t ttl_ns);
+  //! (Re)creates durable `durable` on `stream` for `filter`, delivering from `start_seq`
+  //! (1 = the beginning), acked with AckAll, and subscribes to it.
+  std::unique_ptr<PullSubscription> pull_from(const std::string& stream, const std::string& filter,
+                                              const std::string& durable, std::uint64_t start_seq,
+                                              int max_ack_pending);
+  void delete_consumer(const std::string& stream, const std::string& durable);
+  //! Publishes and waits for the stream's acknowledgement; `msg_id` non-empty: the server drops
+  //! a repeat within the duplicate window. Returns true when stored, false when a duplicate.
+  bool publish(const std::string& subject, std::string_view data, const std::string& msg_id);
+  //! Messages the stream holds (for metrics and tests).
+  std::uint64_t stream_messages(const std::string& stream);
+  struct StoredMessage {
+    std::uint64_t seq = 0;
+    std::string subject;
+    std::string data;
+    std::string msg_id;  //!< the Nats-Msg-Id header (the result id)
+  };
+  //! Every message the stream holds, by direct get (tests and small tools; not a hot path).
+  std::vector<StoredMessage> read_all(const std::string& stream);
+  bool connected();
+
+ private:
+  NatsPtr<natsConnection, natsConnection_Destroy> nc_;
+  NatsPtr<jsCtx, jsCtx_Destroy> js_;
+};
+
+//! MQTT topic <-> NATS subject ('/' <-> '.', '+' <-> '*', '#' <-> '>').
+std::string topic_to_subject(std::string_view topic);
+std::string subject_to_topic(std::string_view subject);
+
+}  // namespace streamgate::gateway::cluster

@@ -1,0 +1,283 @@
+// Cluster mode (issue 14): a real 3-node nats-server cluster (nats_cluster_fixture.h) and 1-3
+// real `streamgate` instances. Every test compares the results stream with what a single-box
+// `streamgate replay` of the same input gives, as a multiset of (topic, payload), and checks that
+// every result id is stored once. Input: 20 devices x 60 events in event-time order on
+// devices/<id>/telemetry, then one trailing event per device an hour later that closes every
+// window (replay's end-of-input flush also fires the trailing windows; those are left out).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/cluster/nats_client.h"
+#include "nats_cluster_fixture.h"
+#include "process.h"
+
+namespace streamgate::test {
+namespace {
+
+namespace cl = streamgate::gateway::cluster;
+
+constexpr int kDevices = 20;
+constexpr int kEventsPerDevice = 60;
+constexpr std::int64_t kBase = 1'700'000'000'000;  // ms
+
+const char* kRules = R"sql(
+CREATE STREAM telemetry WITH (TOPIC = 'devices/+/telemetry', FORMAT = 'json', TIMESTAMP = 'ts', MAXOUTOFORDERNESS = '0s');
+
+CREATE RULE per_device WITH (TOPIC = 'out/per_device') AS
+SELECT device, window_start() AS ws, count(*) AS n, sum(v) AS total, max(v) AS top
+FROM telemetry GROUP BY device, TumblingWindow('10s');
+
+CREATE RULE hot_3x WITH (TOPIC = 'out/hot') AS
+SELECT device, first_hot, last_hot, times
+FROM telemetry
+MATCH_RECOGNIZE (
+  PARTITION BY device
+  ORDER BY ts
+  MEASURES FIRST(H.ts) AS first_hot, LAST(H.ts) AS last_hot, COUNT(H.*) AS times
+  ONE ROW PER MATCH
+  AFTER MATCH SKIP PAST LAST ROW
+  PATTERN (H{3})
+  WITHIN '1m'
+  DEFINE H AS v > 60
+);
+)sql";
+
+struct Event {
+  std::string device;
+  std::string payload;
+};
+
+std::vector<Event> make_input() {
+  std::vector<Event> events;
+  std::uint32_t x = 12345;
+  for (int i = 0; i < kEventsPerDevice; ++i) {
+    for (int d = 0; d < kDevices; ++d) {
+      x = x * 1103515245u + 12345u;
+      const int v = 1 + static_cast<int>((x >> 16) % 100);
+      const std::string dev = "d" + std::to_string(d);
+      events.push_back({dev, "{\"device\":\"" + dev + "\",\"v\":" + std::to_string(v) +
+                                 ",\"ts\":" + std::to_string(kBase + i * 1000 + d * 10) + "}"});
+    }
+  }
+  // v = 0 marks the trailing events: they close every window and start one of their own.
+  for (int d = 0; d < kDevices; ++d) {
+    const std::string dev = "d" + std::to_string(d);
+    events.push_back({dev, "{\"device\":\"" + dev + "\",\"v\":0,\"ts\":" +
+                               std::to_string(kBase + 3'600'000 + d * 10) + "}"});
+  }
+  return events;
+}
+
+using ResultSet = std::multiset<std::pair<std::string, std::string>>;  // (topic, payload)
+
+bool trailing(const std::string& payload) {
+  const auto j = nlohmann::json::parse(payload);
+  return j.contains("total") && j["total"] == 0;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_ / "rules");
+    write_file(dir_ / "rules" / "10-cluster.sql", kRules);
+    input_ = make_input();
+    std::string jsonl;
+    for (const auto& e : input_) jsonl += e.payload + "\n";
+    write_file(dir_ / "input.jsonl", jsonl);
+    auto r = run_command({STREAMGATE_BINARY, "replay", "--rules", (dir_ / "rules").string(), "--input",
+                          (dir_ / "input.jsonl").string(), "--topic", "devices/replay/telemetry"},
+                         dir_.path());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream lines(r.out);
+    std::string line;
+    while (std::getline(lines, line)) {
+      const auto j = nlohmann::json::parse(line);
+      const std::string payload = j["payload"].dump();
+      if (!trailing(payload)) expected_.insert({j["topic"].get<std::string>(), payload});
+    }
+    ASSERT_GT(expected_.size(), static_cast<std::size_t>(kDevices * 5));
+    cl::ConnectOptions o;
+    o.urls = nats_.urls();
+    o.name = "test";
+    try {
+      client_ = std::make_unique<cl::JetStream>(o);
+    } catch (const std::exception& e) {
+      FAIL() << e.what() << "\n" << nats_.logs();
+    }
+  }
+
+  std::unique_ptr<Process> start_instance(const std::string& id) {
+    return std::make_unique<Process>(
+        std::vector<std::string>{STREAMGATE_BINARY, "run", "--rules-dir", (dir_ / "rules").string(),
+                                 "--state-db", "", "--watch-rules", "false", "--cluster-url", nats_.urls(),
+                                 "--cluster-partitions", std::to_string(nats_.partitions()),
+                                 "--cluster-lease-ttl", "3s", "--cluster-instance-id", id,
+                                 "--checkpoint-interval", "200ms"},
+        dir_ / (id + "-" + std::to_string(++starts_)));
+  }
+
+  //! Publishes input_[from, to) with a message id per event, so a retry after a node loss is
+  //! stored once.
+  void publish(std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      const auto& e = input_[i];
+      bool done = false;
+      for (int attempt = 0; attempt < 100 && !done; ++attempt) {
+        try {
+          client_->publish("devices." + e.device + ".telemetry", e.payload, "in-" + std::to_string(i));
+          done = true;
+        } catch (const cl::NatsError&) {
+          std::this_thread::sleep_for(100ms);
+        }
+      }
+      ASSERT_TRUE(done) << "cannot publish event " << i;
+    }
+  }
+
+  std::vector<cl::JetStream::StoredMessage> results() {
+    try {
+      return client_->read_all("STREAMGATE_RESULTS");
+    } catch (const cl::NatsError&) {
+      return {};
+    }
+  }
+
+  //! Waits until the results stream holds as many results as the replay gave, then compares.
+  void expect_results_match_replay(const std::string& logs_hint) {
+    std::vector<cl::JetStream::StoredMessage> got;
+    const bool complete = wait_until(
+        [&] {
+          got = results();
+          return got.size() >= expected_.size();
+        },
+        90s);
+    ResultSet actual;
+    std::set<std::string> ids;
+    for (const auto& m : got) {
+      // Key order differs between the replay line (re-serialised) and the engine's text.
+      actual.insert({cl::subject_to_topic(m.subject), nlohmann::json::parse(m.data).dump()});
+      EXPECT_FALSE(m.msg_id.empty()) << m.data;
+      EXPECT_TRUE(ids.insert(m.msg_id).second) << "result id stored twice: " << m.msg_id;
+    }
+    EXPECT_TRUE(complete) << got.size() << " of " << expected_.size() << " results\n" << logs_hint;
+    std::vector<std::pair<std::string, std::string>> missing, extra;
+    std::set_difference(expected_.begin(), expected_.end(), actual.begin(), actual.end(), std::back_inserter(missing));
+    std::set_difference(actual.begin(), actual.end(), expected_.begin(), expected_.end(), std::back_inserter(extra));
+    std::string diff;
+    diff += std::to_string(missing.size()) + " missing, " + std::to_string(extra.size()) + " extra\n";
+    for (std::size_t i = 0; i < extra.size() && i < 20; ++i) diff += "extra   " + extra[i].first + " " + extra[i].second + "\n";
+    for (std::size_t i = 0; i < missing.size() && i < 20; ++i) diff += "missing " + missing[i].first + " " + missing[i].second + "\n";
+    EXPECT_TRUE(missing.empty() && extra.empty()) << diff.substr(0, 6000) << logs_hint;
+  }
+
+  static std::string logs_of(const std::vector<std::unique_ptr<Process>*>& procs) {
+    std::string s;
+    for (auto* p : procs) {
+      if (*p) s += (*p)->logs();
+    }
+    return s.size() > 20000 ? s.substr(s.size() - 20000) : s;
+  }
+
+  TempDir dir_;
+  NatsCluster nats_{8};
+  std::vector<Event> input_;
+  ResultSet expected_;
+  std::unique_ptr<cl::JetStream> client_;
+  int starts_ = 0;
+};
+
+TEST_F(ClusterTest, ThreeInstancesGiveTheReplayResultSet) {
+  auto a = start_instance("a");
+  auto b = start_instance("b");
+  auto c = start_instance("c");
+  publish(0, input_.size());
+  expect_results_match_replay(logs_of({&a, &b, &c}));
+  // Every partition was owned by some instance.
+  for (auto* p : {&a, &b, &c}) EXPECT_TRUE((*p)->running()) << (*p)->logs();
+}
+
+TEST_F(ClusterTest, KillNineOfAnInstanceIsTakenOverWithoutLossOrRepeats) {
+  auto a = start_instance("a");
+  auto b = start_instance("b");
+  auto c = start_instance("c");
+  const std::size_t half = input_.size() / 2;
+  publish(0, half);
+  // Windows are open (the second half is not in), some results are out, b owns partitions.
+  ASSERT_TRUE(wait_until([&] { return !results().empty() && b->err_count("took partition") >= 2; }, 60s))
+      << logs_of({&a, &b, &c});
+  b->signal(SIGKILL);
+  b->wait_exit(10s);
+  const std::size_t before = a->err_count("took partition") + c->err_count("took partition");
+  publish(half, input_.size());
+  expect_results_match_replay(logs_of({&a, &c}));
+  // The survivors own all 8 partitions: b's were taken over.
+  EXPECT_GE(a->err_count("took partition") + c->err_count("took partition"), 8u)
+      << "the survivors took over b's partitions\n" << logs_of({&a, &c});
+  EXPECT_GT(a->err_count("took partition") + c->err_count("took partition"), before);
+}
+
+TEST_F(ClusterTest, KillNineOfANatsNodeLosesAndRepeatsNothing) {
+  auto a = start_instance("a");
+  auto b = start_instance("b");
+  const std::size_t half = input_.size() / 2;
+  publish(0, half / 2);
+  nats_.kill(1);
+  publish(half / 2, half);
+  nats_.start(1);
+  publish(half, input_.size());
+  expect_results_match_replay(logs_of({&a, &b}) + nats_.logs().substr(0, 4000));
+}
+
+TEST_F(ClusterTest, InstanceAddedWhileTrafficFlowsTakesItsShare) {
+  auto a = start_instance("a");
+  const std::size_t half = input_.size() / 2;
+  publish(0, half);
+  ASSERT_TRUE(wait_until([&] { return !results().empty() && a->err_count("took partition") == 8; }, 60s))
+      << a->logs();
+  // b joins with windows open and input still to come: a gives up part of its share.
+  auto b = start_instance("b");
+  ASSERT_TRUE(wait_until([&] { return b->err_count("took partition") >= 1; }, 60s)) << logs_of({&a, &b});
+  EXPECT_GE(a->err_count("released partition"), 1u) << logs_of({&a, &b});
+  publish(half, input_.size());
+  expect_results_match_replay(logs_of({&a, &b}));
+  EXPECT_TRUE(wait_until([&] { return b->err_count("took partition") >= 4; }, 30s)) << logs_of({&a, &b});
+}
+
+TEST_F(ClusterTest, AllInstancesRestartedResumeFromTheirCheckpoints) {
+  auto a = start_instance("a");
+  auto b = start_instance("b");
+  const std::size_t half = input_.size() / 2;
+  publish(0, half);
+  ASSERT_TRUE(wait_until([&] { return !results().empty(); }, 60s)) << logs_of({&a, &b});
+  // A checkpoint covers some input: the restart has state to resume from.
+  auto state = client_->key_value("streamgate_state", 1, 0);
+  ASSERT_TRUE(wait_until([&] { return !state->keys().empty(); }, 30s)) << logs_of({&a, &b});
+  a->signal(SIGKILL);
+  b->signal(SIGKILL);
+  a->wait_exit(10s);
+  b->wait_exit(10s);
+  a = start_instance("a");
+  b = start_instance("b");
+  publish(half, input_.size());
+  expect_results_match_replay(logs_of({&a, &b}));
+  EXPECT_GE(a->err_count("took partition") + b->err_count("took partition"), 8u);
+  // At least one partition resumed after the start of the stream, i.e. from a checkpoint.
+  const std::string logs = a->err() + b->err();
+  EXPECT_NE(logs.find("at stream sequence"), std::string::npos);
+  bool resumed = false;
+  for (auto pos = logs.find("at stream sequence "); pos != std::string::npos;
+       pos = logs.find("at stream sequence ", pos + 1)) {
+    resumed = resumed || std::stoull(logs.substr(pos + 19)) > 1;
+  }
+  EXPECT_TRUE(resumed) << logs;
+}
+
+}  // namespace
+}  // namespace streamgate::test

@@ -1,0 +1,146 @@
+// A real 3-node nats-server cluster for tests: client, route (and optionally MQTT) ports picked
+// free on loopback, JetStream in per-node temp dirs, the partition subject mapping
+// `devices.*.telemetry -> part.{{partition(P,1)}}.devices.{{wildcard(1)}}.telemetry` on every
+// node (so every device always lands in one partition). Ready when every node answers on its
+// client port and JetStream has a meta leader (a stream can be created). Nodes are stopped by PID
+// (kill -9 or SIGTERM) and restarted on the same ports with the same store.
+#pragma once
+
+#include <nats/nats.h>
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "mosquitto_fixture.h"
+#include "process.h"
+
+namespace streamgate::test {
+
+inline std::string nats_server_binary() {
+  for (const char* p : {"/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"}) {
+    if (::access(p, X_OK) == 0) return p;
+  }
+  return "nats-server";
+}
+
+class NatsCluster {
+ public:
+  static constexpr int kNodes = 3;
+
+  //! `partitions`: P of the subject mapping; `mqtt`: node 0 also listens for MQTT clients.
+  explicit NatsCluster(int partitions = 8, bool mqtt = false) : partitions_(partitions) {
+    for (int i = 0; i < kNodes; ++i) {
+      client_ports_[i] = pick_free_port();
+      route_ports_[i] = pick_free_port();
+    }
+    if (mqtt) mqtt_port_ = pick_free_port();
+    for (int i = 0; i < kNodes; ++i) write_config(i);
+    for (int i = 0; i < kNodes; ++i) start_process(i);
+    for (int i = 0; i < kNodes; ++i) wait_listening(i);
+    if (!wait_until([this] { return jetstream_ready(); }, 60s)) {
+      throw std::runtime_error("JetStream got no meta leader:\n" + logs());
+    }
+  }
+  ~NatsCluster() {
+    for (int i = 0; i < kNodes; ++i) halt(i, SIGKILL);
+  }
+  NatsCluster(const NatsCluster&) = delete;
+  NatsCluster& operator=(const NatsCluster&) = delete;
+
+  int partitions() const { return partitions_; }
+  int mqtt_port() const { return mqtt_port_; }
+  std::string url(int node) const { return "nats://127.0.0.1:" + std::to_string(client_ports_[node]); }
+  //! All client URLs, comma separated (what `cluster-url` takes).
+  std::string urls() const {
+    std::string s;
+    for (int i = 0; i < kNodes; ++i) s += (i ? "," : "") + url(i);
+    return s;
+  }
+
+  void kill(int node) { halt(node, SIGKILL); }
+  void stop(int node) { halt(node, SIGTERM); }
+  void start(int node) {
+    if (procs_[node] && procs_[node]->running()) return;
+    start_process(node);
+    wait_listening(node);
+  }
+  bool running(int node) { return procs_[node] && procs_[node]->running(); }
+
+  std::string logs() const {
+    std::string s;
+    for (int i = 0; i < kNodes; ++i) {
+      if (procs_[i]) s += "--- nats node " + std::to_string(i) + ":\n" + procs_[i]->logs();
+    }
+    return s;
+  }
+
+ private:
+  void write_config(int i) {
+    std::string routes;
+    for (int j = 0; j < kNodes; ++j) {
+      if (j != i) routes += "    nats-route://127.0.0.1:" + std::to_string(route_ports_[j]) + "\n";
+    }
+    const auto store = dir_ / ("store-" + std::to_string(i));
+    std::string conf =
+        "server_name: n" + std::to_string(i) + "\n" +
+        "listen: 127.0.0.1:" + std::to_string(client_ports_[i]) + "\n" +
+        "jetstream { store_dir: \"" + store.string() + "\", max_memory_store: 64MB, max_file_store: 512MB }\n" +
+        "cluster {\n  name: sgtest\n  listen: 127.0.0.1:" + std::to_string(route_ports_[i]) +
+        "\n  routes: [\n" + routes + "  ]\n}\n" +
+        "mappings = {\n  \"devices.*.telemetry\": \"part.{{partition(" + std::to_string(partitions_) +
+        ",1)}}.devices.{{wildcard(1)}}.telemetry\"\n}\n";
+    if (i == 0 && mqtt_port_ != 0) conf += "mqtt { listen: 127.0.0.1:" + std::to_string(mqtt_port_) + " }\n";
+    write_file(dir_ / ("n" + std::to_string(i) + ".conf"), conf);
+  }
+
+  void start_process(int i) {
+    ++starts_;
+    procs_[i] = std::make_unique<Process>(
+        std::vector<std::string>{nats_server_binary(), "-c", (dir_ / ("n" + std::to_string(i) + ".conf")).string()},
+        dir_ / ("nats-" + std::to_string(i) + "-" + std::to_string(starts_)));
+  }
+
+  void wait_listening(int i) {
+    if (!wait_until([&] { return port_accepts(client_ports_[i]) || !procs_[i]->running(); }, 30s) ||
+        !procs_[i]->running()) {
+      throw std::runtime_error("nats-server node " + std::to_string(i) + " did not start:\n" + logs());
+    }
+  }
+
+  void halt(int i, int sig) {
+    if (!procs_[i] || !procs_[i]->running()) return;
+    procs_[i]->signal(sig);
+    if (!procs_[i]->wait_exit(20s)) {
+      procs_[i]->signal(SIGKILL);
+      procs_[i]->wait_exit(10s);
+    }
+  }
+
+  // JetStream is usable once the meta group has a leader: asking for account info succeeds.
+  bool jetstream_ready() {
+    natsConnection* nc = nullptr;
+    if (natsConnection_ConnectTo(&nc, urls().c_str()) != NATS_OK) return false;
+    jsCtx* js = nullptr;
+    bool ok = false;
+    if (natsConnection_JetStream(&js, nc, nullptr) == NATS_OK) {
+      jsAccountInfo* ai = nullptr;
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      ok = js_GetAccountInfo(&ai, js, nullptr, &jerr) == NATS_OK;
+      if (ai) jsAccountInfo_Destroy(ai);
+      jsCtx_Destroy(js);
+    }
+    natsConnection_Destroy(nc);
+    return ok;
+  }
+
+  TempDir dir_;
+  int partitions_;
+  std::array<int, kNodes> client_ports_{};
+  std::array<int, kNodes> route_ports_{};
+  int mqtt_port_ = 0;
+  int starts_ = 0;
+  std::array<std::unique_ptr<Process>, kNodes> procs_;
+};
+
+}  // namespace streamgate::test
