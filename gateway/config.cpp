@@ -165,6 +165,8 @@ void parse_cluster_options(const po::variables_map& vm, Config& c) {
     return static_cast<int>(*v);
   };
   k.partitions = number("cluster-partitions", 1, 1024);
+  k.partition_field = str("cluster-partition-field");
+  if (k.partition_field.empty()) throw BadValue{"option 'cluster-partition-field': empty field name"};
   k.replicas = number("cluster-replicas", 0, 5);
   k.fetch_batch = number("cluster-fetch-batch", 1, 10'000);
   auto ttl = parse_duration_ms(str("cluster-lease-ttl"));
@@ -255,6 +257,7 @@ void fill_option_tables(OptionTables& t) {
       ("cluster-url", po::value<std::string>(), "cluster mode (docs/scaling-out.md): NATS JetStream servers, nats://HOST:PORT[,nats://...] (tls:// for TLS with the tls-* options); off by default")
       ("cluster-creds-file", po::value<std::string>(), "NATS credentials file (JWT + seed) for cluster-url")
       ("cluster-partitions", po::value<std::string>()->default_value("64"), "input partitions P; must match the server's mapping part.{{partition(P,1)}}...")
+      ("cluster-partition-field", po::value<std::string>()->default_value("device"), "payload field holding the topic token the server partitions by; rules whose per-key state is not keyed by it are refused in cluster mode")
       ("cluster-lease-ttl", po::value<std::string>()->default_value("10s"), "partitions of an instance that stops renewing are taken over within this time")
       ("cluster-instance-id", po::value<std::string>(), "name of this instance in the leases (default <client-id>-<pid>)")
       ("cluster-input-stream", po::value<std::string>()->default_value("STREAMGATE_IN"), "JetStream stream of the partitioned input (created if missing)")

@@ -46,6 +46,9 @@ struct ClusterConfig {
   std::string url;         //!< nats://host:port[,nats://...]; tls:// for TLS (tls-* options apply)
   std::string creds_file;  //!< NATS credentials file (JWT + seed)
   int partitions = 64;     //!< P of the server's subject mapping part.{{partition(P,1)}}...
+  //! Payload field carrying the topic token the server partitions by: per-key rules must be
+  //! keyed by it (rules/cluster/partition_check.h).
+  std::string partition_field = "device";
   std::chrono::milliseconds lease_ttl{10'000};  //!< bound on a takeover after an instance dies
   std::string instance_id;                     //!< default: client-id + "-" + pid
   std::string input_stream = "STREAMGATE_IN";

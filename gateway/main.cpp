@@ -22,6 +22,7 @@
 #include "gateway/replay.h"
 #include "gateway/rule_files.h"
 #include "gateway/sd_notify.h"
+#include "rules/cluster/partition_check.h"
 #include "rules/engine.h"
 
 namespace sg = streamgate::gateway;
@@ -93,13 +94,17 @@ int run_daemon(const std::vector<std::string>& args) {
   for (const auto& [path, text] : files) {
     const auto before = engine->rules().size();
     const auto errors = engine->load_file(path, text);
-    if (errors.empty()) {
+    // Cluster mode runs one engine per partition: per-key state must be keyed by the partition key.
+    const auto cluster_errors = errors.empty() && !config.cluster.url.empty()
+                                    ? streamgate::rules::check_partition_key(path, text, config.cluster.partition_field)
+                                    : std::vector<streamgate::rules::RuleError>{};
+    if (errors.empty() && cluster_errors.empty()) {
       loaded.emplace_back(path, text);
       spdlog::info("loaded {} ({} rules)", path, engine->rules().size() - before);
     } else {
       // A bad file is skipped as a whole; the other files keep running.
-      for (const auto& e : errors) spdlog::error("{}", e.to_string());
-      spdlog::error("skipped {}: {} errors", path, errors.size());
+      for (const auto& e : errors.empty() ? cluster_errors : errors) spdlog::error("{}", e.to_string());
+      spdlog::error("skipped {}: {} errors", path, errors.size() + cluster_errors.size());
     }
   }
   for (const auto& r : engine->rules()) {

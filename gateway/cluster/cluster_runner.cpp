@@ -63,6 +63,8 @@ struct ClusterRunner::Impl {
   std::map<int, Partition> owned;
   std::uint64_t member_rev = 0;
   Clock::time_point next_lease_round;
+  Clock::time_point last_reject_log;
+  Clock::time_point next_status_log = Clock::now() + 30s;
 
   // The bucket TTL is 2/3 of the configured bound and leases are renewed five times per TTL, so
   // a live owner does not let one lapse, and a dead one's lapse is seen within 2/3 ttl + one round.
@@ -157,18 +159,26 @@ struct ClusterRunner::Impl {
     if (static_cast<int>(owned.size()) < fair) {
       // Start where this instance's rank points, so joiners do not all race for partition 0.
       const int rank = static_cast<int>(std::find(members.begin(), members.end(), cc.instance_id) - members.begin());
-      // One per round: taking a partition costs a few round trips (checkpoint, consumer), and
-      // the leases already held must be renewed in between.
-      for (int i = 0; i < cc.partitions; ++i) {
+      // Within half a round: taking a partition costs a few round trips (checkpoint, consumer),
+      // and the leases already held must be renewed in time.
+      const auto budget_end = Clock::now() + round_interval() / 2;
+      for (int i = 0; i < cc.partitions && static_cast<int>(owned.size()) < fair && Clock::now() < budget_end; ++i) {
         const int p = (rank * fair + i) % cc.partitions;
         if (owned.count(p)) continue;
-        if (auto r = leases->create(partition_key(p), cc.instance_id)) {
-          acquire(p, *r);
-          break;
-        }
+        if (auto r = leases->create(partition_key(p), cc.instance_id)) acquire(p, *r);
       }
     }
     stats.owned = static_cast<int>(owned.size());
+    if (now >= next_status_log) {
+      next_status_log = now + 30s;
+      std::string ids;
+      for (const auto& [id, p] : owned) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+      spdlog::info("cluster: {} members, owns {} partitions [{}]; {} events, {} rejected, {} results "
+                   "({} duplicates dropped by the server), {} checkpoints, {} fenced, {} takeovers",
+                   n, owned.size(), ids, stats.events.load(), stats.rejected.load(), stats.results_published.load(),
+                   stats.results_duplicate.load(), stats.checkpoints.load(), stats.fenced.load(),
+                   stats.takeovers.load());
+    }
   }
 
   void acquire(int id, std::uint64_t lease_rev) {
@@ -241,10 +251,21 @@ struct ClusterRunner::Impl {
       const std::string topic = subject_to_topic(subject);
       payload.assign(m.data());
       payload.reserve(payload.size() + rules::kJsonPadding);
+      rules::IngestStatus status = rules::IngestStatus::Ok;
       try {
-        p.engine->on_message(topic, payload, m.timestamp_ns(), emit, /*padded=*/true);
+        status = p.engine->on_message(topic, payload, m.timestamp_ns(), emit, /*padded=*/true);
       } catch (const std::exception& e) {
+        status = rules::IngestStatus::MalformedJson;
         spdlog::warn("cluster: partition {} sequence {}: {}", p.id, m.stream_seq(), e.what());
+      }
+      if (status != rules::IngestStatus::Ok && status != rules::IngestStatus::NoStream) {
+        ++stats.rejected;
+        const auto now = Clock::now();
+        if (now - last_reject_log >= 10s) {  // rate-limited: bad input must not flood the log
+          last_reject_log = now;
+          spdlog::warn("cluster: partition {} sequence {} on '{}': {} ({} rejected so far)", p.id, m.stream_seq(),
+                       topic, rules::to_string(status), stats.rejected.load());
+        }
       }
       p.last_seq = m.stream_seq();
       ++stats.events;

@@ -22,6 +22,7 @@ namespace streamgate::gateway::cluster {
 
 struct ClusterStats {
   std::atomic<std::uint64_t> events{0};
+  std::atomic<std::uint64_t> rejected{0};  //!< bad input (malformed, too large, bad timestamp...)
   std::atomic<std::uint64_t> results_published{0};
   std::atomic<std::uint64_t> results_duplicate{0};  //!< dropped by the server (already stored)
   std::atomic<std::uint64_t> checkpoints{0};

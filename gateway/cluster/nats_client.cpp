@@ -291,6 +291,21 @@ bool JetStream::publish(const std::string& subject, std::string_view data, const
   return stored;
 }
 
+void JetStream::publish_async(const std::string& subject, std::string_view data, const std::string& msg_id) {
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  if (!msg_id.empty()) po.MsgId = msg_id.c_str();
+  check(js_PublishAsync(js_.get(), subject.c_str(), data.data(), static_cast<int>(data.size()), &po),
+        "publish to " + subject);
+}
+
+bool JetStream::wait_published(std::int64_t timeout_ms) {
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = timeout_ms;
+  return js_PublishAsyncComplete(js_.get(), &po) == NATS_OK;
+}
+
 std::uint64_t JetStream::stream_messages(const std::string& stream) {
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);

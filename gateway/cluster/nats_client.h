@@ -132,6 +132,10 @@ class JetStream {
   //! Publishes and waits for the stream's acknowledgement; `msg_id` non-empty: the server drops
   //! a repeat within the duplicate window. Returns true when stored, false when a duplicate.
   bool publish(const std::string& subject, std::string_view data, const std::string& msg_id);
+  //! Publishes without waiting for each acknowledgement (load tools); then wait_published().
+  void publish_async(const std::string& subject, std::string_view data, const std::string& msg_id);
+  //! Waits until every publish_async was acknowledged; false on timeout.
+  bool wait_published(std::int64_t timeout_ms);
   //! Messages the stream holds (for metrics and tests).
   std::uint64_t stream_messages(const std::string& stream);
   struct StoredMessage {

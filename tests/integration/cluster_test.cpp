@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/cluster/nats_client.h"
+#include "mqtt_test_client.h"
 #include "nats_cluster_fixture.h"
 #include "process.h"
 
@@ -84,6 +85,8 @@ bool trailing(const std::string& payload) {
 
 class ClusterTest : public ::testing::Test {
  protected:
+  explicit ClusterTest(bool mqtt = false) : nats_(8, mqtt) {}
+
   void SetUp() override {
     fs::create_directories(dir_ / "rules");
     write_file(dir_ / "rules" / "10-cluster.sql", kRules);
@@ -186,7 +189,7 @@ class ClusterTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  NatsCluster nats_{8};
+  NatsCluster nats_;
   std::vector<Event> input_;
   ResultSet expected_;
   std::unique_ptr<cl::JetStream> client_;
@@ -277,6 +280,42 @@ TEST_F(ClusterTest, AllInstancesRestartedResumeFromTheirCheckpoints) {
     resumed = resumed || std::stoull(logs.substr(pos + 19)) > 1;
   }
   EXPECT_TRUE(resumed) << logs;
+}
+
+// A rule whose per-key state is not keyed by the partition field is refused in cluster mode with
+// its position; the other files run (the results still match the replay of those).
+TEST_F(ClusterTest, RuleNotKeyedByThePartitionFieldIsRefusedWithItsPosition) {
+  write_file(dir_ / "rules" / "20-fleet.sql",
+             "CREATE RULE fleet WITH (TOPIC = 'out/fleet') AS SELECT count(*) AS n FROM telemetry\n"
+             "GROUP BY TumblingWindow('10s');\n");
+  auto a = start_instance("a");
+  ASSERT_TRUE(wait_until([&] { return a->err_count("took partition") >= 1; }, 60s)) << a->logs();
+  EXPECT_NE(a->err().find("20-fleet.sql:2:10: rule 'fleet': GROUP BY does not include the partition key 'device'"),
+            std::string::npos)
+      << a->logs();
+  publish(0, input_.size());
+  expect_results_match_replay(a->logs());
+}
+
+class ClusterMqttTest : public ClusterTest {
+ protected:
+  ClusterMqttTest() : ClusterTest(/*mqtt=*/true) {}
+};
+
+// Devices keep speaking MQTT (to nats-server's MQTT listener; its subject mapping partitions
+// them), and MQTT subscribers receive the results from the results stream's subjects.
+TEST_F(ClusterMqttTest, DevicesAndSubscribersSpeakMqtt) {
+  auto a = start_instance("a");
+  const std::string url = "tcp://127.0.0.1:" + std::to_string(nats_.mqtt_port());
+  MqttTestClient subscriber(url, "results-reader");
+  subscriber.subscribe("out/#", 1);
+  MqttTestClient devices(url, "devices");
+  for (const auto& e : input_) devices.publish("devices/" + e.device + "/telemetry", e.payload, 1);
+  expect_results_match_replay(a->logs());
+  std::size_t per_device = 0;
+  for (const auto& [topic, payload] : expected_) per_device += topic == "out/per_device" ? 1 : 0;
+  EXPECT_TRUE(subscriber.wait_for("out/per_device", per_device, 60s)) << subscriber.on_topic("out/per_device").size();
+  EXPECT_TRUE(subscriber.wait_for("out/hot", expected_.size() - per_device, 60s));
 }
 
 }  // namespace

@@ -1,0 +1,198 @@
+// Cluster-mode figures for bench/README.md (issue 14): a 3-node nats-server cluster on loopback
+// (tests/integration/nats_cluster_fixture.h) and 1-3 real `streamgate` instances.
+//   throughput: N events preloaded into the input stream, then 1, 2 or 3 instances started;
+//     events/s from the first partition taken to the last result, CPU per event from
+//     /proc/<pid>/stat (user + system of the instances only; nats-server not counted).
+//   takeover: 3 instances, kill -9 one, time until the survivors have taken all its partitions
+//     (their "took partition" log lines); the killed one is restarted and balance awaited; K times.
+// usage: cluster_bench STREAMGATE_BINARY [events=50000] [kills=10] [lease-ttl=10s]
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+
+#include "gateway/cluster/nats_client.h"
+#include "tests/integration/nats_cluster_fixture.h"
+
+namespace cl = streamgate::gateway::cluster;
+using namespace streamgate::test;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char* kRules =
+    "CREATE STREAM telemetry WITH (TOPIC = 'devices/+/telemetry', FORMAT = 'json', TIMESTAMP = 'ts', "
+    "MAXOUTOFORDERNESS = '0s');\n"
+    "CREATE RULE per_device WITH (TOPIC = 'out/per_device') AS SELECT device, window_start() AS ws, "
+    "count(*) AS n, avg(v) AS mean, max(v) AS top FROM telemetry GROUP BY device, TumblingWindow('10s');\n";
+
+constexpr int kDevices = 1000;
+constexpr int kPartitions = 16;
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  const auto close = s.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(s.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::unique_ptr<Process> instance(const std::string& bin, const NatsCluster& nats, const fs::path& dir,
+                                  const std::string& id, const std::string& ttl) {
+  static int n = 0;
+  return std::make_unique<Process>(
+      std::vector<std::string>{bin, "run", "--rules-dir", (dir / "rules").string(), "--state-db", "",
+                               "--watch-rules", "false", "--cluster-url", nats.urls(), "--cluster-partitions",
+                               std::to_string(kPartitions), "--cluster-lease-ttl", ttl, "--cluster-instance-id", id},
+      dir / (id + "-" + std::to_string(++n)));
+}
+
+// Windows of 10 s, one event per device per second; a trailing event per device closes them all.
+std::size_t preload(cl::JetStream& js, int events) {
+  const std::int64_t base = 1'700'000'000'000;
+  const int seconds = std::max(1, events / kDevices);
+  for (int i = 0; i < seconds; ++i) {
+    for (int d = 0; d < kDevices; ++d) {
+      const std::string dev = "d" + std::to_string(d);
+      js.publish_async("devices." + dev + ".telemetry",
+                       "{\"device\":\"" + dev + "\",\"v\":" + std::to_string((i * 7 + d) % 100) +
+                           ",\"ts\":" + std::to_string(base + i * 1000 + d) + "}",
+                       "");
+    }
+  }
+  for (int d = 0; d < kDevices; ++d) {
+    const std::string dev = "d" + std::to_string(d);
+    js.publish_async("devices." + dev + ".telemetry",
+                     "{\"device\":\"" + dev + "\",\"v\":0,\"ts\":" + std::to_string(base + 3'600'000) + "}", "");
+  }
+  if (!js.wait_published(120'000)) throw std::runtime_error("preload not acknowledged");
+  return static_cast<std::size_t>(kDevices) * static_cast<std::size_t>((seconds + 9) / 10);
+}
+
+void throughput(const std::string& bin, int events, int instances) {
+  NatsCluster nats(kPartitions);
+  TempDir dir;
+  fs::create_directories(dir / "rules");
+  write_file(dir / "rules" / "10.sql", kRules);
+  cl::ConnectOptions o;
+  o.urls = nats.urls();
+  cl::JetStream js(o);
+  cl::StreamSpec in{"STREAMGATE_IN", {"part.>"}, 3, 0};
+  js.ensure_stream(in);
+  const std::size_t expected = preload(js, events);
+  const std::size_t sent = js.stream_messages("STREAMGATE_IN");
+  std::vector<std::unique_ptr<Process>> procs;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < instances; ++i) procs.push_back(instance(bin, nats, dir.path(), "i" + std::to_string(i), "10s"));
+  std::optional<Clock::time_point> first;
+  const bool done = wait_until(
+      [&] {
+        std::size_t took = 0;
+        for (auto& p : procs) took += p->err_count("took partition");
+        if (!first && took > 0) first = Clock::now();
+        try {
+          return js.stream_messages("STREAMGATE_RESULTS") >= expected;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      600s);
+  const auto t1 = Clock::now();
+  double cpu = 0;
+  std::string split;
+  for (auto& p : procs) {
+    const double c = cpu_seconds(p->pid());
+    cpu += c;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%.2f", split.empty() ? "" : "/", c);
+    split += buf;
+  }
+  const double secs = std::chrono::duration<double>(t1 - first.value_or(t0)).count();
+  std::printf("instances=%d events=%zu results=%zu%s elapsed=%.2fs (from first lease) rate=%.0f ev/s "
+              "cpu=%.2fs (%s) cpu/event=%.1fus\n",
+              instances, sent, expected, done ? "" : " (INCOMPLETE)", secs, sent / secs, cpu, split.c_str(),
+              cpu / static_cast<double>(sent) * 1e6);
+}
+
+void takeover(const std::string& bin, int kills, const std::string& ttl) {
+  NatsCluster nats(kPartitions);
+  TempDir dir;
+  fs::create_directories(dir / "rules");
+  write_file(dir / "rules" / "10.sql", kRules);
+  std::vector<std::unique_ptr<Process>> procs;
+  int next_id = 0;
+  for (int i = 0; i < 3; ++i) procs.push_back(instance(bin, nats, dir.path(), "i" + std::to_string(next_id++), ttl));
+  auto owned = [](Process& p) {
+    return static_cast<int>(p.err_count("took partition")) - static_cast<int>(p.err_count("released partition")) -
+           static_cast<int>(p.err_count("dropping it"));
+  };
+  auto balanced = [&] {
+    int total = 0;
+    for (auto& p : procs) {
+      const int o = owned(*p);
+      if (o < kPartitions / 3) return false;
+      total += o;
+    }
+    return total == kPartitions;
+  };
+  std::vector<double> times;
+  for (int k = 0; k < kills; ++k) {
+    if (!wait_until(balanced, 120s)) {
+      std::printf("kill %d: cluster did not balance\n", k);
+      break;
+    }
+    const int victim = k % 3;
+    const int lost = owned(*procs[victim]);
+    int before = 0;
+    for (int i = 0; i < 3; ++i) {
+      if (i != victim) before += static_cast<int>(procs[i]->err_count("took partition"));
+    }
+    const auto t0 = Clock::now();
+    procs[victim]->signal(SIGKILL);
+    procs[victim]->wait_exit(10s);
+    const bool ok = wait_until(
+        [&] {
+          int took = 0;
+          for (int i = 0; i < 3; ++i) {
+            if (i != victim) took += static_cast<int>(procs[i]->err_count("took partition"));
+          }
+          return took - before >= lost;
+        },
+        120s);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("kill %d: %d partitions taken over in %.2fs%s\n", k, lost, secs, ok ? "" : " (INCOMPLETE)");
+    times.push_back(secs);
+    procs[victim] = instance(bin, nats, dir.path(), "i" + std::to_string(next_id++), ttl);
+  }
+  if (times.empty()) return;
+  std::sort(times.begin(), times.end());
+  std::printf("takeover after kill -9 (lease ttl %s, %d partitions, 3 instances): median %.2fs, max %.2fs over %zu kills\n",
+              ttl.c_str(), kPartitions, times[times.size() / 2], times.back(), times.size());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: cluster_bench STREAMGATE_BINARY [events=50000] [kills=10] [lease-ttl=10s]\n";
+    return 2;
+  }
+  const std::string bin = argv[1];
+  const int events = argc > 2 ? std::stoi(argv[2]) : 50'000;
+  const int kills = argc > 3 ? std::stoi(argv[3]) : 10;
+  const std::string ttl = argc > 4 ? argv[4] : "10s";
+  try {
+    for (int n = 1; n <= 3; ++n) throughput(bin, events, n);
+    if (kills > 0) takeover(bin, kills, ttl);
+  } catch (const std::exception& e) {
+    std::cerr << "cluster_bench: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
