@@ -43,12 +43,16 @@ struct ClusterRunner::Impl {
     std::uint64_t checkpointed_seq = 0;
     std::optional<Message> last_unacked;  //!< the newest message a checkpoint will cover
     Clock::time_point last_checkpoint;
+    Clock::time_point last_too_large_log;
     bool lost = false;  //!< the lease is another instance's now: drop at the end of the round
+    //! False from the start of a batch until all its results are published: a checkpoint of
+    //! the engine in between would cover input whose results were never stored.
+    bool consistent = true;
   };
 
   Impl(const Config& c, std::vector<std::pair<std::string, std::string>> f, rules::EngineOptions eo,
        ClusterStats& s)
-      : config(c), cc(c.cluster), files(std::move(f)), engine_options(std::move(eo)), stats(s) {}
+      : config(c), cc(config.cluster), files(std::move(f)), engine_options(std::move(eo)), stats(s) {}
 
   const Config config;
   const ClusterConfig& cc;
@@ -220,6 +224,7 @@ struct ClusterRunner::Impl {
     p.checkpointed_seq = p.last_seq;
     p.last_unacked.reset();
     p.last_checkpoint = Clock::now();
+    p.consistent = true;
     p.sub = js->pull_from(cc.input_stream, cc.subject_prefix + "." + std::to_string(p.id) + ".>",
                           p.consumer, p.last_seq + 1, kMaxAckPending);
   }
@@ -240,6 +245,7 @@ struct ClusterRunner::Impl {
   std::size_t poll(Partition& p) {
     auto msgs = p.sub->fetch(cc.fetch_batch, 5);
     if (msgs.empty()) return 0;
+    p.consistent = false;
     std::vector<rules::Emission> out;
     const rules::EmitFn emit = [&out](rules::Emission&& e) { out.push_back(std::move(e)); };
     const std::string prefix = cc.subject_prefix + "." + std::to_string(p.id) + ".";
@@ -273,6 +279,7 @@ struct ClusterRunner::Impl {
     const std::size_t n = msgs.size();
     p.last_unacked.emplace(std::move(msgs.back()));
     for (std::size_t i = 0; i < out.size(); ++i) publish(p, out[i], i);
+    p.consistent = true;
     return n;
   }
 
@@ -307,7 +314,7 @@ struct ClusterRunner::Impl {
   //! Writes engine state + position with a revision check, then acknowledges the input it covers.
   bool checkpoint(Partition& p) {
     p.last_checkpoint = Clock::now();
-    if (p.last_seq == p.checkpointed_seq) return true;
+    if (p.last_seq == p.checkpointed_seq || !p.consistent) return true;
     nlohmann::json doc;
     doc["seq"] = p.last_seq;
     doc["owner"] = cc.instance_id;
@@ -315,6 +322,17 @@ struct ClusterRunner::Impl {
     doc["state"] = p.engine->save_state();
     const auto bytes = nlohmann::json::to_cbor(doc);
     const std::string_view value(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (static_cast<std::int64_t>(value.size()) + 1024 > js->max_payload()) {
+      // Not a fencing problem: retrying would fail the same way. The input stays unacknowledged
+      // (after a takeover it is replayed from the last checkpoint that fitted).
+      if (p.last_checkpoint - p.last_too_large_log >= 10s) {
+        p.last_too_large_log = p.last_checkpoint;
+        spdlog::error("cluster: checkpoint of partition {} is {} bytes, over the server's max_payload ({}): "
+                      "not written; raise max_payload or use more partitions",
+                      p.id, value.size(), js->max_payload());
+      }
+      return false;
+    }
     const auto rev = p.checkpoint_rev == 0 ? state->create(partition_key(p.id), value)
                                            : state->update(partition_key(p.id), value, p.checkpoint_rev);
     if (!rev) {

@@ -183,6 +183,8 @@ JetStream::~JetStream() {
   if (nc_) natsConnection_Close(nc_.get());
 }
 
+std::int64_t JetStream::max_payload() { return natsConnection_GetMaxPayload(nc_.get()); }
+
 bool JetStream::connected() { return natsConnection_Status(nc_.get()) == NATS_CONN_STATUS_CONNECTED; }
 
 int JetStream::ensure_stream(const StreamSpec& spec) {

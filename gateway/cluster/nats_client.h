@@ -147,6 +147,8 @@ class JetStream {
   //! Every message the stream holds, by direct get (tests and small tools; not a hot path).
   std::vector<StoredMessage> read_all(const std::string& stream);
   bool connected();
+  //! Largest message the server accepts (its max_payload).
+  std::int64_t max_payload();
 
  private:
   NatsPtr<natsConnection, natsConnection_Destroy> nc_;
