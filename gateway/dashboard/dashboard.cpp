@@ -70,7 +70,7 @@ Dashboard::Dashboard(const Config& config, OpsHooks& ops, const std::function<vo
       ops_(ops),
       http_(HttpLimits{64 * 1024, config.dashboard.max_clients + 8, 20, 60, 2, 64 * 1024}),
       hub_(HubLimits{config.dashboard.max_clients, config.dashboard.client_queue, config.dashboard.sample_events},
-           ops.snapshot_box(), *ops.tap()) {
+           ops.snapshot_box(), *ops.tap(), [this] { return rule_file_errors(config_); }) {
   add_ops_routes(http_);
   add_routes();
 }

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "gateway/rule_files.h"
 
 namespace streamgate::gateway::dashboard {
@@ -39,6 +41,25 @@ std::unique_ptr<rules::Engine> scratch_engine(const Config& config, const std::s
 }
 
 }  // namespace
+
+std::string rule_file_errors(const Config& config) {
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<RuleFile> files;
+  std::vector<std::string> problems;
+  read_gateway_rule_files(config.rules_dir, config.control_rules_dir, files, problems);
+  for (const auto& p : problems) {
+    if (p.find("no *.sql rule files") == std::string::npos) out.push_back({{"file", ""}, {"errors", {p}}});
+  }
+  rules::Engine engine;
+  for (const auto& f : files) {
+    const auto errors = engine.load_file(f.path, f.text);
+    if (errors.empty()) continue;
+    nlohmann::json e = nlohmann::json::array();
+    for (const auto& err : errors) e.push_back(err.to_string());
+    out.push_back({{"file", f.path}, {"errors", std::move(e)}});
+  }
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 CheckOutcome check_rule_text(const Config& config, const std::string& text) {
   CheckOutcome out;

@@ -38,6 +38,11 @@ struct TrialOutcome {
 };
 
 CheckOutcome check_rule_text(const Config& config, const std::string& text);
+
+//! The gateway's rule files that fail to load, loaded in the daemon's order: JSON array of
+//! {"file", "errors": ["file:line:col: message", ...]} (a file the running rule set could not
+//! take; the previous rules keep running).
+std::string rule_file_errors(const Config& config);
 //! Runs the edited text over the last `events` sampled messages of the streams its rules read
 //! (all sampled messages when a rule reads another rule's output).
 TrialOutcome try_rule_text(const Config& config, const std::string& text, const std::vector<SampledEvent>& sample,

@@ -55,8 +55,8 @@ std::string join_array(const std::deque<std::string>& d) {
 }
 }  // namespace
 
-Hub::Hub(HubLimits limits, const SnapshotBox& snapshots, Tap& tap)
-    : limits_(limits), snapshots_(snapshots), tap_(tap) {}
+Hub::Hub(HubLimits limits, const SnapshotBox& snapshots, Tap& tap, std::function<std::string()> load_errors)
+    : limits_(limits), snapshots_(snapshots), tap_(tap), load_errors_fn_(std::move(load_errors)) {}
 
 Hub::~Hub() { stop(); }
 
@@ -88,6 +88,14 @@ void Hub::run() {
       batch.clear();
       drain_tap(batch);
       if (!batch.empty()) broadcast("tap", "[" + batch + "]");
+      // The rule files on disk are parsed again every 5 s while someone is looking: a file that
+      // fails to load shows up in the Rules view without a restart.
+      if (++passes_since_load_check_ >= 50 && load_errors_fn_ && clients() > 0) {
+        passes_since_load_check_ = 0;
+        std::string errors = load_errors_fn_();
+        std::lock_guard<std::mutex> lock(mu_);
+        load_errors_ = std::move(errors);
+      }
       auto snap = snapshots_.load();
       if (snap && snap->taken_ns != last_snapshot_ns_) {
         last_snapshot_ns_ = snap->taken_ns;
@@ -178,6 +186,7 @@ std::string Hub::metrics_event(const MetricsSnapshot& snap) const {
              {"tap_events", tap_events_},
              {"sample_events", sample_.size()}};
   return "{\"dashboard\":" + dump(extra) + ",\"rules\":" + (snap.rules.empty() ? "[]" : snap.rules) +
+         ",\"load_errors\":" + load_errors_ +
          ",\"metrics\":" + snap.json + "}";
 }
 

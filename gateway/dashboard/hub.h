@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,8 +53,10 @@ struct SampledEvent {
 
 class Hub {
  public:
-  //! `snapshots` and `tap` belong to the pipeline's OpsHooks and outlive the hub.
-  Hub(HubLimits limits, const SnapshotBox& snapshots, Tap& tap);
+  //! `snapshots` and `tap` belong to the pipeline's OpsHooks and outlive the hub. `load_errors`
+  //! (hub thread, every few seconds while a client is connected) returns the rule files that
+  //! fail to load, as JSON.
+  Hub(HubLimits limits, const SnapshotBox& snapshots, Tap& tap, std::function<std::string()> load_errors);
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
@@ -91,6 +94,9 @@ class Hub {
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> dropped_{0};
   std::int64_t last_snapshot_ns_ = 0;  // hub thread
+  std::function<std::string()> load_errors_fn_;
+  int passes_since_load_check_ = 1'000'000;  // hub thread
+  std::string load_errors_ = "[]";            // guarded by mu_
 
   mutable std::mutex mu_;  // guards everything below (hub thread + HTTP threads)
   std::vector<std::shared_ptr<SseClient>> clients_;

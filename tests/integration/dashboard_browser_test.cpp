@@ -119,7 +119,7 @@ TEST(DashboardBrowser, ShowsRulesLiveCountersAlertsAndEditorErrors) {
   b.open(d.url() + "/#rules");
   // The rule names, from the live metrics.
   ASSERT_TRUE(b.until("return document.querySelectorAll('#rules-table tbody tr').length >= 2")) << d.gateway().logs();
-  const json names = b.eval("return [...document.querySelectorAll('#rules-table tbody tr')].map(r => r.dataset.rule).sort()");
+  const json names = b.eval("return [...document.querySelectorAll('#rules-table tbody tr[data-rule]')].map(r => r.dataset.rule).sort()");
   EXPECT_EQ(names, (json{"low_battery", "overheat"}));
 
   // A counter that grows between two looks: low_battery's events in.
@@ -128,6 +128,12 @@ TEST(DashboardBrowser, ShowsRulesLiveCountersAlertsAndEditorErrors) {
   const int first = std::stoi(b.eval("return " + in_cell).get<std::string>());
   for (int i = 0; i < 7; ++i) pub.publish("devices/c" + std::to_string(i) + "/telemetry", telemetry("c" + std::to_string(i), 15));
   ASSERT_TRUE(b.until("return Number(" + in_cell + ") >= " + std::to_string(first + 7)));
+  // A rule file that fails to load (hot reload refuses it, the running rules stay) is listed.
+  write_file(d.gateway().dir() / "rules.d" / "20-broken.sql", "CREATE RULE broken WITH (TOPIC = 'x') AS\nSELECT nope(\nFROM devices;\n");
+  ASSERT_TRUE(b.until("const r = document.querySelector('#rules-table tr.failed'); "
+                      "return !!r && r.textContent.includes('20-broken.sql:3:1: expected an expression')"))
+      << d.gateway().logs();
+  EXPECT_EQ(b.eval("return document.querySelectorAll('#rules-table tr[data-rule]').length"), 2);
   b.eval("document.querySelector('#rules-table tr[data-rule=\"low_battery\"]').click(); return true");
   ASSERT_TRUE(b.until("return document.querySelectorAll('#rd-results tbody tr').length >= 1"));
   b.screenshot("dashboard-rules");

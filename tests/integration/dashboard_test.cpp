@@ -65,6 +65,19 @@ TEST(Dashboard, NonLoopbackWithoutAuthFileFailsAtStartWithOneLine) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+TEST(Dashboard, AMalformedAuthFileFailsAtStartNamingItsLine) {
+  TempDir dir;
+  fs::create_directories(dir / "rules.d");
+  write_file(dir / "auth", "# tokens\ntoken " + std::string(64, 'a') + "\ntoken not-a-hash\n");
+  const auto r = run_command({kBinary, "--rules-dir", (dir / "rules.d").string(), "--state-db", "",
+                              "--dashboard-listen", "0.0.0.0:" + std::to_string(pick_free_port()),
+                              "--dashboard-auth-file", (dir / "auth").string()},
+                             dir.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find((dir / "auth").string() + ":3:"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 TEST(Dashboard, ServesThePageMetricsAndHealthWithinBounds) {
   MosquittoBroker broker;
   DashboardGateway d(broker.url(), kRules);

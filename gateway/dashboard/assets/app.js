@@ -5,7 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const S = {
   metrics: null, rules: [], history: [], results: {}, alerts: new Map(), transitions: [],
-  late: [], dead: [], selectedRule: '', ruleSeries: {}, ruleFields: {}, checkpointSeen: null,
+  late: [], dead: [], loadErrors: [], selectedRule: '', ruleSeries: {}, ruleFields: {}, checkpointSeen: null,
   cpuPrev: null,
 };
 const MAX_RECENT = 200;
@@ -154,6 +154,13 @@ function renderRules() {
     tr.addEventListener('click', () => { S.selectedRule = r.name; renderRules(); renderRuleDetail(); });
     return tr;
   });
+  // Rule files on disk that fail to load: their rules are not running (the previous set is).
+  for (const f of S.loadErrors) {
+    rows.push(el('tr', { class: 'failed', dataset: { file: f.file } },
+      el('td', { class: 'rule-name' }, f.file.split('/').pop() || '(rules)'),
+      el('td', { class: 'state-failed' }, 'failed to load'),
+      el('td', { class: 'json', colspan: '10' }, f.errors.join('\n'))));
+  }
   fill($('rules-table').tBodies[0], rows);
 }
 function numericFields(rule) {
@@ -287,6 +294,7 @@ function onMetrics(m) {
   if (!m) return;
   S.metrics = m.metrics;
   S.rules = m.rules || [];
+  S.loadErrors = m.load_errors || [];
   const t = Date.parse(m.metrics.timestamp);
   S.history.push([t, m.metrics.streamgate_messages_received_total || 0, m.metrics.streamgate_messages_published_total || 0]);
   if (S.history.length > 901) S.history.shift();
