@@ -21,7 +21,7 @@ namespace po = boost::program_options;
 namespace streamgate::gateway {
 
 const char* to_string(RingFullPolicy p) {
-  return p == RingFullPolicy::Block ? "block" : "drop-newest";
+  return p == RingFullPolicy::Block ? "block" : p == RingFullPolicy::Spill ? "spill" : "drop-newest";
 }
 
 std::string version_string() { return "streamgate " STREAMGATE_VERSION; }
@@ -231,7 +231,7 @@ void fill_option_tables(OptionTables& t) {
       ("result-id-field", po::value<std::string>(), "add each result's deterministic id to its JSON payload under this field name (e.g. _result_id), so MQTT 3.1.1 consumers can drop repeats; MQTT 5 output always carries it as the user property result_id")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical or off")
       ("ring-capacity", po::value<std::string>()->default_value("4096"), "messages per ring (power of two)")
-      ("ring-full-policy", po::value<std::string>()->default_value("drop-newest"), "when the ingress ring is full: drop-newest (counted) or block (stalls the MQTT receive thread)")
+      ("ring-full-policy", po::value<std::string>()->default_value("spill"), "when the ingress ring is full: spill (journal it, read back later; the default), drop-newest (counted) or block (leave it with the MQTT client)")
       ("max-payload-bytes", po::value<std::string>()->default_value("65536"), "larger payloads are rejected and counted (suffix KiB/MiB allowed)")
       ("max-group-keys", po::value<std::string>()->default_value("100000"), "per rule: group keys of one window (also pattern partitions, alert keys); new keys beyond are refused and counted")
       ("max-open-windows", po::value<std::string>()->default_value("10000"), "per rule: windows open at once; beyond, events opening a new window are refused and counted")
@@ -465,9 +465,10 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
     }
     c.ring_capacity = static_cast<std::size_t>(*cap);
     const std::string policy = str("ring-full-policy");
-    if (policy == "drop-newest") c.ring_full_policy = RingFullPolicy::DropNewest;
+    if (policy == "spill") c.ring_full_policy = RingFullPolicy::Spill;
+    else if (policy == "drop-newest") c.ring_full_policy = RingFullPolicy::DropNewest;
     else if (policy == "block") c.ring_full_policy = RingFullPolicy::Block;
-    else throw BadValue{"option 'ring-full-policy': '" + policy + "' is not drop-newest or block"};
+    else throw BadValue{"option 'ring-full-policy': '" + policy + "' is not spill, drop-newest or block"};
     auto max_payload = parse_size(str("max-payload-bytes"));
     if (!max_payload || *max_payload == 0 || *max_payload > 256ull * 1024 * 1024) {
       throw BadValue{"option 'max-payload-bytes': '" + str("max-payload-bytes") + "' is not a size between 1 and 256MiB"};

@@ -14,10 +14,18 @@
 
 namespace streamgate::gateway {
 
-enum class RingFullPolicy : std::uint8_t { DropNewest, Block };
+//! What the MQTT receive callback does when the ingress ring is full (docs/configuration.md):
+//! Spill (default): with a state db, the message is journaled and the worker reads it back once
+//! it caught up (nothing lost, memory stays bounded; without a state db QoS 0 is dropped and
+//! QoS >= 1 left with Paho); DropNewest: dropped and counted; Block: left with Paho, which offers
+//! it again later (nothing lost; Paho's queue grows meanwhile).
+enum class RingFullPolicy : std::uint8_t { Spill, DropNewest, Block };
 const char* to_string(RingFullPolicy p);
 
 enum class MqttVersion : std::uint8_t { V311, V5 };
+
+//! MQTT topics longer than this are refused (counted as drops{reason="topic_too_long"}).
+inline constexpr std::size_t kMaxTopicBytes = 1024;
 
 struct BrokerConfig {
   std::string url = "tcp://127.0.0.1:1883";  //!< tcp://host:port or ssl://host:port
@@ -89,7 +97,7 @@ struct Config {
   std::string result_id_field;
   std::string log_level = "info";
   std::size_t ring_capacity = 4096;
-  RingFullPolicy ring_full_policy = RingFullPolicy::DropNewest;
+  RingFullPolicy ring_full_policy = RingFullPolicy::Spill;
   std::size_t max_payload_bytes = 64 * 1024;
   //! Per-rule bounds on state that grows with the data (passed to the engine): new keys,
   //! windows, rows or distinct values beyond them are refused, counted in

@@ -70,6 +70,9 @@ int run_daemon(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (RLIMIT_FSIZE) is a full disk for the state db: a write error to handle
+  // (degraded mode), not a signal that kills the process.
+  signal(SIGXFSZ, SIG_IGN);
 
   streamgate::rules::EngineOptions engine_options;
   engine_options.max_payload_bytes = config.max_payload_bytes;

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/mqtt_client.h"
-#include "gateway/pipeline.h"
+#include "gateway/pipeline_metrics.h"
 
 namespace streamgate::gateway {
 
@@ -173,7 +173,12 @@ std::vector<MetricFamily> collect_metric_families(const MetricsInputs& in) {
       rejected.points.push_back({{{"reason", rules::to_string(static_cast<rules::IngestStatus>(i))}},
                                  v(p->by_status[i])});
     }
-    single("streamgate_ingress_blocked_total", "times the MQTT receive thread waited for ring space (block policy)", "counter", v(p->producer_blocked));
+    single("streamgate_ingress_blocked_total", "messages left with the MQTT client for later because the ingress ring was full", "counter", v(p->producer_blocked));
+    single("streamgate_ingress_spilled_total", "messages journaled while the ingress ring was full and read back by the worker later (ring-full-policy = spill)", "counter", v(p->spilled));
+    single("streamgate_redeliveries_skipped_total", "broker redeliveries (DUP) of QoS 1/2 messages already journaled: not counted twice", "counter", v(p->redeliveries_skipped));
+    single("streamgate_storage_errors_total", "state database errors (each switches to in-memory processing until the database takes writes again)", "counter", v(p->storage_errors));
+    single("streamgate_storage_recoveries_total", "times the state database took writes again after an error and a fresh checkpoint made the state durable", "counter", v(p->storage_recoveries));
+    single("streamgate_journaled_total", "input messages written to the input journal", "counter", v(p->journaled));
     single("streamgate_worker_errors_total", "exceptions caught in the worker", "counter", v(p->worker_errors));
     single("streamgate_rule_reloads_total", "successful rule reloads", "counter", v(p->reloads));
     single("streamgate_rule_reload_failures_total", "rejected rule reloads (the previous rules kept running)", "counter", v(p->reload_failures));
@@ -238,6 +243,8 @@ std::vector<MetricFamily> collect_metric_families(const MetricsInputs& in) {
            static_cast<double>(d->last_checkpoint_duration_ns.load(std::memory_order_relaxed)) / 1e9);
     single("streamgate_checkpoints_total", "checkpoints written", "counter", v(d->checkpoints));
     single("streamgate_checkpoint_failures_total", "checkpoints that failed", "counter", v(d->checkpoint_failures));
+    single("streamgate_last_checkpoint_timestamp_seconds", "wall-clock time of the last checkpoint (0: none yet)", "gauge",
+           static_cast<double>(d->last_checkpoint_unix_ns.load(std::memory_order_relaxed)) / 1e9);
   }
 
   family("streamgate_mqtt_connected", "1 while the MQTT connection is up", "gauge");

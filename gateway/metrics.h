@@ -28,6 +28,7 @@ struct DurabilityGauges {
   std::atomic<std::int64_t> last_checkpoint_duration_ns{0};
   std::atomic<std::uint64_t> checkpoints{0};
   std::atomic<std::uint64_t> checkpoint_failures{0};
+  std::atomic<std::int64_t> last_checkpoint_unix_ns{0};  //!< wall clock of the last checkpoint (0: none yet)
 };
 
 //! Control-topic request outcomes (written by the worker).

@@ -187,6 +187,8 @@ class MessageRing {
 
   std::size_t size() const { return ring_.size(); }
   bool empty() const { return ring_.empty(); }
+  //! Exact for the producer (only the consumer frees slots): a push right after `!full()` succeeds.
+  bool full() const { return ring_.size() >= ring_.capacity(); }
 
  private:
   static std::size_t round_up(std::size_t n) { return (n + kCacheLine - 1) / kCacheLine * kCacheLine; }

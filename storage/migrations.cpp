@@ -74,9 +74,20 @@ constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE outbox ADD COLUMN carried_id TEXT;  -- id sent along, never deduplicated
 )sql";
 
+// Version 3: the last QoS >= 1 message seen under each MQTT packet id (content digest and arrival
+// number), so a broker's redelivery of a message already journaled is recognised after a crash.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE mqtt_deliveries (
+  packet_id INTEGER PRIMARY KEY,
+  digest    INTEGER NOT NULL,
+  arrival   INTEGER NOT NULL
+);
+)sql";
+
 const Migration kMigrations[] = {
     {1, "checkpoints, progress, outbox, published ids, input journal", kSchemaV1, nullptr},
     {2, "outbox: carried ids of at-least-once results", kSchemaV2, nullptr},
+    {3, "MQTT packet ids of journaled messages (redelivery recognition)", kSchemaV3, nullptr},
 };
 
 }  // namespace

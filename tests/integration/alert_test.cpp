@@ -148,6 +148,6 @@ TEST(Alert, AnActiveAlertSurvivesAGatewayRestartAndClearsAfterIt) {
   EXPECT_EQ(cleared["id"], raised["id"]);
   EXPECT_EQ(cleared["first_seen"], "2024-01-15T10:01:00Z");
   EXPECT_EQ(cleared["last_seen"], "2024-01-15T10:02:00Z");
-  EXPECT_EQ(in_state(sub, kAlertTopic, "raised").size(), 1u);  // the restart raised nothing again
+  EXPECT_EQ(in_state(sub, kAlertTopic, "raised").size(), 1u) << gw.logs();  // the restart raised nothing again
   EXPECT_EQ(gw.terminate(SIGTERM), 0) << gw.logs();
 }

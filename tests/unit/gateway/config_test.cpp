@@ -70,7 +70,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.input.keepalive, 30s);
   EXPECT_EQ(c.qos, 1);
   EXPECT_EQ(c.ring_capacity, 4096u);
-  EXPECT_EQ(c.ring_full_policy, sg::RingFullPolicy::DropNewest);
+  EXPECT_EQ(c.ring_full_policy, sg::RingFullPolicy::Spill);
   EXPECT_EQ(c.max_payload_bytes, 65536u);
   EXPECT_EQ(c.tick_interval, 100ms);
   EXPECT_EQ(c.batch_delay, 500us);

@@ -1,0 +1,44 @@
+// Where the pipeline's results go, as the worker and the publisher see it. Two implementations:
+// MqttSink (Paho publish, SQLite outbox and checkpoints: the single box) and the JetStream sink of
+// cluster mode (publish with the result id as message id, checkpoints in a key-value bucket).
+//
+// The contract that makes "at least once" hold without writing every result to disk: a
+// checkpoint reaches the sink behind the results emitted before it, and the sink saves it (and
+// lets the source forget the input it covers) only once every one of those results is
+// acknowledged by the output or stored durably. Until then the input that produced them is still
+// in the source, so a crash re-emits them.
+#pragma once
+
+#include <memory>
+
+#include "gateway/pipeline_metrics.h"
+#include "rules/engine.h"
+
+namespace streamgate::gateway {
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+
+  //! Worker (any one thread): an at-most-once result, handed to the output at once and not kept.
+  //! False when the output refused it (offline buffer full): the caller decides.
+  virtual bool send_now(const rules::Emission& e) = 0;
+
+  // ---- publisher thread ----
+  //! One result, in emission order, with its rule's delivery level.
+  virtual void send(rules::Emission&& e, Delivery delivery) = 0;
+  //! A checkpoint that follows every result sent so far (see above).
+  virtual void checkpoint(std::unique_ptr<PendingCheckpoint> cp) = 0;
+  //! Collects acknowledgements, resends after a reconnect, drains stored results, saves a
+  //! checkpoint whose results are all safe. Returns true while work is outstanding (poll soon).
+  virtual bool pump() = 0;
+  //! True when no result waits anywhere (in flight, stored) and no checkpoint is pending.
+  virtual bool drained() const = 0;
+  //! Shutdown: whether waiting longer can help (false: the output is unreachable).
+  virtual bool can_progress() const = 0;
+  //! Shutdown, after the last pump: results still unacknowledged are stored for the next start
+  //! and the pending checkpoint is saved.
+  virtual void finish() = 0;
+};
+
+}  // namespace streamgate::gateway
