@@ -207,10 +207,11 @@ void MqttClient::schedule_retry() {
 
 void MqttClient::on_connected(void* context, char* /*cause*/) {
   MqttClient* c = self(context);
+  // The count first: whoever sees connected() also sees the connection it belongs to.
+  c->stats_.connects.fetch_add(1, std::memory_order_relaxed);
   c->connected_.store(true, std::memory_order_release);
   c->connecting_.store(false, std::memory_order_release);
   c->backoff_ms_.store(c->options_.broker.reconnect_min.count());
-  c->stats_.connects.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("{}: connected to {} as '{}' (MQTT {}, {} session)", c->options_.name, c->options_.broker.url,
                c->options_.broker.client_id, c->v5() ? "5" : "3.1.1",
                c->options_.broker.clean_session ? "clean" : "persistent");

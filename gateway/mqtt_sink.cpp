@@ -151,7 +151,7 @@ void MqttSink::send(rules::Emission&& e, Delivery delivery) {
     publish_untracked(e);
     return;
   }
-  if (!output_.connected() && count_ != outbox_in_flight_) move_direct_to_outbox();
+  check_connection();
   // Straight out when nothing older waits on disk: the outbox would only add a write and a delete.
   if (output_.connected() && batch_.empty() && outbox_->depth() == 0 && count_ < capacity_) {
     InFlight& f = at(count_);
@@ -193,6 +193,21 @@ void MqttSink::move_direct_to_outbox() {
     count_ = 0;
     outbox_in_flight_ = 0;
     outbox_sent_through_ = outbox_acked_through_;
+  }
+}
+
+void MqttSink::check_connection() {
+  if (!output_.connected()) {
+    if (count_ != outbox_in_flight_) move_direct_to_outbox();
+    return;
+  }
+  // Every entry in flight was published on the connection seen here: a new one means their
+  // PUBACKs may never come.
+  const std::uint64_t connects = output_.stats().connects.load(std::memory_order_relaxed);
+  if (connects != connects_seen_) {
+    connects_seen_ = connects;
+    collect_acks();
+    on_reconnect();
   }
 }
 
@@ -347,15 +362,7 @@ bool MqttSink::pump() {
     probe_state();
     return false;
   }
-  if (!output_.connected()) {
-    if (count_ != outbox_in_flight_) move_direct_to_outbox();
-  } else {
-    const std::uint64_t connects = output_.stats().connects.load(std::memory_order_relaxed);
-    if (connects != connects_seen_) {
-      connects_seen_ = connects;
-      on_reconnect();
-    }
-  }
+  check_connection();
   collect_acks();
   flush_outbox_batch();
   pump_outbox();

@@ -71,6 +71,7 @@ class MqttSink final : public Sink {
   void to_outbox(rules::Emission&& e, bool dedup);
   void flush_outbox_batch();
   void collect_acks();
+  void check_connection();
   void on_reconnect();
   void move_direct_to_outbox();
   void pump_outbox();
