@@ -1,5 +1,6 @@
 // streamgate: entry point. `streamgate [run] [options]` runs the gateway daemon,
-// `streamgate replay ...` and `streamgate check-rules ...` run rules offline.
+// `streamgate replay ...` and `streamgate check-rules ...` run rules offline, `streamgate
+// functions --markdown` prints the function reference.
 #include <signal.h>
 
 #include <cstring>
@@ -17,6 +18,7 @@
 #include "gateway/cluster/cluster_main.h"
 #endif
 #include "gateway/config.h"
+#include "gateway/functions_doc.h"
 #include "gateway/ops_services.h"
 #include "gateway/pipeline.h"
 #include "gateway/replay.h"
@@ -170,6 +172,9 @@ int main(int argc, char** argv) {
     }
     if (args.size() >= 2 && args[1] == "check-rules") {
       return sg::run_check_rules({args.begin() + 2, args.end()}, std::cout, std::cerr);
+    }
+    if (args.size() >= 2 && args[1] == "functions") {
+      return sg::run_functions({args.begin() + 2, args.end()}, std::cout, std::cerr);
     }
     if (args.size() >= 2 && args[1] == "run") args.erase(args.begin() + 1);
     return run_daemon(args);

@@ -14,6 +14,7 @@
 #include "rules/ingest/ingest.h"
 #include "rules/planner/plan.h"
 #include "rules/runtime/rule_runtime.h"
+#include "rules/topic.h"
 #include "rules/window/window.h"
 
 namespace streamgate::rules {
@@ -48,6 +49,8 @@ struct StreamRt {
   std::vector<Value> slots;
   std::unordered_map<std::string, TimeNs> ids;
   std::deque<std::pair<TimeNs, std::string>> id_order;
+  //! Slots of topic() / topic_part() readers: filled per event with the arrival topic.
+  std::vector<std::size_t> topic_slots;
 
   //! A dotted TIMESTAMP / EVENT_ID ('meta.ts') names a nested field: the extractor finds the
   //! top-level object ('meta'), the rest of the path is walked per event. Empty: top level.
@@ -74,6 +77,9 @@ struct StreamRt {
     const std::string id_top = split(d->event_id_field, id_path);
     extractor.build(d->slot_fields, ts_top, id_top);
     slots.assign(d->slot_fields.size(), Value());
+    topic_slots.clear();
+    for (std::size_t i = 0; i < d->slot_fields.size(); ++i)
+      if (d->slot_fields[i] == kTopicField) topic_slots.push_back(i);
   }
 };
 
@@ -135,6 +141,7 @@ struct Engine::Impl : runtime::Output {
   Catalog cat;
   const EmitFn* emit = nullptr;
   TimeNs now = 0;
+  std::string_view topic;  //!< of the message being ingested (valid during on_message)
   //! topic -> matching source streams. Devices reuse a bounded set of topics, so matching
   //! filters once per topic saves work per message; cleared on install and when it grows large.
   struct TopicHash {
@@ -241,12 +248,16 @@ struct Engine::Impl : runtime::Output {
           origin.find_first_not_of("0123456789", slash + 2) == std::string::npos)
         origin.resize(slash);
     }
+    // A reader's topic() is the topic the row was published on.
+    std::string out_topic;
+    if (!s.topic_slots.empty()) out_topic = e.topic;
     if (emit && *emit) (*emit)(std::move(e));
     if (s.def->readers.empty()) return;
     // Rows of a rule are fed to the rules reading it synchronously. The slot buffer is per
     // stream and there are no cycles, so recursion never reuses a buffer that is in use.
     std::vector<Value> slots(s.def->slot_fields.size());
     s.extractor.extract(*row, slots.data());
+    for (std::size_t i : s.topic_slots) slots[i] = Value(out_topic);
     Value whole;
     if (s.def->need_whole) whole = Value(Object(*row));
     for (int r : s.def->readers) {
@@ -313,6 +324,7 @@ struct Engine::Impl : runtime::Output {
     s.extractor.extract(obj, s.slots.data(), &ts_elem, &has_ts, &id_elem, &has_id);
     if (has_ts && !s.ts_path.empty()) has_ts = descend(ts_elem, s.ts_path);
     if (has_id && !s.id_path.empty()) has_id = descend(id_elem, s.id_path);
+    for (std::size_t i : s.topic_slots) s.slots[i].assign_string(topic);
     TimeNs t = now;
     if (!d.timestamp_field.empty()) {
       if (!has_ts || ts_elem.is_null()) return IngestStatus::MissingTimestamp;
@@ -516,6 +528,7 @@ IngestStatus Engine::on_message(std::string_view topic, std::string_view payload
   if (ps != IngestStatus::Ok) return ps;
   im.emit = &emit;
   im.now = now_ns;
+  im.topic = topic;
   IngestStatus result = IngestStatus::Ok;
   auto feed = [&](std::size_t si) {
     if (root.is_object()) {

@@ -29,6 +29,15 @@ FunctionRegistry& FunctionRegistry::global() {
     register_scalar_builtins(r);
     register_aggregate_builtins(r);
     register_stateful_builtins(r);
+    register_forecast_builtins(r);
+    register_math_builtins(r);
+    register_hash_builtins(r);
+    register_json_builtins(r);
+    register_type_builtins(r);
+    register_datetime_builtins(r);
+    register_text_builtins(r);
+    register_array_builtins(r);
+    document_engine_functions(r);
     return r;
   }();
   return registry;
@@ -61,6 +70,25 @@ const AggregateFunction* FunctionRegistry::aggregate(std::string_view name) cons
 
 const StatefulFunction* FunctionRegistry::stateful(std::string_view name) const {
   return lookup(statefuls_, name);
+}
+
+void FunctionRegistry::document(FunctionDoc doc) {
+  auto key = lower(doc.name);
+  docs_.insert_or_assign(std::move(key), std::move(doc));
+}
+
+std::vector<const FunctionDoc*> FunctionRegistry::docs() const {
+  std::vector<const FunctionDoc*> out;
+  out.reserve(docs_.size());
+  for (const auto& [k, d] : docs_) out.push_back(&d);
+  std::sort(out.begin(), out.end(), [](const FunctionDoc* a, const FunctionDoc* b) {
+    return a->family != b->family ? a->family < b->family : a->name < b->name;
+  });
+  return out;
+}
+
+const FunctionDoc* FunctionRegistry::doc(std::string_view name) const {
+  return lookup(docs_, name);
 }
 
 std::vector<std::string> FunctionRegistry::names() const {

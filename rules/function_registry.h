@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <new>
@@ -59,6 +60,9 @@ struct AggregateFunction {
   std::size_t (*heap_bytes)(const void* state) = nullptr;
   //! destroy() does nothing: closing a window of many groups may skip calling it.
   bool trivially_destructible = false;
+  //! The planner appends the row's event time (int64 epoch ns) as an extra last argument
+  //! (forecasts fit values against time); min_args/max_args count the user's arguments only.
+  bool event_time_arg = false;
 };
 
 //! Per-key state for functions evaluated row by row that remember earlier rows:
@@ -78,6 +82,31 @@ struct StatefulFunction {
   std::function<std::unique_ptr<StatefulState>()> create;
 };
 
+//! A documented example: `call` is a SQL expression. Evaluated on `inputs` (message payloads on
+//! topic `devices/d1/telemetry`; none: one empty message) it gives `result` (JSON), for an
+//! aggregate over a window holding all inputs, otherwise on the last input.
+//! tests/unit/rules/function_docs_test.cpp runs every example, so the reference cannot lie.
+struct FunctionExample {
+  FunctionExample(std::string c, std::string r, std::vector<std::string> in = {})
+      : call(std::move(c)), result(std::move(r)), inputs(std::move(in)) {}
+  std::string call;
+  std::string result;
+  std::vector<std::string> inputs;
+};
+
+enum class FunctionKind : std::uint8_t { Scalar, Aggregate, Analytic, Engine };
+
+//! Reference entry of a function (docs/functions.md is generated from these).
+struct FunctionDoc {
+  std::string name;       //!< lower case, as looked up; aliases get their own entry or `aliases`
+  std::string family;     //!< section of the reference: "math", "hash", "json", ...
+  FunctionKind kind = FunctionKind::Scalar;
+  std::string signature;  //!< "sha256(text) -> text"
+  std::string description;
+  std::vector<FunctionExample> examples;
+  std::vector<std::string> aliases;
+};
+
 class FunctionRegistry {
  public:
   //! The registry with every built-in function; shared, read-only after start-up.
@@ -93,7 +122,14 @@ class FunctionRegistry {
   //! and optionally `std::size_t heap_bytes() const` and `void save_cbor(std::vector<std::uint8_t>&)
   //! const` (save() as CBOR, without nlohmann nodes: for the states of many groups).
   template <class State>
-  void register_aggregate(std::string name, int min_args, int max_args);
+  void register_aggregate(std::string name, int min_args, int max_args,
+                          bool event_time_arg = false);
+
+  //! Adds (or replaces) the reference entry of a function.
+  void document(FunctionDoc doc);
+  //! Reference entries sorted by family, then name.
+  std::vector<const FunctionDoc*> docs() const;
+  const FunctionDoc* doc(std::string_view name) const;
 
   //! Lookups are case-insensitive; nullptr when unknown.
   const ScalarFunction* scalar(std::string_view name) const;
@@ -106,6 +142,7 @@ class FunctionRegistry {
   std::unordered_map<std::string, ScalarFunction> scalars_;
   std::unordered_map<std::string, AggregateFunction> aggregates_;
   std::unordered_map<std::string, StatefulFunction> statefuls_;
+  std::unordered_map<std::string, FunctionDoc> docs_;
 };
 
 namespace detail {
@@ -122,9 +159,11 @@ struct has_save_cbor<S, std::void_t<decltype(std::declval<const S&>().save_cbor(
 }  // namespace detail
 
 template <class State>
-void FunctionRegistry::register_aggregate(std::string name, int min_args, int max_args) {
+void FunctionRegistry::register_aggregate(std::string name, int min_args, int max_args,
+                                          bool event_time_arg) {
   AggregateFunction f;
   f.name = std::move(name);
+  f.event_time_arg = event_time_arg;
   f.min_args = min_args;
   f.max_args = max_args;
   f.state_size = sizeof(State);
@@ -160,5 +199,17 @@ void FunctionRegistry::register_aggregate(std::string name, int min_args, int ma
 void register_scalar_builtins(FunctionRegistry& r);
 void register_aggregate_builtins(FunctionRegistry& r);
 void register_stateful_builtins(FunctionRegistry& r);
+//! Forecasts (rules/functions/forecast.cpp): forecast_linear, forecast_holt, time_to_threshold.
+void register_forecast_builtins(FunctionRegistry& r);
+//! Families added for users of StreamSQL / eKuiper, one file each in rules/functions/.
+void register_math_builtins(FunctionRegistry& r);
+void register_hash_builtins(FunctionRegistry& r);
+void register_json_builtins(FunctionRegistry& r);
+void register_type_builtins(FunctionRegistry& r);
+void register_datetime_builtins(FunctionRegistry& r);
+void register_text_builtins(FunctionRegistry& r);
+void register_array_builtins(FunctionRegistry& r);
+//! Reference entries of the functions the planner implements itself (window_start, topic(), ...).
+void document_engine_functions(FunctionRegistry& r);
 
 }  // namespace streamgate::rules

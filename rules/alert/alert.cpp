@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rules/topic.h"
+
 namespace streamgate::rules::alert {
 namespace {
 
@@ -107,18 +109,8 @@ void AlertMachine::erase_key(Keys::iterator it) {
 
 std::string AlertMachine::topic_segment(const Value& key) {
   std::string s;
-  if (key.is_null()) return "_";
-  if (key.is_array()) {
-    for (const Value& part : key.as_array()) {
-      if (!s.empty()) s += '_';
-      s += part.to_text();
-    }
-  } else {
-    s = key.to_text();
-  }
-  for (char& c : s)
-    if (c == '/' || c == '+' || c == '#' || c == '\0') c = '_';
-  return s.empty() ? "_" : s;
+  append_topic_level(s, key);
+  return s;
 }
 
 void AlertMachine::observe(const Value& key, bool condition, Value values, TimeNs t,

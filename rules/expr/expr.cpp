@@ -410,7 +410,9 @@ const Value& eval(const Node& n, Ctx& c, Value& tmp) {
     case NodeKind::WindowEnd:
       if (!c.has_window) return kNull;
       return set(tmp, Value(format_rfc3339(c.window_end)));
-    case NodeKind::EventTime: return set(tmp, Value(format_rfc3339(c.event_time)));
+    case NodeKind::EventTime:
+      if (n.index == 1) return set(tmp, Value(static_cast<std::int64_t>(c.event_time)));
+      return set(tmp, Value(format_rfc3339(c.event_time)));
     case NodeKind::Now: return set(tmp, Value(format_rfc3339(c.now)));
     case NodeKind::Navigate: return c.nav ? set(tmp, c.nav->navigate(n, c)) : kNull;
   }

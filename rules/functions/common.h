@@ -3,6 +3,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <regex>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,14 +16,61 @@
 #include "rules/time_util.h"
 #include "rules/value.h"
 
-namespace streamgate::rules {
-class FunctionRegistry;
-}
+#include "rules/function_registry.h"
 
 namespace streamgate::rules::fn {
 
 //! Anomaly-detection functions (anomaly.cpp), registered by register_stateful_builtins.
 void register_anomaly_builtins(FunctionRegistry& r);
+
+// ---- shared helpers defined in scalar.cpp --------------------------------------------------
+
+//! A UTC calendar breakdown of a time.
+struct Civil {
+  std::int64_t year;
+  unsigned month, day;
+  int hour, minute, second;
+  std::int64_t nanos;
+  std::int64_t days;  // since 1970-01-01
+};
+Civil civil(TimeNs t);
+//! Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
+//! time_arg, also accepting numeric text ("1700000000000").
+std::optional<TimeNs> any_time(const Value& v);
+//! A whole decimal number (int when it fits, else double), blanks around allowed.
+std::optional<Value> parse_number(std::string_view s);
+Value to_number(const Value& v);
+Value to_bigint(const Value& v);
+std::size_t utf8_length(std::string_view s);
+std::vector<std::string_view> utf8_chars(std::string_view s);
+//! A compiled ECMAScript regex from a per-thread cache; nullptr for an invalid pattern.
+std::shared_ptr<const std::regex> compiled_regex(const std::string& pattern);
+//! Longest subject a regex function accepts: libstdc++'s matcher recurses per character, so a
+//! long input could exhaust the stack. Longer inputs give NULL.
+inline constexpr std::size_t kMaxRegexInput = 64 * 1024;
+
+//! Registers a scalar under `name` and its aliases, with its reference entry (examples are run by
+//! tests/unit/rules/function_docs_test.cpp).
+inline void add_documented(FunctionRegistry& r, std::string family, std::string name,
+                           std::vector<std::string> aliases, int min_args, int max_args,
+                           std::string signature, std::string description,
+                           std::vector<FunctionExample> examples, std::function<Value(Args)> call) {
+  r.add_scalar({name, min_args, max_args, call});
+  for (const auto& alias : aliases) r.add_scalar({alias, min_args, max_args, call});
+  r.document({std::move(name), std::move(family), FunctionKind::Scalar, std::move(signature),
+              std::move(description), std::move(examples), std::move(aliases)});
+}
+
+//! SQL NULL propagation: true when any argument is NULL.
+inline bool any_null(Args a) {
+  for (std::size_t i = 0; i < a.size; ++i)
+    if (a[i].is_null()) return true;
+  return false;
+}
+
+//! Finite doubles only: NaN and infinities are SQL errors, here NULL.
+inline Value finite(double d) { return std::isfinite(d) ? Value(d) : Value(); }
 
 //! An integer argument: ints, or doubles holding an integral value (2.0). Anything else: none.
 inline std::optional<std::int64_t> int_arg(const Value& v) {

@@ -23,6 +23,18 @@ namespace streamgate::rules {
 
 namespace {
 
+using fn::any_null;
+using fn::any_time;
+using fn::Civil;
+using fn::civil;
+using fn::compiled_regex;
+using fn::days_from_civil;
+using fn::parse_number;
+using fn::to_bigint;
+using fn::to_number;
+using fn::utf8_chars;
+using fn::utf8_length;
+using fn::finite;
 using fn::int_arg;
 using fn::num_arg;
 using fn::time_arg;
@@ -34,14 +46,6 @@ void add(FunctionRegistry& r, std::initializer_list<const char*> names, int min_
   for (const char* name : names) r.add_scalar({name, min_args, max_args, call});
 }
 
-bool any_null(Args a) {
-  for (std::size_t i = 0; i < a.size; ++i)
-    if (a[i].is_null()) return true;
-  return false;
-}
-
-//! Finite doubles only: NaN and infinities (sqrt(-1), exp(1000)) are SQL errors, here NULL.
-Value finite(double d) { return std::isfinite(d) ? Value(d) : Value(); }
 
 //! Integral doubles become ints when they fit (floor(2.5) -> 2), so outputs read naturally.
 Value integral(double d) {
@@ -217,11 +221,6 @@ void register_math(FunctionRegistry& r) {
 
 bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
-std::size_t utf8_length(std::string_view s) {
-  std::size_t n = 0;
-  for (char c : s) n += !is_continuation(c);
-  return n;
-}
 
 //! Byte offset of code point `index` (0-based); s.size() when beyond the end.
 std::size_t utf8_offset(std::string_view s, std::size_t index) {
@@ -234,17 +233,6 @@ std::size_t utf8_offset(std::string_view s, std::size_t index) {
   return pos;
 }
 
-std::vector<std::string_view> utf8_chars(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t pos = 0;
-  while (pos < s.size()) {
-    std::size_t end = pos + 1;
-    while (end < s.size() && is_continuation(s[end])) ++end;
-    out.push_back(s.substr(pos, end - pos));
-    pos = end;
-  }
-  return out;
-}
 
 Value trim_fn(Args a, bool left, bool right) {
   if (any_null(a) || !a[0].is_string()) return {};
@@ -357,29 +345,13 @@ Value indexof_fn(Args a) {
   return static_cast<std::int64_t>(utf8_length(std::string_view(s).substr(0, hit)) + 1);
 }
 
-//! Compiled patterns, per thread (each worker has its own): rules use a handful of constant
-//! patterns, so a small cache makes regexp_matches cost one search, not one compile.
-std::shared_ptr<const std::regex> compiled(const std::string& pattern) {
-  thread_local std::unordered_map<std::string, std::shared_ptr<const std::regex>> cache;
-  if (auto it = cache.find(pattern); it != cache.end()) return it->second;
-  if (cache.size() >= 256) cache.clear();  // patterns built from data must not grow it forever
-  std::shared_ptr<const std::regex> re;
-  try {
-    re = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
-  } catch (const std::exception&) {
-    re = nullptr;  // an invalid pattern gives NULL, and is remembered as invalid
-  }
-  cache.emplace(pattern, re);
-  return re;
-}
 
-// libstdc++'s regex matcher recurses per character; very long inputs could exhaust the stack.
-constexpr std::size_t kMaxRegexInput = 64 * 1024;
+using fn::kMaxRegexInput;
 
 Value regexp_matches_fn(Args a) {
   if (any_null(a) || !a[0].is_string() || !a[1].is_string()) return {};
   if (a[0].as_string().size() > kMaxRegexInput) return {};
-  auto re = compiled(a[1].as_string());
+  auto re = compiled_regex(a[1].as_string());
   if (!re) return {};
   try {
     return std::regex_search(a[0].as_string(), *re);
@@ -391,7 +363,7 @@ Value regexp_matches_fn(Args a) {
 Value regexp_replace_fn(Args a) {
   if (any_null(a) || !a[0].is_string() || !a[1].is_string() || !a[2].is_string()) return {};
   if (a[0].as_string().size() > kMaxRegexInput) return {};
-  auto re = compiled(a[1].as_string());
+  auto re = compiled_regex(a[1].as_string());
   if (!re) return {};
   try {
     return std::regex_replace(a[0].as_string(), *re, a[2].as_string());
@@ -409,7 +381,7 @@ Value regexp_extract_fn(Args a) {
     group = *g;
   }
   if (a[0].as_string().size() > kMaxRegexInput) return {};
-  auto re = compiled(a[1].as_string());
+  auto re = compiled_regex(a[1].as_string());
   if (!re) return {};
   try {
     std::smatch m;
@@ -487,38 +459,8 @@ void register_strings(FunctionRegistry& r) {
 
 // ---- conditional and conversion ---------------------------------------------------------
 
-std::optional<Value> parse_number(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  if (s.empty()) return std::nullopt;
-  std::string_view digits = s.front() == '+' ? s.substr(1) : s;
-  std::int64_t i;
-  auto ri = std::from_chars(digits.data(), digits.data() + digits.size(), i);
-  if (ri.ec == std::errc() && ri.ptr == digits.data() + digits.size()) return Value(i);
-  double d;
-  auto rd = std::from_chars(digits.data(), digits.data() + digits.size(), d);
-  if (rd.ec == std::errc() && rd.ptr == digits.data() + digits.size() && std::isfinite(d))
-    return Value(d);
-  return std::nullopt;
-}
 
-Value to_number(const Value& v) {
-  if (v.is_number()) return v;
-  if (v.is_bool()) return std::int64_t{v.as_bool() ? 1 : 0};
-  if (v.is_string()) {
-    if (auto n = parse_number(v.as_string())) return *n;
-  }
-  return {};
-}
 
-Value to_bigint(const Value& v) {
-  const Value n = to_number(v);
-  if (n.is_int() || n.is_null()) return n;
-  // Truncation toward zero, like SQLite's CAST (the oracle the tests compare with).
-  const double d = std::trunc(n.as_double_exact());
-  if (!std::isfinite(d) || d < -9.2e18 || d > 9.2e18) return {};
-  return static_cast<std::int64_t>(d);
-}
 
 Value to_boolean(const Value& v) {
   if (v.is_bool()) return v;
@@ -574,53 +516,9 @@ void register_conditional(FunctionRegistry& r) {
 
 // ---- time (UTC; inputs are RFC 3339 text or epoch numbers) --------------------------------
 
-struct Civil {
-  std::int64_t year;
-  unsigned month, day;
-  int hour, minute, second;
-  std::int64_t nanos;
-  std::int64_t days;  // since 1970-01-01
-};
 
-// Howard Hinnant's civil-date algorithms (time_util.cpp keeps its copy private).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
 
-Civil civil(TimeNs t) {
-  Civil c{};
-  const TimeNs secs = floor_div(t, kNsPerSec);
-  c.nanos = t - secs * kNsPerSec;
-  c.days = floor_div(secs, 86400);
-  const std::int64_t sod = secs - c.days * 86400;
-  c.hour = static_cast<int>(sod / 3600);
-  c.minute = static_cast<int>((sod / 60) % 60);
-  c.second = static_cast<int>(sod % 60);
-  std::int64_t z = c.days + 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  c.day = doy - (153 * mp + 2) / 5 + 1;
-  c.month = mp < 10 ? mp + 3 : mp - 9;
-  c.year = static_cast<std::int64_t>(yoe) + era * 400 + (c.month <= 2);
-  return c;
-}
 
-//! Time arguments also accept numeric text ("1700000000000"), common in CSV-ish payloads.
-std::optional<TimeNs> any_time(const Value& v) {
-  if (auto t = time_arg(v)) return t;
-  if (v.is_string()) {
-    if (auto n = parse_number(v.as_string())) return time_arg(*n);
-  }
-  return std::nullopt;
-}
 
 template <class F>
 std::function<Value(Args)> time_part(F part) {
@@ -796,6 +694,118 @@ void register_collections(FunctionRegistry& r) {
 }
 
 }  // namespace
+
+// Shared with the other families (declared in common.h).
+namespace fn {
+
+std::size_t utf8_length(std::string_view s) {
+  std::size_t n = 0;
+  for (char c : s) n += !is_continuation(c);
+  return n;
+}
+
+std::vector<std::string_view> utf8_chars(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    std::size_t end = pos + 1;
+    while (end < s.size() && is_continuation(s[end])) ++end;
+    out.push_back(s.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+//! Compiled patterns, per thread (each worker has its own): rules use a handful of constant
+//! patterns, so a small cache makes regexp_matches cost one search, not one compile.
+std::shared_ptr<const std::regex> compiled_regex(const std::string& pattern) {
+  thread_local std::unordered_map<std::string, std::shared_ptr<const std::regex>> cache;
+  if (auto it = cache.find(pattern); it != cache.end()) return it->second;
+  if (cache.size() >= 256) cache.clear();  // patterns built from data must not grow it forever
+  std::shared_ptr<const std::regex> re;
+  try {
+    re = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
+  } catch (const std::exception&) {
+    re = nullptr;  // an invalid pattern gives NULL, and is remembered as invalid
+  }
+  cache.emplace(pattern, re);
+  return re;
+}
+
+std::optional<Value> parse_number(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  if (s.empty()) return std::nullopt;
+  std::string_view digits = s.front() == '+' ? s.substr(1) : s;
+  std::int64_t i;
+  auto ri = std::from_chars(digits.data(), digits.data() + digits.size(), i);
+  if (ri.ec == std::errc() && ri.ptr == digits.data() + digits.size()) return Value(i);
+  double d;
+  auto rd = std::from_chars(digits.data(), digits.data() + digits.size(), d);
+  if (rd.ec == std::errc() && rd.ptr == digits.data() + digits.size() && std::isfinite(d))
+    return Value(d);
+  return std::nullopt;
+}
+
+Value to_number(const Value& v) {
+  if (v.is_number()) return v;
+  if (v.is_bool()) return std::int64_t{v.as_bool() ? 1 : 0};
+  if (v.is_string()) {
+    if (auto n = parse_number(v.as_string())) return *n;
+  }
+  return {};
+}
+
+Value to_bigint(const Value& v) {
+  const Value n = to_number(v);
+  if (n.is_int() || n.is_null()) return n;
+  // Truncation toward zero, like SQLite's CAST (the oracle the tests compare with).
+  const double d = std::trunc(n.as_double_exact());
+  if (!std::isfinite(d) || d < -9.2e18 || d > 9.2e18) return {};
+  return static_cast<std::int64_t>(d);
+}
+
+// Howard Hinnant's civil-date algorithms (time_util.cpp keeps its copy private).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+Civil civil(TimeNs t) {
+  Civil c{};
+  const TimeNs secs = floor_div(t, kNsPerSec);
+  c.nanos = t - secs * kNsPerSec;
+  c.days = floor_div(secs, 86400);
+  const std::int64_t sod = secs - c.days * 86400;
+  c.hour = static_cast<int>(sod / 3600);
+  c.minute = static_cast<int>((sod / 60) % 60);
+  c.second = static_cast<int>(sod % 60);
+  std::int64_t z = c.days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  c.day = doy - (153 * mp + 2) / 5 + 1;
+  c.month = mp < 10 ? mp + 3 : mp - 9;
+  c.year = static_cast<std::int64_t>(yoe) + era * 400 + (c.month <= 2);
+  return c;
+}
+
+//! Time arguments also accept numeric text ("1700000000000"), common in CSV-ish payloads.
+std::optional<TimeNs> any_time(const Value& v) {
+  if (auto t = time_arg(v)) return t;
+  if (v.is_string()) {
+    if (auto n = parse_number(v.as_string())) return time_arg(*n);
+  }
+  return std::nullopt;
+}
+
+}  // namespace fn
 
 void register_scalar_builtins(FunctionRegistry& r) {
   register_math(r);

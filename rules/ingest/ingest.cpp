@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "rules/topic.h"
+
 namespace streamgate::rules::ingest {
 
 static_assert(kJsonPadding == simdjson::SIMDJSON_PADDING, "engine.h promises simdjson's padding");
@@ -74,7 +76,9 @@ void FieldExtractor::build(const std::vector<std::string>& slot_fields,
     if (slot < 0) t.insert(t.begin(), slot);
     else t.push_back(slot);
   };
-  for (std::size_t i = 0; i < slot_fields.size(); ++i) add(slot_fields[i], static_cast<int>(i));
+  // The topic pseudo-field is filled by the engine, never from a payload key.
+  for (std::size_t i = 0; i < slot_fields.size(); ++i)
+    if (slot_fields[i] != kTopicField) add(slot_fields[i], static_cast<int>(i));
   if (!timestamp_field.empty()) add(timestamp_field, -1);
   if (!id_field.empty()) add(id_field, -2);
   seen_in_.assign(names_.size(), 0);

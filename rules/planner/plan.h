@@ -16,6 +16,7 @@
 #include "rules/alert/alert.h"
 #include "rules/pattern/automaton.h"
 #include "rules/pattern/matcher.h"
+#include "rules/topic.h"
 
 namespace streamgate::rules::plan {
 
@@ -117,6 +118,8 @@ struct RulePlan {
   int stream = -1;       //!< stream index read
   int out_stream = -1;   //!< stream index of this rule's output
   std::string topic;
+  //! TOPIC with {column} placeholders, filled per output row (when has_placeholders()).
+  TopicTemplate topic_template;
   std::string late_topic;
   int qos = 0;
   bool retain = false;

@@ -9,6 +9,7 @@
 
 #include "rules/ast.h"
 #include "rules/planner/plan.h"
+#include "rules/topic.h"
 
 namespace streamgate::rules::plan {
 
@@ -57,7 +58,7 @@ bool is_window_name(const std::string& l) {
 
 bool is_engine_function(const std::string& l) {
   return l == "window_start" || l == "window_end" || l == "event_time" || l == "ts" ||
-         l == "now";
+         l == "now" || l == "topic" || l == "topic_part" || l == "meta";
 }
 
 //! Canonical text of an expression: structural equality (GROUP BY key vs SELECT item).
@@ -117,11 +118,14 @@ std::optional<TimeNs> duration_value(const Value& v) {
 
 enum class FnClass { Unknown, Engine, Window, Aggregate, Stateful, Scalar };
 
-FnClass classify(const FunctionRegistry& reg, const ast::Expr& call) {
+//! `windowed`: the rule has a window. A name that is both an aggregate and an analytic function
+//! (the forecasts) is the analytic one outside windows and with OVER (PARTITION BY ...).
+FnClass classify(const FunctionRegistry& reg, const ast::Expr& call, bool windowed = true) {
   const std::string l = lower(call.name);
   if (is_engine_function(l)) return FnClass::Engine;
   if (is_window_name(l)) return FnClass::Window;
   const auto* agg = reg.aggregate(l);
+  if (agg && (!windowed || !call.partition_by.empty()) && reg.stateful(l)) return FnClass::Stateful;
   const auto* sc = reg.scalar(l);
   if (agg && sc) {
     // Both exist (e.g. a variadic scalar max): the aggregate wins when the arity fits it.
@@ -136,10 +140,10 @@ FnClass classify(const FunctionRegistry& reg, const ast::Expr& call) {
   return FnClass::Unknown;
 }
 
-bool contains_aggregate(const FunctionRegistry& reg, const ast::Expr& e) {
-  if (e.kind == ast::ExprKind::Call && classify(reg, e) == FnClass::Aggregate) return true;
+bool contains_aggregate(const FunctionRegistry& reg, const ast::Expr& e, bool windowed = true) {
+  if (e.kind == ast::ExprKind::Call && classify(reg, e, windowed) == FnClass::Aggregate) return true;
   for (const auto& c : e.children)
-    if (c && contains_aggregate(reg, *c)) return true;
+    if (c && contains_aggregate(reg, *c, windowed)) return true;
   return false;
 }
 
@@ -213,6 +217,7 @@ class RuleBuilder {
 
   NodePtr compile(const ast::Expr& e, const Mode& m);
   NodePtr compile_call(const ast::Expr& e, const Mode& m);
+  NodePtr compile_topic_call(const ast::Expr& e, const Mode& m);
   void parse_window(const ast::Expr& e);
   void build_match(const ast::MatchRecognize& mr);
   bool compile_nav_call(const ast::Expr& e, const Mode& m, NodePtr& out);
@@ -355,13 +360,52 @@ void RuleBuilder::parse_window(const ast::Expr& e) {
   rp_.window = w;
 }
 
+//! topic(), meta(topic) (eKuiper's spelling) and topic_part(n): the arrival topic is a
+//! pseudo-field of the row (kTopicField), so it is remembered for windows like any field.
+NodePtr RuleBuilder::compile_topic_call(const ast::Expr& e, const Mode& m) {
+  const std::string l = lower(e.name);
+  const std::size_t argc = e.children.size();
+  if (l == "meta" && (argc != 1 || e.children[0]->kind != ast::ExprKind::Column ||
+                      lower(e.children[0]->name) != "topic")) {
+    ctx_.error(e.pos, "meta() supports only meta(topic)");
+    return nullptr;
+  }
+  if (l == "topic" && argc != 0) {
+    ctx_.error(e.pos, "function topic() expects 0 arguments, got " + std::to_string(argc));
+    return nullptr;
+  }
+  if (l == "topic_part" && argc != 1) {
+    ctx_.error(e.pos, "function topic_part() expects 1 argument (the 1-based level), got " +
+                          std::to_string(argc));
+    return nullptr;
+  }
+  if (match_cols_) {
+    ctx_.error(e.pos, l + "() is not available on the rows of MATCH_RECOGNIZE");
+    return nullptr;
+  }
+  auto slot = make(NodeKind::Slot);
+  const int f = field(std::string(kTopicField));
+  slot->index = m.output ? last_row_field(f) : f;
+  if (l != "topic_part") return slot;
+  auto level = compile(*e.children[0], m);
+  if (!level) return nullptr;
+  auto n = make(NodeKind::Scalar);
+  n->scalar = reg_.scalar("split_part");
+  auto sep = make(NodeKind::Const);
+  sep->constant = Value("/");
+  n->children.push_back(std::move(slot));
+  n->children.push_back(std::move(sep));
+  n->children.push_back(std::move(level));
+  return n;
+}
+
 NodePtr RuleBuilder::compile_call(const ast::Expr& e, const Mode& m) {
   if (nav_) {
     NodePtr nav;
     if (compile_nav_call(e, m, nav)) return nav;
   }
   const std::string l = lower(e.name);
-  const FnClass cls = classify(reg_, e);
+  const FnClass cls = classify(reg_, e, rp_.windowed());
   const int argc = static_cast<int>(e.children.size());
   auto check_arity = [&](int lo, int hi) {
     if (argc < lo || (hi >= 0 && argc > hi)) {
@@ -394,6 +438,7 @@ NodePtr RuleBuilder::compile_call(const ast::Expr& e, const Mode& m) {
       ctx_.error(e.pos, "window function " + e.name + "() is only allowed in GROUP BY");
       return nullptr;
     case FnClass::Engine: {
+      if (l == "topic" || l == "topic_part" || l == "meta") return compile_topic_call(e, m);
       if (!check_arity(0, 0)) return nullptr;
       if (l == "window_start" || l == "window_end") {
         if (!rp_.windowed()) {
@@ -434,6 +479,11 @@ NodePtr RuleBuilder::compile_call(const ast::Expr& e, const Mode& m) {
           auto n = compile(*c, am);
           if (!n) return nullptr;
           spec.args.push_back(std::move(n));
+        }
+        if (fn->event_time_arg) {
+          auto t = make(NodeKind::EventTime);
+          t->index = 1;  // epoch ns, not text
+          spec.args.push_back(std::move(t));
         }
       }
       if (e.filter) {
@@ -666,10 +716,10 @@ void RuleBuilder::build(const ast::Select& sel) {
   if (ctx_.errors->size() != errors_before) return;
   bool has_agg = false;
   for (const auto& it : sel.items)
-    if (it.expr && contains_aggregate(reg_, *it.expr)) has_agg = true;
-  if (sel.having && contains_aggregate(reg_, *sel.having)) has_agg = true;
+    if (it.expr && contains_aggregate(reg_, *it.expr, rp_.windowed())) has_agg = true;
+  if (sel.having && contains_aggregate(reg_, *sel.having, rp_.windowed())) has_agg = true;
   for (const auto& o : sel.order_by)
-    if (o.expr && contains_aggregate(reg_, *o.expr)) has_agg = true;
+    if (o.expr && contains_aggregate(reg_, *o.expr, rp_.windowed())) has_agg = true;
 
   Mode row;
   row.clause = "GROUP BY";
@@ -893,6 +943,11 @@ bool RuleBuilder::compile_nav_call(const ast::Expr& e, const Mode& m, NodePtr& o
     return true;
   }
   if (cls != FnClass::Aggregate) return false;
+  if (reg_.aggregate(l)->event_time_arg) {
+    ctx_.error(e.pos, l + "() is not allowed in MATCH_RECOGNIZE");
+    out = nullptr;
+    return true;
+  }
   // An aggregate over the rows of one variable (or of the whole match): sum(B.amount).
   if (e.distinct || e.filter) {
     ctx_.error(e.pos, "DISTINCT and FILTER are not supported in MATCH_RECOGNIZE aggregates");
@@ -1128,6 +1183,8 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
   std::unique_ptr<AlertPlan> ap;
   const ast::Option* key_opt = nullptr;
   const ast::Option* expire_opt = nullptr;
+  const ast::Option* topic_opt = nullptr;
+  bool late_topic_given = false;
   if (is_alert) {
     ap = std::make_unique<AlertPlan>();
     ap->options.name = st.name;
@@ -1149,12 +1206,13 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
       ctx.error(o.pos, "an alert publishes its per-key state retained by itself; RETAIN is not an alert option");
     } else if (o.key == "TOPIC") {
       have_topic = opt_string(ctx, o, rp.topic);
+      if (have_topic) topic_opt = &o;
     } else if (o.key == "QOS") {
       opt_qos(ctx, o, rp.qos);
     } else if (o.key == "RETAIN") {
       opt_bool(ctx, o, rp.retain);
     } else if (o.key == "LATE_TOPIC") {
-      opt_string(ctx, o, rp.late_topic);
+      late_topic_given = opt_string(ctx, o, rp.late_topic);
     } else if (o.key == "STATE_TTL") {
       opt_duration(ctx, o, rp.state_ttl);
     } else if (o.key == "DELIVERY") {
@@ -1188,6 +1246,19 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
   if (rp.stream >= 0) b.set_timestamp_field(plan.streams[static_cast<std::size_t>(rp.stream)].timestamp_field);
   const std::size_t errors_before = ctx.errors->size();
   b.build(sel);
+  if (topic_opt && ctx.errors->size() == errors_before) {
+    std::vector<std::string> columns;
+    for (const auto& item : rp.items) columns.push_back(item.star ? std::string("\0*", 2) : item.name);
+    if (auto err = rp.topic_template.parse(rp.topic, columns)) {
+      ctx.error(topic_opt->pos, "option TOPIC: " + *err);
+    } else if (rp.topic_template.has_placeholders()) {
+      if (is_alert)
+        ctx.error(topic_opt->pos, "option TOPIC: an alert's topic cannot hold placeholders; its "
+                                  "per-key state is already published on <topic>/<key>");
+      // Late rows are input events, not output rows: they have nothing to fill a template with.
+      if (!late_topic_given) rp.late_topic = "streamgate/rules/" + st.name + "/late";
+    }
+  }
   if (is_alert && ctx.errors->size() == errors_before) {
     // The condition decides raise / clear instead of filtering: WHERE of a per-event rule,
     // HAVING of a windowed one (whose WHERE still filters the events).

@@ -633,7 +633,8 @@ void RuleRuntime::send_row(std::string&& payload, std::string&& id, const Value*
   Emission e;
   e.kind = EmissionKind::Result;
   e.rule = plan_->name;
-  e.topic = plan_->topic;
+  if (plan_->topic_template.has_placeholders()) plan_->topic_template.fill(values, e.topic);
+  else e.topic = plan_->topic;
   e.qos = plan_->qos;
   e.retain = plan_->retain;
   e.emission_index = index;
@@ -995,7 +996,10 @@ void RuleRuntime::emit_rows(std::vector<PendingRow>& rows, TimeNs event_time, Ou
     Emission e;
     e.kind = EmissionKind::Result;
     e.rule = plan_->name;
-    e.topic = plan_->topic;
+    if (plan_->topic_template.has_placeholders())
+      plan_->topic_template.fill(rows[i].values.data(), e.topic);
+    else
+      e.topic = plan_->topic;
     e.qos = plan_->qos;
     e.retain = plan_->retain;
     e.emission_index = index;

@@ -1,0 +1,1 @@
+@include ../../../etc/examples/forecast_battery.sql
