@@ -161,7 +161,12 @@ std::optional<TimeNs> parse_pattern(std::string_view s, std::string_view p) {
       minute > 59 || second > 59)
     return std::nullopt;
   const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  return ((days * 86400 + hour * 3600 + minute * 60 + second) * 1000 + milli) * kNsPerMs;
+  const std::int64_t millis = (days * 86400 + hour * 3600 + minute * 60 + second) * 1000 + milli;
+  // Years 0-9999 fit the milliseconds; nanoseconds only cover 1677-2262.
+  TimeNs out;
+  if (__builtin_mul_overflow(millis, kNsPerMs, &out) || out < kMinEventTime || out > kMaxEventTime)
+    return std::nullopt;
+  return out;
 }
 
 //! A signed duration: "-2h", "90s", "1d", or seconds.
@@ -200,9 +205,16 @@ std::optional<TimeNs> add_checked(TimeNs t, TimeNs d) {
   return out;
 }
 
+//! A time within the event-time range, where day arithmetic cannot overflow.
+std::optional<TimeNs> bounded_time(const Value& v) {
+  auto t = any_time(v);
+  if (!t || *t < kMinEventTime || *t > kMaxEventTime) return std::nullopt;
+  return t;
+}
+
 std::function<Value(Args)> civil_part(std::int64_t (*f)(const Civil&)) {
   return [f](Args a) -> Value {
-    auto t = any_time(a[0]);
+    auto t = bounded_time(a[0]);
     if (!t) return {};
     return f(civil(*t));
   };
@@ -302,7 +314,7 @@ void register_datetime_builtins(FunctionRegistry& r) {
                  "Midnight (UTC) starting the last day of the time's month.",
                  {{"format_date(last_day('2024-02-10T08:00:00Z'), 'yyyy-MM-dd')", "\"2024-02-29\""}},
                  [](Args a) -> Value {
-                   auto t = any_time(a[0]);
+                   auto t = bounded_time(a[0]);
                    if (!t) return {};
                    const Civil c = civil(*t);
                    return ms(days_from_civil(c.year, c.month, days_in_month(c.year, c.month)) *

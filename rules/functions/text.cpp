@@ -2,6 +2,7 @@
 // string functions. Positions and lengths count UTF-8 code points. Regular expressions are
 // std::regex (ECMAScript); inputs longer than fn::kMaxRegexInput (64 KiB) give NULL because
 // libstdc++'s matcher recurses per character, and results are bounded (kMaxParts, kMaxBuilt).
+#include <limits>
 #include <string>
 
 #include "rules/function_registry.h"
@@ -43,7 +44,10 @@ std::function<Value(Args)> part_fn(bool zero_based) {
     auto n = fn::int_arg(a[2]);
     if (!n) return {};
     std::int64_t k = *n;
-    if (zero_based && k >= 0) ++k;
+    if (zero_based && k >= 0) {
+      if (k == std::numeric_limits<std::int64_t>::max()) return {};
+      ++k;
+    }
     return nth_part(a[0].as_string(), a[1].as_string(), k);
   };
 }
