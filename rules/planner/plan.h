@@ -46,12 +46,20 @@ struct StreamDef {
   std::vector<int> readers;              //!< rule indexes reading FROM this stream
 };
 
-enum class WindowKind : std::uint8_t { None, Tumbling, Sliding, Session, Counting };
+enum class WindowKind : std::uint8_t {
+  None,
+  Tumbling,
+  Sliding,   //!< hopping: fixed windows of `size` every `slide`
+  Session,
+  Counting,
+  PerEvent,  //!< one window per event t: [t - size, t], or [t - size, t + delay) with a delay
+};
 
 struct WindowSpec {
   WindowKind kind = WindowKind::None;
   TimeNs size = 0;          //!< tumbling / sliding size
   TimeNs slide = 0;         //!< sliding hop
+  TimeNs delay = 0;         //!< per-event window: how long after its event it closes
   TimeNs gap = 0;           //!< session gap
   TimeNs max_duration = 0;  //!< session max duration (0: none)
   std::int64_t count = 0;   //!< counting window size

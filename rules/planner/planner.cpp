@@ -53,7 +53,8 @@ std::string lower(std::string_view s) {
 
 bool is_window_name(const std::string& l) {
   return l == "tumblingwindow" || l == "slidingwindow" || l == "hoppingwindow" ||
-         l == "sessionwindow" || l == "countingwindow" || l == "countwindow";
+         l == "sessionwindow" || l == "countingwindow" || l == "countwindow" ||
+         l == "pereventslidingwindow";
 }
 
 bool is_engine_function(const std::string& l) {
@@ -277,13 +278,21 @@ void RuleBuilder::parse_window(const ast::Expr& e) {
     w.size = *d;
     w.slide = *d;
     if (too_many()) return;
-  } else if (l == "slidingwindow" && n > 0 && is_unit_arg(*e.children[0])) {
-    // eKuiper's SLIDINGWINDOW(unit, size[, delay]) is a window per event, not a hop: reading it
-    // as SlidingWindow(size, slide) would silently change its meaning (issue 16).
-    ctx_.error(e.pos, l + "(unit, size[, delay]) is eKuiper's per-event sliding window, which is "
-                          "not supported; for windows of size S every H write HoppingWindow(unit, S, H) "
-                          "or SlidingWindow('Ss', 'Hs')");
-    return;
+  } else if ((l == "slidingwindow" && n > 0 && is_unit_arg(*e.children[0])) ||
+             l == "pereventslidingwindow") {
+    // eKuiper's SLIDINGWINDOW(unit, size[, delay]) is a window per event, not a hop (which the
+    // string form SlidingWindow('10s', '2s') is): it keeps eKuiper's meaning (issue 16).
+    // PerEventSlidingWindow('10s'[, '2s']) says the same without the unit form.
+    w.kind = WindowKind::PerEvent;
+    auto d = window_duration(e, i, "size");
+    if (!d) return;
+    w.size = *d;
+    if (i < n) {
+      auto dl = window_duration(e, i, "delay");
+      if (!dl) return;
+      w.delay = *dl;
+    }
+    if (too_many()) return;
   } else if (l == "slidingwindow" || l == "hoppingwindow") {
     w.kind = WindowKind::Sliding;
     auto d = window_duration(e, i, "size");

@@ -528,6 +528,7 @@ void RuleRuntime::process_row(const Row& row, TimeNs wm, TimeNs now, Output& out
     switch (plan_->window.kind) {
       case WindowKind::Session: on_row_session(row, key, hash, wm, now, out); break;
       case WindowKind::Counting: on_row_counting(row, key, hash, now, out); break;
+      case WindowKind::PerEvent: on_row_per_event(row, key, hash, wm, out); break;
       default: on_row_time_window(row, key, hash, wm, now, out); break;
     }
   }
@@ -761,14 +762,22 @@ void RuleRuntime::rebuild_window(WindowState*& w, TimeNs wm, TimeNs now, Output&
   it->second = std::move(fresh);
   w = it->second.get();
   last_window_ = w;
-  // The rows run through the rule body again; the metrics count each input once.
+  std::vector<const BufferedRow*> rows;
+  rows.reserve(w->origins->rows.size());
+  for (const auto& [origin, br] : w->origins->rows) rows.push_back(&br);
+  refill(*w, rows, wm, now, out);
+}
+
+void RuleRuntime::refill(WindowState& w, const std::vector<const BufferedRow*>& rows, TimeNs wm,
+                         TimeNs now, Output& out) {
+  // The metrics counted each of these rows once, when it arrived.
   const std::uint64_t in = m_.events_in, filtered = m_.events_filtered;
-  rebuilding_ = w;
-  for (const auto& [origin, br] : w->origins->rows) {
+  rebuilding_ = &w;
+  for (const BufferedRow* br : rows) {
     Row r;
-    r.slots = br.slots.data();
-    r.event_time = br.event_time;
-    r.whole = br.whole.is_null() ? nullptr : &br.whole;
+    r.slots = br->slots.data();
+    r.event_time = br->event_time;
+    r.whole = br->whole.is_null() ? nullptr : &br->whole;
     process_row(r, wm, now, out);
   }
   rebuilding_ = nullptr;
@@ -1126,6 +1135,8 @@ void RuleRuntime::advance(TimeNs wm, TimeNs now, Output& out) {
   if (match_) release_matches(wm, now, out);
   if (plan_->window.kind == WindowKind::Session) {
     advance_sessions(wm, now, out);
+  } else if (plan_->window.kind == WindowKind::PerEvent) {
+    advance_per_event(wm, now, out);
   } else if (plan_->window.kind == WindowKind::Tumbling ||
              plan_->window.kind == WindowKind::Sliding) {
     for (auto it = windows_.begin(); it != windows_.end() && it->first.first <= wm; ++it) {

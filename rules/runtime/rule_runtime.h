@@ -260,6 +260,10 @@ class RuleRuntime : public expr::StatefulHost {
   //! A revised upstream row replaced one of w's: w's groups (or rows) are rebuilt from its
   //! remembered rows, through the rule body (keys, WHERE, aggregate inputs) again.
   void rebuild_window(WindowState*& w, TimeNs wm, TimeNs now, Output& out);
+  //! Runs buffered rows through the rule body (keys, WHERE, aggregate inputs) into w alone:
+  //! a rebuilt window, or a per-event window being fired.
+  void refill(WindowState& w, const std::vector<const BufferedRow*>& rows, TimeNs wm, TimeNs now,
+              Output& out);
 
   void on_row_time_window(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
                           TimeNs now, Output& out);
@@ -284,6 +288,10 @@ class RuleRuntime : public expr::StatefulHost {
   void merge_session(Session& into, Session& from);
   nlohmann::json save_sessions() const;
   void restore_sessions(const nlohmann::json& j);
+  // rules/window/per_event.cpp
+  void on_row_per_event(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
+                        Output& out);
+  void advance_per_event(TimeNs watermark, TimeNs now, Output& out);
   // rules/window/counting.cpp
   void on_row_counting(const Row& row, const Value& key, std::uint64_t hash, TimeNs now,
                        Output& out);
@@ -327,6 +335,11 @@ class RuleRuntime : public expr::StatefulHost {
   std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;
   std::set<std::pair<TimeNs, std::uint64_t>> sessions_by_end_;
   std::unordered_map<Value, std::vector<std::uint64_t>, ValueHash> sessions_by_key_;
+
+  // Per-event sliding windows: accepted rows by event time, and the events whose window has
+  // not fired yet (each event is the trigger of its own window).
+  std::multimap<TimeNs, BufferedRow> pe_rows_;
+  std::multiset<TimeNs> pe_triggers_;
 
   // Counting windows.
   std::unique_ptr<WindowState> count_window_;
