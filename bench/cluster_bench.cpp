@@ -102,7 +102,7 @@ void throughput(const std::string& bin, int events, int instances) {
           return false;
         }
       },
-      600s);
+      180s);
   const auto t1 = Clock::now();
   double cpu = 0;
   std::string split;

@@ -2,6 +2,7 @@
 #include "gateway/cluster/cluster_main.h"
 
 #include <cstring>
+#include <memory>
 
 #include <spdlog/spdlog.h>
 
@@ -14,9 +15,15 @@ int run_cluster(const Config& config, std::vector<std::pair<std::string, std::st
                 const rules::EngineOptions& engine_options, const sigset_t& signals) {
   spdlog::info("cluster mode: {} partitions, lease ttl {} ms, instance '{}'", config.cluster.partitions,
                config.cluster.lease_ttl.count(), config.cluster.instance_id);
-  ClusterRunner runner(config, std::move(files), engine_options);
+  Heartbeat heartbeat;
+  ClusterRunner runner(config, std::move(files), engine_options, heartbeat);
   runner.start();
   sd_notify(notify_ready("running (cluster)"));
+  // The unit's WatchdogSec applies unchanged: pinged while the worker loop advances.
+  std::unique_ptr<WatchdogPinger> pinger;
+  if (auto interval = watchdog_interval_from_env()) {
+    pinger = std::make_unique<WatchdogPinger>(heartbeat, *interval, [](std::string_view m) { sd_notify(m); });
+  }
   while (true) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
@@ -29,6 +36,7 @@ int run_cluster(const Config& config, std::vector<std::pair<std::string, std::st
   }
   sd_notify(notify_stopping());
   runner.stop();
+  if (pinger) pinger->stop();
   spdlog::info("bye");
   return 0;
 }

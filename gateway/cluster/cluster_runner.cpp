@@ -22,6 +22,8 @@ using namespace std::chrono_literals;
 // MaxAckPending must stay above what a checkpoint interval lets in.
 constexpr int kMaxAckPending = 20'000;
 constexpr std::uint64_t kCheckpointEveryEvents = kMaxAckPending / 4;
+// How long a result waits for a stream to take its subject before it is dropped (see publish).
+constexpr auto kNoStreamPatience = std::chrono::seconds(30);
 
 std::string partition_key(int p) { return "p." + std::to_string(p); }
 
@@ -51,14 +53,15 @@ struct ClusterRunner::Impl {
   };
 
   Impl(const Config& c, std::vector<std::pair<std::string, std::string>> f, rules::EngineOptions eo,
-       ClusterStats& s)
-      : config(c), cc(config.cluster), files(std::move(f)), engine_options(std::move(eo)), stats(s) {}
+       ClusterStats& s, Heartbeat& h)
+      : config(c), cc(config.cluster), files(std::move(f)), engine_options(std::move(eo)), stats(s), heartbeat(h) {}
 
   const Config config;
   const ClusterConfig& cc;
   const std::vector<std::pair<std::string, std::string>> files;
   const rules::EngineOptions engine_options;
   ClusterStats& stats;
+  Heartbeat& heartbeat;
   std::atomic<bool> stopping{false};
 
   std::unique_ptr<JetStream> js;
@@ -68,6 +71,7 @@ struct ClusterRunner::Impl {
   std::uint64_t member_rev = 0;
   Clock::time_point next_lease_round;
   Clock::time_point last_reject_log;
+  Clock::time_point last_retry_log;
   Clock::time_point next_status_log = Clock::now() + 30s;
 
   // The bucket TTL is 2/3 of the configured bound and leases are renewed five times per TTL, so
@@ -178,9 +182,9 @@ struct ClusterRunner::Impl {
       std::string ids;
       for (const auto& [id, p] : owned) ids += (ids.empty() ? "" : ",") + std::to_string(id);
       spdlog::info("cluster: {} members, owns {} partitions [{}]; {} events, {} rejected, {} results "
-                   "({} duplicates dropped by the server), {} checkpoints, {} fenced, {} takeovers",
+                   "({} duplicates dropped by the server, {} without a stream), {} checkpoints, {} fenced, {} takeovers",
                    n, owned.size(), ids, stats.events.load(), stats.rejected.load(), stats.results_published.load(),
-                   stats.results_duplicate.load(), stats.checkpoints.load(), stats.fenced.load(),
+                   stats.results_duplicate.load(), stats.results_dropped.load(), stats.checkpoints.load(), stats.fenced.load(),
                    stats.takeovers.load());
     }
   }
@@ -290,6 +294,7 @@ struct ClusterRunner::Impl {
                                ? e.result_id
                                : "p" + std::to_string(p.id) + "/" + std::to_string(p.last_seq) + "/" + std::to_string(index);
     const std::string subject = topic_to_subject(e.topic);
+    const auto first_try = Clock::now();
     while (true) {
       try {
         if (js->publish(subject, e.payload, id)) {
@@ -299,13 +304,23 @@ struct ClusterRunner::Impl {
         }
         return;
       } catch (const NatsError& err) {
-        if (err.status() == NATS_NO_RESPONDERS) {
-          spdlog::warn("cluster: no stream takes subject '{}' (rule {}): result dropped", subject, e.rule);
+        // No responders: no stream takes the subject, or a just-created (or failing over)
+        // stream has no leader yet. The second passes within seconds; the first is a
+        // configuration error that must not stall the partition for ever.
+        if (err.status() == NATS_NO_RESPONDERS && Clock::now() - first_try >= kNoStreamPatience) {
+          ++stats.results_dropped;
+          spdlog::error("cluster: no stream takes subject '{}' (rule {}) after {} s: result dropped; add it "
+                        "with cluster-results-subject",
+                        subject, e.rule, std::chrono::duration_cast<std::chrono::seconds>(kNoStreamPatience).count());
           return;
         }
         if (stopping) throw;
         // A node restarting or a stream leader election: the server deduplicates the retry.
-        spdlog::warn("cluster: publish to {} failed ({}), retrying", subject, err.what());
+        if (Clock::now() - last_retry_log >= 10s) {  // rate-limited: an outage fails every publish
+          last_retry_log = Clock::now();
+          spdlog::warn("cluster: publish to {} failed ({}), retrying", subject, err.what());
+        }
+        heartbeat.beat();  // waiting for NATS is not being stuck
         std::this_thread::sleep_for(200ms);
       }
     }
@@ -369,6 +384,7 @@ struct ClusterRunner::Impl {
 
   void run() {
     while (!stopping) {
+      heartbeat.beat();
       try {
         if (!js) {
           try {
@@ -439,8 +455,8 @@ struct ClusterRunner::Impl {
 };
 
 ClusterRunner::ClusterRunner(const Config& config, std::vector<std::pair<std::string, std::string>> files,
-                             rules::EngineOptions engine_options)
-    : impl_(std::make_unique<Impl>(config, std::move(files), std::move(engine_options), stats_)) {}
+                             rules::EngineOptions engine_options, Heartbeat& heartbeat)
+    : impl_(std::make_unique<Impl>(config, std::move(files), std::move(engine_options), stats_, heartbeat)) {}
 
 ClusterRunner::~ClusterRunner() { stop(); }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gateway/config.h"
+#include "gateway/sd_notify.h"
 #include "rules/engine.h"
 
 namespace streamgate::gateway::cluster {
@@ -25,6 +26,7 @@ struct ClusterStats {
   std::atomic<std::uint64_t> rejected{0};  //!< bad input (malformed, too large, bad timestamp...)
   std::atomic<std::uint64_t> results_published{0};
   std::atomic<std::uint64_t> results_duplicate{0};  //!< dropped by the server (already stored)
+  std::atomic<std::uint64_t> results_dropped{0};    //!< no stream took the subject (misconfiguration)
   std::atomic<std::uint64_t> checkpoints{0};
   std::atomic<std::uint64_t> fenced{0};             //!< checkpoint writes refused by revision
   std::atomic<std::uint64_t> takeovers{0};          //!< partitions acquired
@@ -34,8 +36,9 @@ struct ClusterStats {
 class ClusterRunner {
  public:
   //! `files`: (path, text) of the rule files; every partition's engine loads all of them.
+  //! `heartbeat` advances while the worker makes progress (or waits on NATS): systemd's watchdog.
   ClusterRunner(const Config& config, std::vector<std::pair<std::string, std::string>> files,
-                rules::EngineOptions engine_options);
+                rules::EngineOptions engine_options, Heartbeat& heartbeat);
   ~ClusterRunner();
   ClusterRunner(const ClusterRunner&) = delete;
   ClusterRunner& operator=(const ClusterRunner&) = delete;
