@@ -1,8 +1,8 @@
 // Cluster-mode figures for bench/README.md (issue 14): a 3-node nats-server cluster on loopback
 // (tests/integration/nats_cluster_fixture.h) and 1-3 real `streamgate` instances.
-//   throughput: N events preloaded into the input stream, then 1, 2 or 3 instances started;
-//     events/s from the first partition taken to the last result, CPU per event from
-//     /proc/<pid>/stat (user + system of the instances only; nats-server not counted).
+//   throughput: 1, 2 or 3 instances started and balanced, then N events published (async, R3)
+//     and the time to the last result taken; CPU per event from /proc/<pid>/stat (user + system
+//     of the instances during the run; nats-server and the publisher not counted).
 //   takeover: 3 instances, kill -9 one, time until the survivors have taken all its partitions
 //     (their "took partition" log lines); the killed one is restarted and balance awaited; K times.
 // usage: cluster_bench STREAMGATE_BINARY [events=50000] [kills=10] [lease-ttl=10s]
@@ -83,19 +83,28 @@ void throughput(const std::string& bin, int events, int instances) {
   cl::ConnectOptions o;
   o.urls = nats.urls();
   cl::JetStream js(o);
-  cl::StreamSpec in{"STREAMGATE_IN", {"part.>"}, 3, 0};
-  js.ensure_stream(in);
-  const std::size_t expected = preload(js, events);
-  const std::size_t sent = js.stream_messages("STREAMGATE_IN");
   std::vector<std::unique_ptr<Process>> procs;
-  const auto t0 = Clock::now();
   for (int i = 0; i < instances; ++i) procs.push_back(instance(bin, nats, dir.path(), "i" + std::to_string(i), "10s"));
-  std::optional<Clock::time_point> first;
+  // Every instance holds its share before the input arrives, so the split is the steady state's.
+  const bool balanced = wait_until(
+      [&] {
+        std::size_t total = 0;
+        for (auto& p : procs) {
+          const auto owned = p->err_count("took partition") - p->err_count("released partition");
+          if (owned < static_cast<std::size_t>(kPartitions / instances)) return false;
+          total += owned;
+        }
+        return total == static_cast<std::size_t>(kPartitions);
+      },
+      120s);
+  std::vector<double> cpu0;
+  for (auto& p : procs) cpu0.push_back(cpu_seconds(p->pid()));
+  const auto t0 = Clock::now();
+  const std::size_t expected = preload(js, events);
+  const auto t_published = Clock::now();
+  const std::size_t sent = js.stream_messages("STREAMGATE_IN");
   const bool done = wait_until(
       [&] {
-        std::size_t took = 0;
-        for (auto& p : procs) took += p->err_count("took partition");
-        if (!first && took > 0) first = Clock::now();
         try {
           return js.stream_messages("STREAMGATE_RESULTS") >= expected;
         } catch (const std::exception&) {
@@ -106,18 +115,20 @@ void throughput(const std::string& bin, int events, int instances) {
   const auto t1 = Clock::now();
   double cpu = 0;
   std::string split;
-  for (auto& p : procs) {
-    const double c = cpu_seconds(p->pid());
+  for (std::size_t i = 0; i < procs.size(); ++i) {
+    const double c = cpu_seconds(procs[i]->pid()) - cpu0[i];
     cpu += c;
     char buf[32];
     std::snprintf(buf, sizeof buf, "%s%.2f", split.empty() ? "" : "/", c);
     split += buf;
   }
-  const double secs = std::chrono::duration<double>(t1 - first.value_or(t0)).count();
-  std::printf("instances=%d events=%zu results=%zu%s elapsed=%.2fs (from first lease) rate=%.0f ev/s "
-              "cpu=%.2fs (%s) cpu/event=%.1fus\n",
-              instances, sent, expected, done ? "" : " (INCOMPLETE)", secs, sent / secs, cpu, split.c_str(),
+  const double secs = std::chrono::duration<double>(t1 - t0).count();
+  std::printf("instances=%d%s events=%zu results=%zu%s published in %.2fs, all results in %.2fs: %.0f ev/s; "
+              "cpu %.2fs (per instance %s) = %.1f us/event\n",
+              instances, balanced ? "" : " (NOT BALANCED)", sent, expected, done ? "" : " (INCOMPLETE)",
+              std::chrono::duration<double>(t_published - t0).count(), secs, sent / secs, cpu, split.c_str(),
               cpu / static_cast<double>(sent) * 1e6);
+  std::fflush(stdout);
 }
 
 void takeover(const std::string& bin, int kills, const std::string& ttl) {
@@ -167,6 +178,7 @@ void takeover(const std::string& bin, int kills, const std::string& ttl) {
         120s);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     std::printf("kill %d: %d partitions taken over in %.2fs%s\n", k, lost, secs, ok ? "" : " (INCOMPLETE)");
+    std::fflush(stdout);
     times.push_back(secs);
     procs[victim] = instance(bin, nats, dir.path(), "i" + std::to_string(next_id++), ttl);
   }

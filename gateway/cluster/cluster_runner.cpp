@@ -161,17 +161,21 @@ struct ClusterRunner::Impl {
       }
     }
 
+    // Exact shares: P = q*n + r, the first r members by id take q+1 partitions, the others q. Every
+    // instance computes the same split, so an instance above its share gives the surplus back and
+    // one below it finds free partitions (the shares add up to P).
     const int n = static_cast<int>(members.size());
-    const int fair = (cc.partitions + n - 1) / n;
-    while (static_cast<int>(owned.size()) > fair) release(std::prev(owned.end())->first);
-    if (static_cast<int>(owned.size()) < fair) {
-      // Start where this instance's rank points, so joiners do not all race for partition 0.
-      const int rank = static_cast<int>(std::find(members.begin(), members.end(), cc.instance_id) - members.begin());
+    const int rank = static_cast<int>(std::find(members.begin(), members.end(), cc.instance_id) - members.begin());
+    const int share = cc.partitions / n + (rank < cc.partitions % n ? 1 : 0);
+    while (static_cast<int>(owned.size()) > share) release(std::prev(owned.end())->first);
+    if (static_cast<int>(owned.size()) < share) {
       // Within half a round: taking a partition costs a few round trips (checkpoint, consumer),
-      // and the leases already held must be renewed in time.
+      // and the leases already held must be renewed in time. Start where this instance's rank
+      // points, so joiners do not all race for partition 0.
       const auto budget_end = Clock::now() + round_interval() / 2;
-      for (int i = 0; i < cc.partitions && static_cast<int>(owned.size()) < fair && Clock::now() < budget_end; ++i) {
-        const int p = (rank * fair + i) % cc.partitions;
+      const int start = rank * (cc.partitions / n);
+      for (int i = 0; i < cc.partitions && static_cast<int>(owned.size()) < share && Clock::now() < budget_end; ++i) {
+        const int p = (start + i) % cc.partitions;
         if (owned.count(p)) continue;
         if (auto r = leases->create(partition_key(p), cc.instance_id)) acquire(p, *r);
       }
