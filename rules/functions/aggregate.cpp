@@ -790,6 +790,26 @@ void register_aggregate_builtins(FunctionRegistry& r) {
   add_all<SlopeState<true>>(r, {"trend"}, 2, 2);
   add_all<ArgExtremumState<1>>(r, {"max_by", "arg_max"}, 2, 2);
   add_all<ArgExtremumState<-1>>(r, {"min_by", "arg_min"}, 2, 2);
+
+  // Where porting users look: these names mean different things in StreamSQL and eKuiper,
+  // whose stddev and var are the population versions (issue 16).
+  const std::vector<std::string> spread = {R"({"v":2})", R"({"v":4})", R"({"v":4})", R"({"v":4})",
+                                           R"({"v":5})", R"({"v":5})", R"({"v":7})", R"({"v":9})"};
+  r.document({"stddev", "math", FunctionKind::Aggregate, "stddev(x) -> float",
+              "SAMPLE standard deviation (divides by n - 1, as PostgreSQL and DuckDB); NULL for "
+              "fewer than 2 values. StreamSQL's and eKuiper's stddev is the POPULATION one: write "
+              "stddev_pop there (their stddevs is this one).",
+              {{"round(stddev(v), 4)", "2.1381", spread}}, {"stddev_samp"}});
+  r.document({"stddev_pop", "math", FunctionKind::Aggregate, "stddev_pop(x) -> float",
+              "Population standard deviation (divides by n): StreamSQL's and eKuiper's stddev.",
+              {{"stddev_pop(v)", "2.0", spread}}, {}});
+  r.document({"variance", "math", FunctionKind::Aggregate, "variance(x) -> float",
+              "SAMPLE variance (divides by n - 1); NULL for fewer than 2 values. StreamSQL's and "
+              "eKuiper's var is the POPULATION one: write var_pop there (their vars is this one).",
+              {{"round(variance(v), 4)", "4.5714", spread}}, {"var", "var_samp"}});
+  r.document({"var_pop", "math", FunctionKind::Aggregate, "var_pop(x) -> float",
+              "Population variance (divides by n): StreamSQL's and eKuiper's var.",
+              {{"var_pop(v)", "4.0", spread}}, {}});
 }
 
 }  // namespace streamgate::rules

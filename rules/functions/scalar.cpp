@@ -421,6 +421,16 @@ void register_strings(FunctionRegistry& r) {
     if (!a[0].is_string()) return {};
     return fn::utf8_change_case(a[0].as_string(), true);
   });
+  const char* case_ranges =
+      " of UTF-8 text in Basic Latin, Latin-1 Supplement, Latin Extended-A, Greek and Cyrillic "
+      "(U+0000-017F, U+0370-04FF; Unicode's one-to-one mappings). Letters without a one-letter "
+      "counterpart stay (ß, ŉ, ĸ, ſ, µ, Turkish İ and ı); other scripts pass through.";
+  r.document({"upper", "text", FunctionKind::Scalar, "upper(text) -> text",
+              std::string("Upper-cases the letters") + case_ranges,
+              {{"upper('café σοφία')", "\"CAFÉ ΣΟΦΊΑ\""}}, {"ucase"}});
+  r.document({"lower", "text", FunctionKind::Scalar, "lower(text) -> text",
+              std::string("Lower-cases the letters") + case_ranges,
+              {{"lower('ÀÉÎ ЖЁ')", "\"àéî жё\""}}, {"lcase"}});
   add(r, {"trim"}, 1, 2, [](Args a) { return trim_fn(a, true, true); });
   add(r, {"ltrim"}, 1, 2, [](Args a) { return trim_fn(a, true, false); });
   add(r, {"rtrim"}, 1, 2, [](Args a) { return trim_fn(a, false, true); });
