@@ -6,6 +6,8 @@ STREAMGATE_APT_PACKAGES=(
   nlohmann-json3-dev libsimdjson-dev libsqlite3-dev libspdlog-dev
   libboost-program-options-dev libgtest-dev libbenchmark-dev
   mosquitto mosquitto-clients
+  # TLS test of the gateway path: the openssl command makes its certificates
+  openssl
   # the dashboard: HTTP library; its browser test: headless Chromium + chromedriver
   libcpp-httplib-dev chromium chromium-driver
   # cluster mode (docs/scaling-out.md) and its tests

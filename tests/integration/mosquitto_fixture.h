@@ -52,9 +52,10 @@ inline std::string mosquitto_binary() {
 
 class MosquittoBroker {
  public:
-  MosquittoBroker() : port_(pick_free_port()) {
+  //! `listener_options`: lines for the listener (e.g. TLS: cafile, certfile, keyfile).
+  explicit MosquittoBroker(const std::string& listener_options = "") : port_(pick_free_port()) {
     write_file(dir_ / "mosquitto.conf",
-               "listener " + std::to_string(port_) + " 127.0.0.1\n"
+               "listener " + std::to_string(port_) + " 127.0.0.1\n" + listener_options +
                "allow_anonymous true\n"
                "persistence false\n"
                "set_tcp_nodelay true\n"

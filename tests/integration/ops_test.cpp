@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway_fixture.h"
+#include "metrics_client.h"
 #include "mosquitto_fixture.h"
 #include "mqtt_test_client.h"
 #include "notify_listener.h"
@@ -38,45 +39,6 @@ std::string event(const std::string& device, int battery, int second) {
   return json{{"device_id", device}, {"battery", battery}, {"timestamp", ts}}.dump();
 }
 
-//! A blocking HTTP/1.0 GET against 127.0.0.1; returns "STATUS\nBODY" ("" on connection failure).
-std::string http_get(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return {};
-  }
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  std::string resp;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  const auto sp = resp.find(' ');
-  const auto body = resp.find("\r\n\r\n");
-  if (sp == std::string::npos || body == std::string::npos) return {};
-  return resp.substr(sp + 1, 3) + "\n" + resp.substr(body + 4);
-}
-
-//! The port the gateway's metrics endpoint bound (started with --metrics-listen=127.0.0.1:0 and
-//! logged as "(port N)"); 0 if it never said.
-int metrics_port(GatewayProcess& gw) {
-  int port = 0;
-  wait_until([&] {
-    std::smatch m;
-    const std::string logs = gw.process().err();
-    if (!std::regex_search(logs, m, std::regex("\\(port ([0-9]+)\\)"))) return false;
-    port = std::stoi(m[1]);
-    return true;
-  });
-  return port;
-}
 
 std::string hmac_hex(const std::string& key, const std::string& data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
