@@ -149,7 +149,7 @@ struct Select {
   std::unique_ptr<MatchRecognize> match_recognize;
 };
 
-enum class StatementKind : std::uint8_t { CreateStream, CreateRule, CreateAlert };
+enum class StatementKind : std::uint8_t { CreateStream, CreateRule, CreateAlert, CreateFunction };
 
 struct Statement {
   StatementKind kind = StatementKind::CreateRule;
@@ -158,6 +158,10 @@ struct Statement {
   SourcePos name_pos;
   std::vector<Option> options;
   std::optional<Select> select;  //!< CreateRule / CreateAlert
+  //! CreateFunction (an SQL macro): `CREATE FUNCTION name(params) AS body`.
+  std::vector<std::string> params;
+  std::vector<SourcePos> param_pos;
+  ExprPtr body;
   std::string text;              //!< the statement's exact source text (hashing, listing)
 };
 

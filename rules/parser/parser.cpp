@@ -74,7 +74,8 @@ class Parser {
           return toks_[j].kind == TokenKind::Identifier && iequals(toks_[j].text, w);
         };
         if (start + 2 < toks_.size() && kw(start, "CREATE") &&
-            (kw(start + 1, "STREAM") || kw(start + 1, "RULE") || kw(start + 1, "ALERT")) &&
+            (kw(start + 1, "STREAM") || kw(start + 1, "RULE") || kw(start + 1, "ALERT") ||
+             kw(start + 1, "FUNCTION")) &&
             toks_[start + 2].kind == TokenKind::Identifier)
           result_.unparsed_names.push_back(toks_[start + 2].text);
         recover(start);
@@ -142,7 +143,8 @@ class Parser {
   // missing operand must not make it a field name.
   bool at_create(std::size_t ahead = 0) const {
     return at_kw("CREATE", ahead) &&
-           (at_kw("STREAM", ahead + 1) || at_kw("RULE", ahead + 1) || at_kw("ALERT", ahead + 1));
+           (at_kw("STREAM", ahead + 1) || at_kw("RULE", ahead + 1) || at_kw("ALERT", ahead + 1) ||
+            at_kw("FUNCTION", ahead + 1));
   }
 
   // Skips to the end of the broken statement: the next `;`, or the next `CREATE STREAM|RULE|
@@ -251,12 +253,15 @@ class Parser {
       st.kind = StatementKind::CreateRule;
     } else if (accept_kw("ALERT")) {
       st.kind = StatementKind::CreateAlert;
+    } else if (accept_kw("FUNCTION")) {
+      st.kind = StatementKind::CreateFunction;
     } else {
-      fail_expected("expected STREAM, RULE or ALERT after CREATE");
+      fail_expected("expected STREAM, RULE, ALERT or FUNCTION after CREATE");
     }
-    const char* what = st.kind == StatementKind::CreateStream ? "stream"
-                       : st.kind == StatementKind::CreateRule ? "rule"
-                                                              : "alert";
+    const char* what = st.kind == StatementKind::CreateStream   ? "stream"
+                       : st.kind == StatementKind::CreateRule   ? "rule"
+                       : st.kind == StatementKind::CreateAlert  ? "alert"
+                                                                : "function";
     const Token& name = peek();
     if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
       fail_expected(std::string("expected a ") + what + " name");
@@ -267,6 +272,22 @@ class Parser {
     if (st.kind == StatementKind::CreateStream) {
       expect_kw("WITH", "expected WITH (...) after the stream name");
       st.options = options();
+    } else if (st.kind == StatementKind::CreateFunction) {
+      // CREATE FUNCTION name(a, b) AS expression: an SQL macro, expanded where it is called.
+      expect(TokenKind::LParen, "expected '(' and the parameters after the function name");
+      if (!at(TokenKind::RParen)) {
+        do {
+          const Token& param = peek();
+          if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
+            fail_expected("expected a parameter name");
+          advance();
+          st.params.push_back(param.text);
+          st.param_pos.push_back(param.pos);
+        } while (accept(TokenKind::Comma));
+      }
+      expect(TokenKind::RParen, "expected ',' or ')' after a parameter");
+      expect_kw("AS", "expected AS and an expression after the parameters");
+      st.body = expr();
     } else {
       const bool with = accept_kw("WITH");
       if (with) st.options = options();

@@ -93,12 +93,20 @@ std::string canon(const ast::Expr& e) {
   return s;
 }
 
+//! CREATE FUNCTION name(params) AS body: an SQL macro, expanded at each call.
+struct Macro {
+  std::vector<std::string> params;
+  ast::ExprPtr body;
+};
+
 struct Ctx {
   std::string file;
   std::vector<RuleError>* errors;
   //! Statements that did not parse (their errors are reported): a FROM naming one is a
   //! knock-on, not a second error.
   const std::unordered_set<std::string>* unparsed = nullptr;
+  //! Macros defined so far (earlier statements and files), by lower-case name.
+  const std::unordered_map<std::string, Macro>* macros = nullptr;
   void error(ast::SourcePos p, std::string msg) {
     errors->push_back(RuleError{file, p.line, p.column, std::move(msg)});
   }
@@ -219,6 +227,8 @@ class RuleBuilder {
   NodePtr compile(const ast::Expr& e, const Mode& m);
   NodePtr compile_call(const ast::Expr& e, const Mode& m);
   NodePtr compile_topic_call(const ast::Expr& e, const Mode& m);
+  NodePtr expand_macro(const ast::Expr& call, const Macro& macro, const Mode& m);
+  int macro_depth_ = 0;
   void parse_window(const ast::Expr& e);
   void build_match(const ast::MatchRecognize& mr);
   bool compile_nav_call(const ast::Expr& e, const Mode& m, NodePtr& out);
@@ -369,6 +379,56 @@ void RuleBuilder::parse_window(const ast::Expr& e) {
   rp_.window = w;
 }
 
+//! A copy of a macro body with its parameters replaced by the call's arguments; the body's own
+//! nodes take the call's position, so an error inside points at the call.
+ast::ExprPtr substitute(const ast::Expr& e, const Macro& macro, const ast::Expr& call, bool in_body) {
+  if (in_body && e.kind == ast::ExprKind::Column) {
+    for (std::size_t i = 0; i < macro.params.size(); ++i)
+      if (macro.params[i] == e.name) return substitute(*call.children[i], macro, call, false);
+  }
+  auto out = std::make_unique<ast::Expr>();
+  out->kind = e.kind;
+  out->pos = in_body ? call.pos : e.pos;
+  out->op = e.op;
+  out->literal = e.literal;
+  out->name = e.name;
+  out->negated = e.negated;
+  out->distinct = e.distinct;
+  out->case_has_operand = e.case_has_operand;
+  out->case_has_else = e.case_has_else;
+  for (const auto& c : e.children) out->children.push_back(c ? substitute(*c, macro, call, in_body) : nullptr);
+  if (e.filter) out->filter = substitute(*e.filter, macro, call, in_body);
+  for (const auto& p : e.partition_by) out->partition_by.push_back(substitute(*p, macro, call, in_body));
+  return out;
+}
+
+NodePtr RuleBuilder::expand_macro(const ast::Expr& call, const Macro& macro, const Mode& m) {
+  const std::string l = lower(call.name);
+  if (call.children.size() != macro.params.size()) {
+    ctx_.error(call.pos, "function " + l + "() expects " + std::to_string(macro.params.size()) +
+                             " argument" + (macro.params.size() == 1 ? "" : "s") + ", got " +
+                             std::to_string(call.children.size()));
+    return nullptr;
+  }
+  if (call.filter || call.distinct || !call.partition_by.empty()) {
+    ctx_.error(call.pos, "DISTINCT, FILTER and OVER do not apply to " + l + "() (a CREATE FUNCTION)");
+    return nullptr;
+  }
+  constexpr int kMaxMacroDepth = 16;
+  if (macro_depth_ >= kMaxMacroDepth) {
+    ctx_.error(call.pos, "functions nest more than " + std::to_string(kMaxMacroDepth) +
+                             " deep at " + l + "() (does a CREATE FUNCTION call itself?)");
+    return nullptr;
+  }
+  for (const auto& c : call.children)
+    if (!c) return nullptr;
+  const ast::ExprPtr expanded = substitute(*macro.body, macro, call, true);
+  ++macro_depth_;
+  NodePtr n = compile(*expanded, m);
+  --macro_depth_;
+  return n;
+}
+
 //! topic(), meta(topic) (eKuiper's spelling) and topic_part(n): the arrival topic is a
 //! pseudo-field of the row (kTopicField), so it is remembered for windows like any field.
 NodePtr RuleBuilder::compile_topic_call(const ast::Expr& e, const Mode& m) {
@@ -414,6 +474,9 @@ NodePtr RuleBuilder::compile_call(const ast::Expr& e, const Mode& m) {
     if (compile_nav_call(e, m, nav)) return nav;
   }
   const std::string l = lower(e.name);
+  if (ctx_.macros) {
+    if (auto it = ctx_.macros->find(l); it != ctx_.macros->end()) return expand_macro(e, it->second, m);
+  }
   const FnClass cls = classify(reg_, e, rp_.windowed());
   const int argc = static_cast<int>(e.children.size());
   auto check_arity = [&](int lo, int hi) {
@@ -1325,20 +1388,69 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
 
 }  // namespace
 
+namespace {
+
+//! Names in a macro body must be its parameters (a macro reads nothing else of the row).
+void check_macro_names(const ast::Expr& e, const ast::Statement& st, Ctx& ctx) {
+  if (e.kind == ast::ExprKind::Column &&
+      std::find(st.params.begin(), st.params.end(), e.name) == st.params.end()) {
+    std::string params;
+    for (const auto& p : st.params) params += (params.empty() ? "" : ", ") + p;
+    ctx.error(e.pos, "'" + e.name + "' is not a parameter of function " + st.name + " (parameters: " +
+                         (params.empty() ? "none" : params) + ")");
+  }
+  for (const auto& c : e.children)
+    if (c) check_macro_names(*c, st, ctx);
+  if (e.filter) check_macro_names(*e.filter, st, ctx);
+  for (const auto& p : e.partition_by) check_macro_names(*p, st, ctx);
+}
+
+void plan_macro(ast::Statement& st, Ctx& ctx, const FunctionRegistry& reg,
+                std::unordered_map<std::string, Macro>& macros) {
+  const std::string l = lower(st.name);
+  if (reg.scalar(l) || reg.aggregate(l) || reg.stateful(l) || is_engine_function(l) || is_window_name(l)) {
+    ctx.error(st.name_pos, "function " + l + "() is a built-in; give CREATE FUNCTION another name");
+    return;
+  }
+  if (macros.count(l)) {
+    ctx.error(st.name_pos, "function " + l + "() is already defined");
+    return;
+  }
+  for (std::size_t i = 0; i < st.params.size(); ++i)
+    for (std::size_t k = 0; k < i; ++k)
+      if (st.params[k] == st.params[i]) {
+        ctx.error(st.param_pos[i], "parameter '" + st.params[i] + "' appears twice");
+        return;
+      }
+  if (!st.body) return;
+  const std::size_t before = ctx.errors->size();
+  check_macro_names(*st.body, st, ctx);
+  if (contains_aggregate(reg, *st.body)) {
+    ctx.error(st.body->pos, "a CREATE FUNCTION body cannot hold an aggregate; call the aggregate "
+                            "around the function instead");
+  }
+  if (ctx.errors->size() != before) return;
+  macros.emplace(l, Macro{st.params, std::move(st.body)});
+}
+
+}  // namespace
+
 std::unique_ptr<Plan> plan_files(const std::vector<SourceFile>& files,
                                  std::vector<RuleError>& errors) {
   auto plan = std::make_unique<Plan>();
   const FunctionRegistry& reg = FunctionRegistry::global();
   std::unordered_set<std::string> unparsed;
+  std::unordered_map<std::string, Macro> macros;
   for (const auto& f : files) {
-    Ctx ctx{f.name, &errors, &unparsed};
+    Ctx ctx{f.name, &errors, &unparsed, &macros};
     ast::ParseResult pr = ast::parse(f.text);
     for (const auto& e : pr.errors) ctx.error(e.pos, e.message);
     // The statements that parsed are planned even when others did not: one run of
     // check-rules reports every error it can find (issue 16).
     unparsed.insert(pr.unparsed_names.begin(), pr.unparsed_names.end());
-    for (const auto& st : pr.statements) {
+    for (auto& st : pr.statements) {
       switch (st.kind) {
+        case ast::StatementKind::CreateFunction: plan_macro(st, ctx, reg, macros); break;
         case ast::StatementKind::CreateStream: plan_stream(*plan, st, ctx); break;
         case ast::StatementKind::CreateRule:
           if (!st.select) {

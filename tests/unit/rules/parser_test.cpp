@@ -386,7 +386,7 @@ TEST(ParserErrors, MessagesAndPositions) {
   EXPECT_EQ(error_of("CREATE RULE r AS SELECT \"a FROM s"),
             "1:25: unterminated quoted identifier\n");
   EXPECT_EQ(error_of("CREATE VIEW v AS SELECT 1 FROM s"),
-            "1:8: expected STREAM, RULE or ALERT after CREATE, found 'VIEW'\n");
+            "1:8: expected STREAM, RULE, ALERT or FUNCTION after CREATE, found 'VIEW'\n");
   EXPECT_EQ(error_of("SELECT 1 FROM s;"),
             "1:1: expected CREATE at the start of a statement, found 'SELECT'\n");
   EXPECT_EQ(error_of("CREATE RULE r AS SELECT a FROM;"),
