@@ -156,10 +156,11 @@ void Pipeline::push_egress(rules::Emission&& e) {
   // Dead letters and unknown rules: direct publish (at-most-once), they are not results.
   const auto it = delivery_.find(e.rule);
   item.delivery = it == delivery_.end() ? Delivery::AtMostOnce : it->second;
-  if (item.delivery == Delivery::AtMostOnce) {
-    if (replaying_) return;  // may have been sent already
-    // Nothing to store first: straight to Paho (thread-safe, non-blocking) from the worker,
-    // one thread hand-off and one wake-up less than through the publisher.
+  // Nothing to store first and no acknowledgement to wait for (QoS 0 output has none): straight
+  // to Paho (thread-safe, non-blocking) from the worker, one thread hand-off and one wake-up less
+  // than through the publisher. While the broker is away Paho buffers them (100,000 at most).
+  if (item.delivery == Delivery::AtMostOnce || (item.delivery == Delivery::AtLeastOnce && e.qos == 0)) {
+    if (replaying_ && item.delivery == Delivery::AtMostOnce) return;  // may have been sent already
     publish_now(e);
     return;
   }
