@@ -226,6 +226,31 @@ TEST_F(ClusterTest, KillNineOfAnInstanceIsTakenOverWithoutLossOrRepeats) {
   EXPECT_GT(a->err_count("took partition") + c->err_count("took partition"), before);
 }
 
+// An instance frozen (SIGSTOP) past its lease ttl loses its partitions to the others while it
+// still believes it owns them; thawed, it must notice (renewal refused) and drop them without
+// adding a wrong or repeated result.
+TEST_F(ClusterTest, AFrozenOwnerThawedAfterATakeoverAddsNothing) {
+  auto a = start_instance("a");
+  auto b = start_instance("b");
+  auto c = start_instance("c");
+  const std::size_t half = input_.size() / 2;
+  publish(0, half);
+  ASSERT_TRUE(wait_until([&] { return !results().empty() && b->err_count("took partition") >= 2; }, 60s))
+      << logs_of({&a, &b, &c});
+  b->signal(SIGSTOP);
+  const std::size_t before = a->err_count("took partition") + c->err_count("took partition");
+  const std::size_t b_owned = b->err_count("took partition") - b->err_count("released partition");
+  ASSERT_TRUE(wait_until(
+      [&] { return a->err_count("took partition") + c->err_count("took partition") >= before + b_owned; }, 60s))
+      << logs_of({&a, &c});
+  publish(half, input_.size() - kDevices);
+  b->signal(SIGCONT);
+  ASSERT_TRUE(wait_until([&] { return b->err_count("dropping it") >= 1; }, 30s)) << b->logs();
+  publish(input_.size() - kDevices, input_.size());
+  expect_results_match_replay(logs_of({&a, &b, &c}));
+  EXPECT_TRUE(b->running()) << b->logs();
+}
+
 TEST_F(ClusterTest, KillNineOfANatsNodeLosesAndRepeatsNothing) {
   auto a = start_instance("a");
   auto b = start_instance("b");
