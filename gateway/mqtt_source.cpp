@@ -29,7 +29,14 @@ constexpr std::size_t kSpillPage = 256;
 
 MqttSource::MqttSource(const Config& config, MessageRing& ring, WorkerWake& wake, PipelineMetrics& metrics,
                        DurableState& state, IsControlFn is_control)
-    : config_(config), ring_(ring), wake_(wake), metrics_(metrics), state_(state), is_control_(std::move(is_control)) {
+    : config_(config),
+      ring_(ring),
+      wake_(wake),
+      metrics_(metrics),
+      state_(state),
+      is_control_(std::move(is_control)),
+      // A clean session is discarded by the broker at every disconnect: nothing is redelivered.
+      track_redeliveries_(!config.input.clean_session) {
   if (!state_.enabled()) return;
   journal_ = std::make_unique<storage::InputJournal>(state_.receive_db());
   deliveries_ = std::make_unique<storage::DeliveryLog>(state_.receive_db());
@@ -50,7 +57,9 @@ bool MqttSource::journal_now(std::string_view topic, std::string_view payload, s
   try {
     storage::Transaction tx(state_.receive_db());
     journal_->append_at(seq, topic, payload, received_ns);
-    if (m.qos > 0 && m.packet_id > 0) deliveries_->record(m.packet_id, storage::DeliveryLog::digest(topic, payload));
+    if (track_redeliveries_ && m.qos > 0 && m.packet_id > 0) {
+      deliveries_->record(m.packet_id, storage::DeliveryLog::digest(topic, payload));
+    }
     tx.commit();
     metrics_.journaled.fetch_add(1, std::memory_order_relaxed);
     return true;
@@ -77,7 +86,7 @@ void MqttSource::log_ring_full() {
 }
 
 void MqttSource::on_session(bool session_present) {
-  if (session_present || deliveries_ == nullptr || !state_.durable()) return;
+  if (session_present || !track_redeliveries_ || deliveries_ == nullptr || !state_.durable()) return;
   try {
     deliveries_->forget_all();
   } catch (const std::exception& ex) {
@@ -99,7 +108,7 @@ bool MqttSource::on_message(const InboundMessage& m) {
   // Control requests are never journaled (replaying them would repeat them); oversize payloads are
   // rejected anyway.
   const bool durable = journal_ != nullptr && state_.durable() && !control && !oversize;
-  if (durable && m.qos > 0 && m.dup &&
+  if (durable && track_redeliveries_ && m.qos > 0 && m.dup &&
       deliveries_->is_redelivery(m.packet_id, storage::DeliveryLog::digest(m.topic, m.payload))) {
     // The broker did not see our PUBACK (a crash or a lost connection) and sent the message again:
     // it is already journaled, so it has been (or will be) counted once.

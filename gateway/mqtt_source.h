@@ -89,6 +89,7 @@ class MqttSource final : public Source {
   DurableState& state_;
   IsControlFn is_control_;
   MqttClient* client_ = nullptr;
+  const bool track_redeliveries_;  //!< persistent sessions only (clean ones are never redelivered)
   std::atomic<bool> intake_open_{false};
   std::atomic<std::int64_t> last_drop_log_ns_{0};
 

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -41,11 +43,16 @@ class DeliveryLog {
 
  private:
   struct Entry {
-    std::int64_t digest = 0;
-    std::int64_t arrival = -1;  //!< -1: nothing recorded
+    std::int64_t digest;
+    std::int64_t arrival_plus_one;  //!< 0: nothing recorded (so fresh zero pages mean "empty")
+  };
+  struct FreeDeleter {
+    void operator()(Entry* p) const noexcept { std::free(p); }
   };
   Database& db_;
-  std::vector<Entry> entries_;  //!< indexed by packet id (1..65535)
+  //! Indexed by packet id (1..65535). 1 MiB from calloc: the kernel maps its pages only as ids
+  //! are used, so an idle gateway does not pay for it in RSS.
+  std::unique_ptr<Entry[], FreeDeleter> entries_;
   std::int64_t arrivals_ = 0;   //!< QoS >= 1 messages recorded so far (monotonic across restarts)
 };
 
