@@ -128,7 +128,7 @@ int run_daemon(const std::vector<std::string>& args) {
   sg::Heartbeat heartbeat;
   sg::Pipeline pipeline(config, std::move(engine), heartbeat);
   pipeline.start();
-  // Hot reload (inotify) and the metrics endpoint, when configured; see README.
+  // Hot reload (inotify) and the metrics endpoint, when configured; see docs/operations.md.
   sg::OpsServices ops(config, pipeline, heartbeat);
   ops.start();
 

@@ -57,7 +57,7 @@ class Pipeline {
   const PipelineMetrics& metrics() const { return metrics_; }
   std::string metrics_summary() const;
   bool input_connected() const;
-  //! Control, metrics snapshot and durability gauges (README "Control topic", "Metrics").
+  //! Control, metrics snapshot and durability gauges (docs/operations.md).
   OpsHooks& ops() { return ops_; }
   //! True when the state database is in use (false: in memory, after disk trouble or none set).
   bool durable() const { return state_.durable(); }
