@@ -61,6 +61,8 @@ Value band(double value, double half_width) {
 }
 
 double seconds(TimeNs t) { return static_cast<double>(t) / 1e9; }
+// a - b in seconds, computed in double: event times are any int64 (a difference may overflow).
+double seconds_between(TimeNs a, TimeNs b) { return (static_cast<double>(a) - static_cast<double>(b)) / 1e9; }
 
 // ---- least squares --------------------------------------------------------------------------
 
@@ -75,7 +77,7 @@ struct LinearFit {
   void add(TimeNs t, double x) {
     if (n == 0) ref = last = t;
     last = std::max(last, t);
-    const double ts = seconds(t - ref);
+    const double ts = seconds_between(t, ref);
     ++n;
     const double dt = ts - mean_t;
     mean_t += dt / static_cast<double>(n);
@@ -92,7 +94,7 @@ struct LinearFit {
       *this = o;
       return;
     }
-    const double shift = seconds(o.ref - ref);
+    const double shift = seconds_between(o.ref, ref);
     const double na = static_cast<double>(n), nb = static_cast<double>(o.n), nt = na + nb;
     const double dt = (o.mean_t + shift) - mean_t, dx = o.mean_x - mean_x;
     mean_t += dt * nb / nt;
@@ -106,12 +108,12 @@ struct LinearFit {
 
   bool usable() const { return n >= 2 && m2_t > 0; }
   double slope() const { return c_tx / m2_t; }
-  double at(TimeNs t) const { return mean_x + slope() * (seconds(t - ref) - mean_t); }
+  double at(TimeNs t) const { return mean_x + slope() * (seconds_between(t, ref) - mean_t); }
 
   //! Prediction `horizon_s` seconds after the last row, with its 95 % prediction interval.
   Value forecast(double horizon_s) const {
     if (!usable()) return {};
-    const double t0 = seconds(last - ref) + horizon_s;
+    const double t0 = seconds_between(last, ref) + horizon_s;
     const double value = mean_x + slope() * (t0 - mean_t);
     if (!std::isfinite(value)) return {};
     if (n < 3) return band(value, NAN);
@@ -219,7 +221,7 @@ struct Holt {
       ++n;
       return;
     }
-    const double dt = seconds(t - last);
+    const double dt = seconds_between(t, last);
     if (n == 1) {
       // The first two rows set level and trend (the textbook start l1 = x1, b1 = x2 - x1).
       if (dt > 0) trend = (x - level) / dt;
@@ -243,7 +245,7 @@ struct Holt {
     if (!std::isfinite(value)) return {};
     if (errors == 0) return band(value, NAN);
     const double sigma = std::sqrt(sse / static_cast<double>(errors));
-    const double spacing = seconds(last - first) / static_cast<double>(n - 1);
+    const double spacing = seconds_between(last, first) / static_cast<double>(n - 1);
     const double h = std::max(1.0, horizon_s / spacing);
     const double b = alpha * beta;
     const double factor =

@@ -34,7 +34,10 @@ class AggRun {
   explicit AggRun(const char* name) : f_(FunctionRegistry::global().aggregate(name)) {
     EXPECT_NE(f_, nullptr);
     EXPECT_TRUE(f_->event_time_arg);
-    state_.reset(static_cast<unsigned char*>(::operator new(f_->state_size, std::align_val_t(f_->state_align))));
+    // The deleter must free with the alignment the state was allocated with.
+    state_ = std::unique_ptr<unsigned char, Free>(
+        static_cast<unsigned char*>(::operator new(f_->state_size, std::align_val_t(f_->state_align))),
+        Free{f_->state_align});
     f_->construct(state_.get());
   }
   ~AggRun() { f_->destroy(state_.get()); }
