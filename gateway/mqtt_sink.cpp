@@ -108,10 +108,9 @@ void MqttSink::flush_outbox_batch() {
       metrics_.duplicates_suppressed.fetch_add(r.duplicates, std::memory_order_relaxed);
       if (r.dropped != 0) {
         metrics_.outbox_dropped.fetch_add(r.dropped, std::memory_order_relaxed);
-        static std::int64_t last_log = 0;  // publisher thread only
         const std::int64_t t = steady_now_ns();
-        if (last_log == 0 || t - last_log > kDropLogIntervalNs) {
-          last_log = t;
+        if (last_drop_log_ns_ == 0 || t - last_drop_log_ns_ > kDropLogIntervalNs) {
+          last_drop_log_ns_ = t;
           spdlog::warn("outbox full ({} messages): dropped the oldest results ({} dropped so far)",
                        config_.outbox_max_messages, metrics_.outbox_dropped.load(std::memory_order_relaxed));
         }
@@ -146,11 +145,6 @@ void MqttSink::send(rules::Emission&& e, Delivery delivery) {
     to_outbox(std::move(e), true);
     return;
   }
-  if (e.qos == 0 && output_.connected() && batch_.empty() && outbox_->depth() == 0) {
-    // QoS 0 output has no acknowledgement to wait for: handed to the connection, it is done.
-    publish_untracked(e);
-    return;
-  }
   check_connection();
   // Straight out when nothing older waits on disk: the outbox would only add a write and a delete.
   if (output_.connected() && batch_.empty() && outbox_->depth() == 0 && count_ < capacity_) {
@@ -172,28 +166,18 @@ void MqttSink::send(rules::Emission&& e, Delivery delivery) {
 
 void MqttSink::move_direct_to_outbox() {
   // Results in flight without a PUBACK, in order, onto disk: they become safe for the checkpoint
-  // and are resent from the outbox once the output is back. Outbox entries stay (re-peeked).
-  std::size_t kept = 0;
+  // and are resent from the outbox once the output is back. Outbox rows in flight are forgotten
+  // and re-peeked from the oldest unacknowledged one (a consumer may see a few twice, same id).
+  // The window never mixes the two kinds: direct sends need an empty outbox.
   for (std::size_t i = 0; i < count_; ++i) {
     InFlight& f = at(i);
-    if (f.direct) {
-      to_outbox(std::move(f.emission), false);
-    } else {
-      ++kept;
-    }
+    if (f.direct) to_outbox(std::move(f.emission), false);
   }
   flush_outbox_batch();
-  if (kept == 0) {
-    head_ = (head_ + count_) % capacity_;
-    count_ = 0;
-  } else {
-    // Mixed windows do not occur (direct sends need an empty outbox); forget the outbox entries
-    // too and re-peek them, which keeps the order.
-    head_ = (head_ + count_) % capacity_;
-    count_ = 0;
-    outbox_in_flight_ = 0;
-    outbox_sent_through_ = outbox_acked_through_;
-  }
+  head_ = (head_ + count_) % capacity_;
+  count_ = 0;
+  outbox_in_flight_ = 0;
+  outbox_sent_through_ = outbox_acked_through_;
 }
 
 void MqttSink::check_connection() {
@@ -207,18 +191,8 @@ void MqttSink::check_connection() {
   if (connects != connects_seen_) {
     connects_seen_ = connects;
     collect_acks();
-    on_reconnect();
+    move_direct_to_outbox();  // PUBACKs of what is still in flight may never come
   }
-}
-
-void MqttSink::on_reconnect() {
-  // PUBACKs of what was in flight may never come: direct results go to the outbox, outbox rows
-  // are sent again from the oldest unacknowledged one (a consumer may see a few twice, same id).
-  move_direct_to_outbox();
-  head_ = (head_ + count_) % capacity_;
-  count_ = 0;
-  outbox_in_flight_ = 0;
-  outbox_sent_through_ = outbox_acked_through_;
 }
 
 void MqttSink::collect_acks() {
@@ -236,7 +210,7 @@ void MqttSink::collect_acks() {
                                     : false;
         if (again) break;
         if (!f.direct) {  // outbox row: resend from the outbox
-          on_reconnect();
+          move_direct_to_outbox();
           return;
         }
       }
@@ -381,10 +355,7 @@ void MqttSink::finish() {
   collect_acks();
   move_direct_to_outbox();  // unacknowledged results wait on disk for the next start
   flush_outbox_batch();
-  if (pending_checkpoint_) {
-    count_ = 0;  // nothing direct is in flight any more
-    maybe_save_checkpoint();
-  }
+  maybe_save_checkpoint();
 }
 
 }  // namespace streamgate::gateway

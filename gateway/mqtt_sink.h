@@ -72,7 +72,6 @@ class MqttSink final : public Sink {
   void flush_outbox_batch();
   void collect_acks();
   void check_connection();
-  void on_reconnect();
   void move_direct_to_outbox();
   void pump_outbox();
   void maybe_save_checkpoint();
@@ -107,6 +106,7 @@ class MqttSink final : public Sink {
   bool recovering_ = false;                     //!< the db came back: the next checkpoint restores the lineage
   std::int64_t last_prune_ns_ = 0;
   std::int64_t next_probe_ns_ = 0;
+  std::int64_t last_drop_log_ns_ = 0;  //!< outbox-full warning rate limit
   bool abandoned_ = false;
 };
 
