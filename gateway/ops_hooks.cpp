@@ -73,7 +73,7 @@ std::optional<rules::Emission> OpsHooks::tick(std::int64_t now, const rules::Eng
     nlohmann::json rules = nlohmann::json::array();
     for (const auto& r : engine.rules()) {
       rules.push_back({{"name", r.name}, {"file", r.file}, {"from", r.from}, {"topic", r.output_topic},
-                       {"qos", r.qos}, {"delivery", r.delivery}, {"sql", r.text}});
+                       {"qos", r.qos}, {"delivery", rules::to_string(r.delivery)}, {"sql", r.text}});
     }
     in_rules_json_ = rules.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }

@@ -22,12 +22,6 @@ constexpr std::size_t kPublisherBatch = 512;    // egress items between two sink
 constexpr std::int64_t kErrorLogIntervalNs = 10'000'000'000;  // worker error lines at most every 10 s
 constexpr std::int64_t kRemindIntervalNs = 1'000'000'000;
 
-Delivery parse_delivery(const std::string& d) {
-  if (d == "at_most_once") return Delivery::AtMostOnce;
-  if (d == "exactly_once") return Delivery::ExactlyOnce;
-  return Delivery::AtLeastOnce;
-}
-
 std::vector<Subscription> subscriptions_for(const Config& config, const rules::Engine& engine) {
   std::vector<Subscription> subs;
   auto add = [&](const std::string& filter, int qos) {
@@ -323,7 +317,7 @@ void Pipeline::publish_metrics(std::int64_t steady_now_ns) {
 
 void Pipeline::refresh_delivery() {
   delivery_.clear();
-  for (const auto& r : engine_->rules()) delivery_[r.name] = parse_delivery(r.delivery);
+  for (const auto& r : engine_->rules()) delivery_[r.name] = r.delivery;
 }
 
 void Pipeline::take_checkpoint() {

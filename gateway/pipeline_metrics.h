@@ -14,8 +14,8 @@
 
 namespace streamgate::gateway {
 
-//! Per-rule DELIVERY option (see docs/guarantees.md).
-enum class Delivery : std::uint8_t { AtMostOnce, AtLeastOnce, ExactlyOnce };
+//! Per-rule DELIVERY option (see docs/guarantees.md); the engine's vocabulary.
+using rules::Delivery;
 
 //! A rule-state snapshot on its way from the worker to the sink, behind the results the engine
 //! emitted before it: the sink saves it once all of those are delivered or stored.

@@ -19,25 +19,6 @@
 
 namespace streamgate::rules {
 
-std::string RuleError::to_string() const {
-  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
-}
-
-const char* to_string(IngestStatus s) {
-  switch (s) {
-    case IngestStatus::Ok: return "ok";
-    case IngestStatus::NoStream: return "no_stream";
-    case IngestStatus::MalformedJson: return "malformed_json";
-    case IngestStatus::NotAnObject: return "not_an_object";
-    case IngestStatus::TooLarge: return "too_large";
-    case IngestStatus::TooDeep: return "too_deep";
-    case IngestStatus::MissingTimestamp: return "missing_timestamp";
-    case IngestStatus::BadTimestamp: return "bad_timestamp";
-    case IngestStatus::Duplicate: return "duplicate";
-  }
-  return "unknown";
-}
-
 namespace {
 
 struct StreamRt {
@@ -103,7 +84,7 @@ bool descend(simdjson::dom::element& e, const std::vector<std::string>& path) {
 }
 
 struct Catalog {
-  std::vector<plan::SourceFile> files;
+  std::vector<SourceFile> files;
   std::unique_ptr<plan::Plan> plan;
   std::vector<std::unique_ptr<StreamRt>> streams;
   std::vector<std::unique_ptr<runtime::RuleRuntime>> rules;
@@ -175,7 +156,7 @@ struct Engine::Impl : runtime::Output {
 
   // ---- building rule sets
 
-  std::vector<RuleError> build(std::vector<plan::SourceFile> files, Catalog& out) {
+  std::vector<RuleError> build(std::vector<SourceFile> files, Catalog& out) {
     std::vector<RuleError> errors;
     auto p = plan::plan_files(files, errors);
     if (!errors.empty()) return errors;
@@ -456,7 +437,7 @@ Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(options)) {
 Engine::~Engine() = default;
 
 std::vector<RuleError> Engine::load_file(std::string_view file_name, std::string_view text) {
-  std::vector<plan::SourceFile> files = impl_->cat.files;
+  std::vector<SourceFile> files = impl_->cat.files;
   bool replaced = false;
   for (auto& f : files) {
     if (f.name == file_name) {
@@ -464,7 +445,7 @@ std::vector<RuleError> Engine::load_file(std::string_view file_name, std::string
       replaced = true;
     }
   }
-  if (!replaced) files.push_back(plan::SourceFile{std::string(file_name), std::string(text)});
+  if (!replaced) files.push_back(SourceFile{std::string(file_name), std::string(text)});
   Catalog next;
   auto errors = impl_->build(std::move(files), next);
   if (!errors.empty()) {
@@ -476,9 +457,9 @@ std::vector<RuleError> Engine::load_file(std::string_view file_name, std::string
 }
 
 std::vector<RuleError> Engine::reload(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<plan::SourceFile> src;
+  std::vector<SourceFile> src;
   src.reserve(files.size());
-  for (const auto& [name, text] : files) src.push_back(plan::SourceFile{name, text});
+  for (const auto& [name, text] : files) src.push_back(SourceFile{name, text});
   Catalog next;
   auto errors = impl_->build(std::move(src), next);
   if (!errors.empty()) return errors;
@@ -488,7 +469,7 @@ std::vector<RuleError> Engine::reload(const std::vector<std::pair<std::string, s
 
 std::vector<RuleError> Engine::check(std::string_view file_name, std::string_view text) {
   std::vector<RuleError> errors;
-  plan::plan_files({plan::SourceFile{std::string(file_name), std::string(text)}}, errors);
+  plan::plan_files({SourceFile{std::string(file_name), std::string(text)}}, errors);
   return errors;
 }
 

@@ -1,7 +1,7 @@
 // MQTT topic-filter matching (MQTT 3.1.1 section 4.7): `+`, `#`, `$share/<group>/` and `$` topics.
 #include <string_view>
 
-#include "rules/engine.h"
+#include "rules/topic_filter.h"
 
 namespace streamgate::rules {
 namespace {

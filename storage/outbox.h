@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "rules/engine.h"
+#include "rules/vocabulary.h"
 #include "storage/database.h"
 
 namespace streamgate::storage {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "rules/engine.h"
+#include "rules/vocabulary.h"
 
 namespace streamgate::rules {
 

@@ -10,8 +10,8 @@
 
 #include <simdjson.h>
 
-#include "rules/engine.h"
 #include "rules/value.h"
+#include "rules/vocabulary.h"
 
 namespace streamgate::rules::ingest {
 

@@ -10,13 +10,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "rules/engine.h"
 #include "rules/expr/expr.h"
 #include "rules/function_registry.h"
 #include "rules/alert/alert.h"
 #include "rules/pattern/automaton.h"
 #include "rules/pattern/matcher.h"
 #include "rules/topic.h"
+#include "rules/vocabulary.h"
 
 namespace streamgate::rules::plan {
 
@@ -131,7 +131,7 @@ struct RulePlan {
   std::string late_topic;
   int qos = 0;
   bool retain = false;
-  std::string delivery = "at_least_once";  //!< DELIVERY option: at_most_once|at_least_once|exactly_once
+  Delivery delivery = Delivery::AtLeastOnce;  //!< DELIVERY option
   TimeNs state_ttl = 24 * 3600 * kNsPerSec;
 
   int slot_offset = 0;   //!< start of this rule's range in the stream's slots
@@ -170,11 +170,6 @@ struct Plan {
   std::vector<RulePlan> rules;
   int find_stream(std::string_view name) const;
   int find_rule(std::string_view name) const;
-};
-
-struct SourceFile {
-  std::string name;
-  std::string text;
 };
 
 //! Parses and plans all files in order (later files may read FROM earlier ones). Errors are

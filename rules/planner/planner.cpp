@@ -1290,9 +1290,8 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
     } else if (o.key == "DELIVERY") {
       std::string d;
       if (opt_string(ctx, o, d)) {
-        for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (d == "at_most_once" || d == "at_least_once" || d == "exactly_once") {
-          rp.delivery = d;
+        if (const auto delivery = parse_delivery(d)) {
+          rp.delivery = *delivery;
         } else {
           ctx.error(o.pos, "option DELIVERY expects 'at_most_once', 'at_least_once' or 'exactly_once'");
         }

@@ -11,10 +11,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "rules/engine.h"
 #include "rules/expr/expr.h"
 #include "rules/pattern/matcher.h"
 #include "rules/planner/plan.h"
+#include "rules/vocabulary.h"
 
 namespace streamgate::rules::runtime {
 

@@ -18,11 +18,11 @@
 #include <simdjson.h>
 
 #include "rules/alert/alert.h"
-#include "rules/engine.h"
 #include "rules/expr/expr.h"
 #include "rules/planner/plan.h"
 #include "rules/runtime/match_stage.h"
 #include "rules/window/window.h"
+#include "rules/vocabulary.h"
 
 namespace streamgate::rules::runtime {
 

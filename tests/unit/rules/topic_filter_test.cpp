@@ -1,7 +1,7 @@
 // Tests for MQTT topic-filter matching (MQTT 3.1.1 section 4.7), including the spec's examples.
 #include <gtest/gtest.h>
 
-#include "rules/engine.h"
+#include "rules/topic_filter.h"
 
 namespace streamgate::rules {
 namespace {
