@@ -227,6 +227,7 @@ void fill_option_tables(OptionTables& t) {
       ("state-required", po::value<std::string>()->default_value("false"), "true: exit with an error when the state database cannot be used; false: keep processing in memory with a loud warning")
       ("checkpoint-interval", po::value<std::string>()->default_value("2s"), "how often rule state is checkpointed to the state database")
       ("outbox-max-messages", po::value<std::string>()->default_value("1000000"), "results kept in the outbox while the output broker is away (oldest dropped, counted)")
+      ("output-buffer", po::value<std::string>()->default_value("10000"), "results the MQTT client may hold unsent or unacknowledged while the broker is away or not reading (100-1000000, more than outbox-inflight); when full the worker waits and input backs up into the ingress ring")
       ("outbox-inflight", po::value<std::string>()->default_value("256"), "outbox results sent before their acknowledgement (1-65535): the most a crash can make the next start send twice (same result id)")
       ("result-id-field", po::value<std::string>(), "add each result's deterministic id to its JSON payload under this field name (e.g. _result_id), so MQTT 3.1.1 consumers can drop repeats; MQTT 5 output always carries it as the user property result_id")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical or off")
@@ -563,6 +564,13 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
       throw BadValue{"option 'outbox-inflight': '" + str("outbox-inflight") + "' is not a number between 1 and 65535"};
     }
     c.outbox_inflight = static_cast<std::size_t>(*inflight);
+    auto output_buffer = parse_uint(str("output-buffer"));
+    if (!output_buffer || *output_buffer < 100 || *output_buffer > 1'000'000 || *output_buffer <= c.outbox_inflight) {
+      throw BadValue{"option 'output-buffer': '" + str("output-buffer") +
+                     "' is not a number from 100 to 1000000 greater than outbox-inflight (" +
+                     std::to_string(c.outbox_inflight) + ")"};
+    }
+    c.output_buffer = static_cast<std::size_t>(*output_buffer);
     if (vm.count("result-id-field")) {
       c.result_id_field = str("result-id-field");
       for (const char ch : c.result_id_field) {

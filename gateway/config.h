@@ -92,6 +92,9 @@ struct Config {
   //! Outbox rows handed to the broker before their acknowledgement: the most results a crash
   //! can make the next start send twice (same id). Lower = fewer repeats, slower over long RTTs.
   std::size_t outbox_inflight = 256;
+  //! Results the MQTT client may hold unsent or unacknowledged (broker away or not reading); when
+  //! full, publishing waits (the worker stops, input backs up into the ingress ring and its policy).
+  std::size_t output_buffer = 10'000;
   //! Non-empty: results with a deterministic id get it as this JSON field (MQTT 3.1.1 consumers;
   //! MQTT 5 output always carries it as the `result_id` user property).
   std::string result_id_field;

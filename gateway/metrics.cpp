@@ -158,7 +158,7 @@ std::vector<MetricFamily> collect_metric_families(const MetricsInputs& in) {
     single("streamgate_messages_processed_total", "messages handed to the rule engine", "counter", v(p->processed));
     single("streamgate_results_emitted_total", "results, alerts and dead letters produced by the worker", "counter", v(p->emissions));
     single("streamgate_messages_published_total", "messages handed to the MQTT client for publishing", "counter", v(p->published));
-    single("streamgate_publish_retries_total", "publishes refused by the MQTT client (offline buffer full) and retried", "counter", v(p->publish_retries));
+    single("streamgate_publish_retries_total", "results the MQTT client could not take yet (output-buffer full: the broker away or not reading) and retried", "counter", v(p->publish_retries));
     single("streamgate_dead_letters_total", "messages republished to the dead-letter topic", "counter", v(p->dead_letters));
     auto& drops = family("streamgate_drops_total", "messages or results dropped, by reason", "counter");
     drops.points.push_back({{{"reason", "ring_full"}}, v(p->dropped_ring_full)});
@@ -166,6 +166,7 @@ std::vector<MetricFamily> collect_metric_families(const MetricsInputs& in) {
     drops.points.push_back({{{"reason", "topic_too_long"}}, v(p->dropped_topic_too_long)});
     drops.points.push_back({{{"reason", "stopping"}}, v(p->dropped_stopping)});
     drops.points.push_back({{{"reason", "egress_shutdown"}}, v(p->dropped_egress)});
+    drops.points.push_back({{{"reason", "refused_by_client"}}, v(p->dropped_refused)});
     auto& rejected = family("streamgate_messages_rejected_total",
                             "messages the engine did not accept, by reason (no_stream: no stream matched the topic)",
                             "counter");

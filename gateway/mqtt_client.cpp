@@ -16,7 +16,6 @@ namespace {
 
 // Session expiry for MQTT 5 persistent sessions (3.1.1 has no expiry: the broker decides).
 constexpr int kSessionExpirySeconds = 7 * 24 * 3600;
-constexpr std::int64_t kTlsLogIntervalNs = 10'000'000'000;  // TLS error lines at most every 10 s
 
 bool is_tls_url(const std::string& url) {
   return url.rfind("ssl://", 0) == 0 || url.rfind("mqtts://", 0) == 0 || url.rfind("wss://", 0) == 0;
@@ -269,9 +268,7 @@ void MqttClient::on_connect_failure5(void* context, MQTTAsync_failureData5* data
 int MqttClient::on_tls_error(const char* text, std::size_t len, void* context) {
   MqttClient* c = self(context);
   c->stats_.tls_errors.fetch_add(1, std::memory_order_relaxed);
-  const std::int64_t t = steady_now_ns();
-  std::int64_t last = c->last_tls_log_ns_.load(std::memory_order_relaxed);
-  if ((last == 0 || t - last > kTlsLogIntervalNs) && c->last_tls_log_ns_.compare_exchange_strong(last, t)) {
+  if (c->tls_log_.due()) {
     std::string_view s(text != nullptr ? text : "", text != nullptr ? len : 0);
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
     spdlog::error("{}: TLS with {} failed: {}", c->options_.name, c->options_.broker.url, s);
@@ -414,20 +411,26 @@ void MqttClient::on_delivery_failed5(void* context, MQTTAsync_failureData5* data
 // The deterministic result id travels with the message so consumers can drop the repeats an
 // at-least-once hop may produce: as an MQTT 5 user property, and (opt-in, for MQTT 3.1.1
 // consumers) as the first member of the JSON object payload.
-bool MqttClient::publish(std::string_view topic, std::string_view payload, int qos, bool retain,
-                         std::string_view result_id, DeliverySlot* slot) {
+PublishResult MqttClient::publish(std::string_view topic, std::string_view payload, int qos, bool retain,
+                                  std::string_view result_id, DeliverySlot* slot) {
   // Paho wants a NUL-terminated topic: topics are short, a stack buffer avoids the allocation.
   char topic_buf[kMaxTopicBytes + 1];
   if (topic.size() > kMaxTopicBytes) {
     stats_.publish_refused.fetch_add(1, std::memory_order_relaxed);
-    return false;
+    return PublishResult::Refused;
+  }
+  if (!buffer_has_room()) {
+    stats_.buffer_full.fetch_add(1, std::memory_order_relaxed);
+    return PublishResult::Full;
   }
   std::memcpy(topic_buf, topic.data(), topic.size());
   topic_buf[topic.size()] = '\0';
 
+  // One buffer per publishing thread: no allocation once it has grown to the largest payload.
+  thread_local std::string with_id;
   if (!result_id.empty() && !options_.result_id_field.empty() &&
-      with_result_id_field(publish_buffer_, options_.result_id_field, payload, result_id)) {
-    payload = publish_buffer_;
+      with_result_id_field(with_id, options_.result_id_field, payload, result_id)) {
+    payload = with_id;
   }
   MQTTAsync_message m = MQTTAsync_message_initializer;
   m.payload = const_cast<char*>(payload.data());  // Paho copies; it never writes through it
@@ -457,11 +460,35 @@ bool MqttClient::publish(std::string_view topic, std::string_view payload, int q
   const int rc = MQTTAsync_sendMessage(handle_, topic_buf, &m, &ro);
   MQTTProperties_free(&m.properties);
   if (slot != nullptr) slot->sent_token = ro.token;  // outcome() matches the callback's token
-  if (rc != MQTTASYNC_SUCCESS) {
-    stats_.publish_refused.fetch_add(1, std::memory_order_relaxed);
-    return false;
+  switch (rc) {
+    case MQTTASYNC_SUCCESS:
+      return PublishResult::Sent;
+    case MQTTASYNC_MAX_BUFFERED_MESSAGES:  // Paho's own bound while disconnected
+    case MQTTASYNC_DISCONNECTED:           // between a stop and a start
+    case MQTTASYNC_OPERATION_INCOMPLETE:
+      held_bound_.fetch_sub(1, std::memory_order_relaxed);
+      stats_.buffer_full.fetch_add(1, std::memory_order_relaxed);
+      return PublishResult::Full;
+    default:  // invalid UTF-8, bad QoS, …: the same message would be refused again
+      held_bound_.fetch_sub(1, std::memory_order_relaxed);
+      stats_.publish_refused.fetch_add(1, std::memory_order_relaxed);
+      return PublishResult::Refused;
   }
-  return true;
+}
+
+bool MqttClient::buffer_has_room() {
+  const std::int64_t limit = options_.max_buffered_messages;
+  if (held_bound_.fetch_add(1, std::memory_order_relaxed) < limit) return true;  // counts this one
+  // The bound says full: ask Paho what it really holds (queued publishes of any QoS plus QoS 1/2
+  // ones waiting for their acknowledgement). Two threads asking at once may each admit one more.
+  MQTTAsync_token* tokens = nullptr;
+  std::int64_t held = 0;
+  if (MQTTAsync_getPendingTokens(handle_, &tokens) == MQTTASYNC_SUCCESS && tokens != nullptr) {
+    while (tokens[held] != -1) ++held;
+    MQTTAsync_free(tokens);
+  }
+  held_bound_.store(held < limit ? held + 1 : held, std::memory_order_relaxed);
+  return held < limit;
 }
 
 void MqttClient::set_subscriptions(std::vector<Subscription> subscriptions) {

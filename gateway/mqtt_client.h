@@ -11,7 +11,8 @@
 // Threads: Paho runs message, connect, subscribe and completion callbacks on its own threads while
 // holding its process-wide mutex, so every callback here only copies, flips atomics or logs one
 // line; waiting happens on the manager thread (reconnects) or the caller's thread, never inside a
-// callback. publish() may be called from any one thread at a time per client (it reuses a buffer).
+// callback. publish() may be called from several threads at once (the worker's at-most-once results
+// and the publisher's tracked ones share the output connection).
 #pragma once
 
 #include <MQTTAsync.h>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "gateway/config.h"
+#include "gateway/log_limit.h"
 
 namespace streamgate::gateway {
 
@@ -36,13 +38,22 @@ struct MqttClientOptions {
   std::string name = "mqtt";  //!< for log lines: "input", "output"
   BrokerConfig broker;
   std::vector<Subscription> subscriptions;
-  //! Messages Paho keeps while disconnected before `publish` starts refusing.
-  int max_buffered_messages = 100'000;
+  //! Publishes Paho may hold unsent or unacknowledged (config `output-buffer`), connected or not:
+  //! past it `publish` answers Full. Paho bounds its queue itself only while disconnected; a
+  //! connected broker that stops reading (frozen, a stalled link) would let it grow without end.
+  int max_buffered_messages = 10'000;
   //! Non-empty: publishes with a result id add it as this field of the JSON object payload
   //! (config `result-id-field`, for MQTT 3.1.1 consumers).
   std::string result_id_field;
   //! Called on Paho's thread after each CONNACK with the broker's session-present flag.
   std::function<void(bool session_present)> on_session;
+};
+
+//! What became of a publish handed to the client.
+enum class PublishResult {
+  Sent,     //!< queued in Paho (written or acknowledged later)
+  Full,     //!< output-buffer reached (the broker is away or not reading): try again later
+  Refused,  //!< never sendable as it is (topic too long, invalid for MQTT): do not retry
 };
 
 //! Name of the MQTT 5 user property carrying a result's deterministic id.
@@ -53,7 +64,8 @@ struct MqttClientStats {
   std::atomic<std::uint64_t> connection_losses{0};
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> subscribe_failures{0};
-  std::atomic<std::uint64_t> publish_refused{0};
+  std::atomic<std::uint64_t> publish_refused{0};  //!< Refused: the message itself (topic too long, …)
+  std::atomic<std::uint64_t> buffer_full{0};      //!< Full answers (output-buffer reached)
   std::atomic<std::uint64_t> tls_errors{0};
 };
 
@@ -102,13 +114,13 @@ class MqttClient {
   //! True once the subscriptions of the current connection were acknowledged.
   bool subscribed() const { return subscribed_.load(std::memory_order_acquire); }
 
-  //! Non-blocking. False when Paho refuses (offline buffer full or client stopped); the caller
-  //! decides whether to retry. A non-empty `result_id` travels with the message: MQTT 5 user
+  //! Non-blocking; any thread. Full when Paho holds output-buffer publishes already (retry
+  //! later), Refused when this message can never go (the caller drops it). A non-empty `result_id` travels with the message: MQTT 5 user
   //! property kResultIdProperty, and the result_id_field when set. With `slot`, the outcome is
   //! written there (QoS 0: written to the socket; QoS 1/2: acknowledged by the broker); the slot
   //! must outlive the delivery or the client.
-  bool publish(std::string_view topic, std::string_view payload, int qos, bool retain,
-               std::string_view result_id = {}, DeliverySlot* slot = nullptr);
+  PublishResult publish(std::string_view topic, std::string_view payload, int qos, bool retain,
+                        std::string_view result_id = {}, DeliverySlot* slot = nullptr);
 
   //! Publishes handed to Paho but not yet completed.
   std::size_t pending_deliveries() const;
@@ -146,6 +158,7 @@ class MqttClient {
   void subscribe_all();
   void subscribe_done(bool refused);
   bool v5() const { return options_.broker.version == MqttVersion::V5; }
+  bool buffer_has_room();
 
   MqttClientOptions options_;
   MessageFn on_message_;
@@ -161,9 +174,12 @@ class MqttClient {
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> backoff_ms_;
   std::atomic<std::int64_t> next_attempt_ns_{0};  //!< steady clock
-  std::atomic<std::int64_t> last_tls_log_ns_{0};
+  LogLimit tls_log_;  //!< TLS failure lines (Paho's threads)
 
-  std::string publish_buffer_;  //!< payload with the result id field (publishing thread)
+  // An upper bound of what Paho holds: its count when last asked plus the publishes since. Asking
+  // (MQTTAsync_getPendingTokens walks Paho's queue under its mutex) happens only when the bound
+  // reaches output-buffer, so a flowing output asks once per output-buffer publishes.
+  std::atomic<std::int64_t> held_bound_{0};
 
   std::mutex mu_;
   std::mutex subs_mu_;  //!< guards options_.subscriptions (changed by reloads, read on connect)

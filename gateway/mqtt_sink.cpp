@@ -67,27 +67,47 @@ void MqttSink::discard_lineage() {
 
 // ---- worker: at-most-once ----------------------------------------------------------------------
 
-bool MqttSink::send_now(const rules::Emission& e) {
-  return output_.publish(e.topic, e.payload, e.qos, e.retain, e.result_id);
+bool MqttSink::send_now(const rules::Emission& e, const std::function<bool()>& keep_waiting) {
+  int tries = 0;
+  while (true) {
+    switch (output_.publish(e.topic, e.payload, e.qos, e.retain, e.result_id)) {
+      case PublishResult::Sent:
+        metrics_.published.fetch_add(1, std::memory_order_relaxed);
+        return true;
+      case PublishResult::Refused:
+        drop_refused(e.rule, e.topic);
+        return false;
+      case PublishResult::Full:
+        break;
+    }
+    // The broker has been away (or not reading) for output-buffer results: keep this one, retry.
+    metrics_.publish_retries.fetch_add(1, std::memory_order_relaxed);
+    if (full_log_.due()) {
+      spdlog::warn("output buffer full ({} results held for {}): results wait, input backs up into the ingress "
+                   "ring", config_.output_buffer, output_.url());
+    }
+    if (!keep_waiting()) {
+      metrics_.dropped_egress.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(++tries < 10 ? 1 : 50));
+  }
 }
 
 // ---- publisher ----------------------------------------------------------------------------------
 
-void MqttSink::publish_untracked(const rules::Emission& e) {
-  int tries = 0;
-  bool sent = false;
-  while (!(sent = output_.publish(e.topic, e.payload, e.qos, e.retain, e.result_id))) {
-    // Offline buffer full: the broker has been away for a while. Keep the result and retry.
-    metrics_.publish_retries.fetch_add(1, std::memory_order_relaxed);
-    if (abandoned_) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(++tries < 10 ? 1 : 50));
-  }
-  (sent ? metrics_.published : metrics_.dropped_egress).fetch_add(1, std::memory_order_relaxed);
+PublishResult MqttSink::publish_tracked(InFlight& f, const std::string& topic, const std::string& payload, int qos,
+                                        bool retain, const std::string& result_id) {
+  return output_.publish(topic, payload, qos, retain, result_id, &f.slot);
 }
 
-bool MqttSink::publish_tracked(InFlight& f, const std::string& topic, const std::string& payload, int qos,
-                               bool retain, const std::string& result_id) {
-  return output_.publish(topic, payload, qos, retain, result_id, &f.slot);
+void MqttSink::drop_refused(const std::string& rule, const std::string& topic) {
+  metrics_.dropped_refused.fetch_add(1, std::memory_order_relaxed);
+  if (refused_log_.due()) {
+    spdlog::error("result of rule '{}' to '{}' refused by the MQTT client (topic longer than {} bytes or not valid "
+                  "for MQTT): dropped; counted in streamgate_drops_total{{reason=\"refused_by_client\"}}",
+                  rule.empty() ? "(from the outbox)" : rule, topic.substr(0, 200), kMaxTopicBytes);
+  }
 }
 
 void MqttSink::to_outbox(rules::Emission&& e, bool dedup) {
@@ -130,7 +150,7 @@ void MqttSink::flush_outbox_batch() {
     e.qos = m.qos;
     e.retain = m.retain;
     e.result_id = m.result_id;
-    publish_untracked(e);
+    send_now(e, [this] { return !abandoned_; });
   }
   batch_.clear();
 }
@@ -138,7 +158,7 @@ void MqttSink::flush_outbox_batch() {
 void MqttSink::send(rules::Emission&& e, Delivery delivery) {
   const std::uint64_t seq = ++next_seq_;
   if (!state_.durable()) {
-    publish_untracked(e);
+    send_now(e, [this] { return !abandoned_; });
     return;
   }
   if (delivery == Delivery::ExactlyOnce) {
@@ -154,10 +174,17 @@ void MqttSink::send(rules::Emission&& e, Delivery delivery) {
     f.direct = true;
     f.outbox_id = 0;
     f.attempts = 0;
-    if (publish_tracked(f, f.emission.topic, f.emission.payload, f.emission.qos, f.emission.retain,
-                        f.emission.result_id)) {
-      ++count_;
-      return;
+    f.refused = false;
+    switch (publish_tracked(f, f.emission.topic, f.emission.payload, f.emission.qos, f.emission.retain,
+                            f.emission.result_id)) {
+      case PublishResult::Sent:
+        ++count_;
+        return;
+      case PublishResult::Refused:  // never sendable: the outbox would only block what follows it
+        drop_refused(f.emission.rule, f.emission.topic);
+        return;
+      case PublishResult::Full:
+        break;
     }
     e = std::move(f.emission);
   }
@@ -199,15 +226,16 @@ void MqttSink::collect_acks() {
   std::int64_t acked_outbox = 0;
   while (count_ > 0) {
     InFlight& f = at(0);
-    const int outcome = f.slot.outcome();
+    const int outcome = f.refused ? DeliverySlot::Failed : f.slot.outcome();
     if (outcome == DeliverySlot::Pending) break;
-    if (outcome == DeliverySlot::Failed) {
+    if (f.refused) {
+      drop_refused(f.emission.rule, f.emission.topic);
+    } else if (outcome == DeliverySlot::Failed) {
       // Refused (e.g. an MQTT 5 PUBACK with an error reason): try again a few times, then drop it
       // loudly rather than block every later result.
       if (++f.attempts < kMaxAttempts && output_.connected()) {
-        const bool again = f.direct ? publish_tracked(f, f.emission.topic, f.emission.payload, f.emission.qos,
-                                                      f.emission.retain, f.emission.result_id)
-                                    : false;
+        const bool again = f.direct && publish_tracked(f, f.emission.topic, f.emission.payload, f.emission.qos,
+                                                       f.emission.retain, f.emission.result_id) == PublishResult::Sent;
         if (again) break;
         if (!f.direct) {  // outbox row: resend from the outbox
           move_direct_to_outbox();
@@ -247,11 +275,14 @@ void MqttSink::pump_outbox() {
       f.outbox_id = e.id;
       f.seq = 0;
       f.attempts = 0;
-      f.emission.topic = std::move(e.message.topic);  // kept for the error line only
-      if (!publish_tracked(f, f.emission.topic, e.message.payload, e.message.qos, e.message.retain,
-                           e.message.result_id)) {
-        break;
-      }
+      f.emission.topic = std::move(e.message.topic);  // kept for the error lines only
+      f.emission.rule.clear();                        // an outbox row does not keep its rule's name
+      const PublishResult r = publish_tracked(f, f.emission.topic, e.message.payload, e.message.qos,
+                                              e.message.retain, e.message.result_id);
+      if (r == PublishResult::Full) break;
+      // A row the client can never send takes its place in the window as done-and-dropped, so it is
+      // acknowledged in order and does not block the rows behind it.
+      f.refused = r == PublishResult::Refused;
       ++count_;
       ++outbox_in_flight_;
       outbox_sent_through_ = e.id;

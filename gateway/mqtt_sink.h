@@ -12,7 +12,7 @@
 //   - no state db, or disk trouble: handed to Paho's in-memory offline buffer.
 //
 // Threads: everything here belongs to the publisher thread, except send_now() (the worker's
-// at-most-once results: a Paho call, nothing kept) and the delivery slots, which Paho's threads
+// results that need no acknowledgement: a Paho call, atomic counters, nothing kept) and the delivery slots, which Paho's threads
 // write (atomics).
 #pragma once
 
@@ -44,7 +44,7 @@ class MqttSink final : public Sink {
   //! Main thread: the last run's lineage is broken (see DurableState): forget checkpoint + journal.
   void discard_lineage();
 
-  bool send_now(const rules::Emission& e) override;
+  bool send_now(const rules::Emission& e, const std::function<bool()>& keep_waiting) override;
   void send(rules::Emission&& e, Delivery delivery) override;
   void checkpoint(std::unique_ptr<PendingCheckpoint> cp) override;
   bool pump() override;
@@ -63,11 +63,13 @@ class MqttSink final : public Sink {
     std::uint64_t seq = 0;        //!< emission order (checkpoint gating)
     bool direct = false;
     int attempts = 0;             //!< refusals so far (a result refused kMaxAttempts times is dropped)
+    bool refused = false;         //!< outbox row the client can never send: dropped when its turn comes
   };
 
-  bool publish_tracked(InFlight& f, const std::string& topic, const std::string& payload, int qos, bool retain,
-                       const std::string& result_id);
-  void publish_untracked(const rules::Emission& e);
+  PublishResult publish_tracked(InFlight& f, const std::string& topic, const std::string& payload, int qos,
+                                bool retain, const std::string& result_id);
+  //! Counts and logs (rate-limited) a result the client can never send; any thread.
+  void drop_refused(const std::string& rule, const std::string& topic);
   void to_outbox(rules::Emission&& e, bool dedup);
   void flush_outbox_batch();
   void collect_acks();
@@ -108,6 +110,9 @@ class MqttSink final : public Sink {
   std::int64_t next_probe_ns_ = 0;
   std::int64_t last_drop_log_ns_ = 0;  //!< outbox-full warning rate limit
   bool abandoned_ = false;
+  // send_now()'s log limits (worker and publisher both call it).
+  LogLimit full_log_;
+  LogLimit refused_log_;
 };
 
 }  // namespace streamgate::gateway

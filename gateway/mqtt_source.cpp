@@ -16,7 +16,6 @@ namespace {
 
 
 
-constexpr std::int64_t kDropLogIntervalNs = 10'000'000'000;  // warn about drops at most every 10 s
 // QoS 0 input is journaled by the worker in groups: one transaction per 10 ms, 1,024 messages or
 // 1 MiB, whichever comes first, instead of one per message on the receive thread.
 constexpr std::int64_t kJournalDelayNs = 10'000'000;
@@ -77,9 +76,7 @@ void MqttSource::wake_worker() {
 }
 
 void MqttSource::log_ring_full() {
-  const std::int64_t t = steady_now_ns();
-  std::int64_t last = last_drop_log_ns_.load(std::memory_order_relaxed);
-  if ((last == 0 || t - last > kDropLogIntervalNs) && last_drop_log_ns_.compare_exchange_strong(last, t)) {
+  if (drop_log_.due()) {
     spdlog::warn("ingress ring full: dropping newest messages ({} dropped so far; ring-full-policy = {})",
                  metrics_.dropped_ring_full.load(std::memory_order_relaxed), to_string(config_.ring_full_policy));
   }

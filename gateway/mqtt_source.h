@@ -23,6 +23,7 @@
 #include "gateway/config.h"
 #include "gateway/durable_state.h"
 #include "gateway/event_count.h"
+#include "gateway/log_limit.h"
 #include "gateway/mqtt_client.h"
 #include "gateway/pipeline_metrics.h"
 #include "gateway/source.h"
@@ -91,7 +92,7 @@ class MqttSource final : public Source {
   MqttClient* client_ = nullptr;
   const bool track_redeliveries_;  //!< persistent sessions only (clean ones are never redelivered)
   std::atomic<bool> intake_open_{false};
-  std::atomic<std::int64_t> last_drop_log_ns_{0};
+  LogLimit drop_log_;  //!< ring-full warnings (Paho's receive thread)
 
   // Receive thread.
   std::unique_ptr<storage::InputJournal> journal_;

@@ -1,6 +1,8 @@
 // Rule watcher, metrics endpoint and dashboard wiring.
 #include "gateway/ops_services.h"
 
+#include "gateway/clock.h"
+
 #include <chrono>
 
 #include <httplib.h>
@@ -15,12 +17,6 @@ namespace {
 // The worker beats at least every tick (100 ms by default) even when idle; ten seconds without
 // a beat means it is stuck in one message, a reload or a blocked output.
 constexpr std::int64_t kStallNs = 10'000'000'000;
-
-std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 void reload_rules(Pipeline& pipeline, const Config& config, const char* why) {
@@ -116,7 +112,16 @@ void OpsServices::add_ops_routes(HttpServer& server) {
     return snap;
   };
   s.Get("/metrics", [snapshot](const httplib::Request&, httplib::Response& res) {
-    if (auto snap = snapshot(res)) res.set_content(snap->prometheus, "text/plain; version=0.0.4; charset=utf-8");
+    auto snap = snapshot(res);
+    if (!snap) return;
+    // The worker takes the snapshot: if it is stuck the figures stop changing, and this line, taken
+    // now, says for how long (with /health turning 503 after 10 s).
+    const double age = static_cast<double>(system_now_ns() - snap->taken_ns) / 1e9;
+    res.set_content(snap->prometheus +
+                        "# HELP streamgate_metrics_age_seconds seconds since the worker took these figures\n"
+                        "# TYPE streamgate_metrics_age_seconds gauge\n"
+                        "streamgate_metrics_age_seconds " + std::to_string(age) + "\n",
+                    "text/plain; version=0.0.4; charset=utf-8");
   });
   s.Get("/metrics.json", [snapshot](const httplib::Request&, httplib::Response& res) {
     if (auto snap = snapshot(res)) res.set_content(snap->json, "application/json");

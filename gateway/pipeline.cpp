@@ -60,6 +60,7 @@ Pipeline::Pipeline(const Config& config, std::unique_ptr<rules::Engine> engine, 
   in.broker = config_.input;
   in.subscriptions = subscriptions_for(config_, *engine_);
   in.on_session = [this](bool present) { source_->on_session(present); };
+  in.max_buffered_messages = static_cast<int>(config_.output_buffer);
   if (!config_.separate_output) in.result_id_field = config_.result_id_field;  // results go out here
   if (in.subscriptions.empty()) spdlog::warn("no stream has a TOPIC and no --subscribe given: nothing to receive");
   input_ = std::make_unique<MqttClient>(std::move(in), [this](const InboundMessage& m) {
@@ -71,6 +72,7 @@ Pipeline::Pipeline(const Config& config, std::unique_ptr<rules::Engine> engine, 
     out.name = "output";
     out.broker = config_.output;
     out.result_id_field = config_.result_id_field;
+    out.max_buffered_messages = static_cast<int>(config_.output_buffer);
     output_owned_ = std::make_unique<MqttClient>(std::move(out), nullptr);
     output_ = output_owned_.get();
   } else {
@@ -163,16 +165,12 @@ void Pipeline::push_egress(rules::Emission&& e) {
 }
 
 void Pipeline::publish_now(const rules::Emission& e) {
-  int tries = 0;
-  bool sent = false;
-  while (!(sent = sink_->send_now(e))) {
-    // Offline buffer full: the broker has been away for a while. Keep the result and retry.
-    metrics_.publish_retries.fetch_add(1, std::memory_order_relaxed);
-    if (abandon_.load(std::memory_order_acquire)) break;
-    if (!output_->connected()) heartbeat_.beat();  // waiting for the broker, not stuck
-    std::this_thread::sleep_for(std::chrono::milliseconds(++tries < 10 ? 1 : 50));
-  }
-  (sent ? metrics_.published : metrics_.dropped_egress).fetch_add(1, std::memory_order_relaxed);
+  sink_->send_now(e, [this] {
+    // Waiting for an unreachable broker is not being stuck; waiting on a connected one that does
+    // not read for the whole watchdog interval is (the heartbeat stops, systemd restarts us).
+    if (!output_->connected()) heartbeat_.beat();
+    return !abandon_.load(std::memory_order_acquire);
+  });
 }
 
 void Pipeline::push_egress_item(EgressItem&& item) {

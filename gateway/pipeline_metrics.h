@@ -54,6 +54,7 @@ struct PipelineMetrics {
   std::atomic<std::uint64_t> published{0};
   std::atomic<std::uint64_t> publish_retries{0};   //!< Paho refused (offline buffer full): retried
   std::atomic<std::uint64_t> dropped_egress{0};     //!< results lost at a shutdown deadline
+  std::atomic<std::uint64_t> dropped_refused{0};    //!< results the MQTT client can never send (topic too long, …)
   // Durable state.
   std::atomic<std::uint64_t> journaled{0};            //!< input messages appended to the journal
   std::atomic<std::uint64_t> replayed{0};             //!< journal entries replayed at start

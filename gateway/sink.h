@@ -9,6 +9,7 @@
 // in the source, so a crash re-emits them.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "gateway/pipeline_metrics.h"
@@ -20,9 +21,12 @@ class Sink {
  public:
   virtual ~Sink() = default;
 
-  //! Worker (any one thread): an at-most-once result, handed to the output at once and not kept.
-  //! False when the output refused it (offline buffer full): the caller decides.
-  virtual bool send_now(const rules::Emission& e) = 0;
+  //! Worker (or any thread): a result handed to the output at once and not kept (at-most-once, or
+  //! QoS 0 output with nothing to acknowledge). While the output's buffer is full (the broker away
+  //! or not reading) it waits and retries, asking `keep_waiting()` before each wait; false from it
+  //! gives the result up. Returns whether the output took it (a result the output can never
+  //! send, e.g. a topic too long, is dropped at once, counted and logged).
+  virtual bool send_now(const rules::Emission& e, const std::function<bool()>& keep_waiting) = 0;
 
   // ---- publisher thread ----
   //! One result, in emission order, with its rule's delivery level.

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -19,6 +20,7 @@
 #include "gateway_fixture.h"
 #include "metrics_client.h"
 #include "mqtt_test_client.h"
+#include "notify_listener.h"
 
 namespace streamgate::test {
 namespace {
@@ -287,6 +289,102 @@ TEST(GatewayPath, DurabilityFiguresFollowCheckpointsAndAnOutputOutage) {
   out_broker.start();
   ASSERT_TRUE(wait_until([&] { return metric_value(port, "streamgate_outbox_depth") == 0; }, 30s))
       << http_get(port, "/metrics");
+  EXPECT_EQ(gw.terminate(), 0) << gw.logs();
+}
+
+// A result whose topic the MQTT client can never send (five template levels of 256 bytes each
+// make a topic longer than MQTT's limit here) is dropped, counted and logged; it must not block
+// the results after it — before, the worker retried it forever (QoS 0), or it stayed at the head
+// of the outbox and every later result queued behind it (QoS 1).
+class RefusedTopic : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RefusedTopic, IsDroppedAndTheResultsAfterItStillFlow) {
+  MosquittoBroker broker;
+  const std::string rules =
+      "CREATE STREAM s WITH (TOPIC = 'rt/in');\n"
+      "CREATE RULE r WITH (TOPIC = 'rt/out/{a}/{b}/{c}/{d}/{e}', " + GetParam() + ") AS\n"
+      "SELECT n, a, b, c, d, e FROM s;\n";
+  GatewayProcess gw(broker.url(), {{"r.sql", rules}}, {"--metrics-listen=127.0.0.1:0"});
+  ASSERT_TRUE(gw.wait_subscribed()) << gw.logs();
+  const int port = metrics_port(gw);
+  ASSERT_NE(port, 0) << gw.logs();
+  MqttTestClient sub(broker.url(), "rt-sub");
+  sub.subscribe("rt/out/#");
+  MqttTestClient pub(broker.url(), "rt-pub");
+  const std::string level(300, 'x');
+  pub.publish("rt/in", json{{"n", 1}, {"a", level}, {"b", level}, {"c", level}, {"d", level}, {"e", level}}.dump());
+  for (int n = 2; n <= 4; ++n) {
+    pub.publish("rt/in", json{{"n", n}, {"a", "a"}, {"b", "b"}, {"c", "c"}, {"d", "d"}, {"e", "e"}}.dump());
+  }
+  ASSERT_TRUE(sub.wait_for("rt/out/a/b/c/d/e", 3, 20s)) << gw.logs();
+  ASSERT_TRUE(wait_until([&] {
+    return metric_value(port, "streamgate_drops_total{reason=\"refused_by_client\"}") == 1;
+  })) << http_get(port, "/metrics");
+  EXPECT_EQ(sub.messages().size(), 3u);
+  EXPECT_EQ(gw.process().err_count("refused by the MQTT client"), 1u) << gw.logs();
+  EXPECT_EQ(gw.terminate(), 0) << gw.logs();
+}
+
+INSTANTIATE_TEST_SUITE_P(Delivery, RefusedTopic,
+                         ::testing::Values("QOS = 0", "QOS = 1", "QOS = 1, DELIVERY = 'exactly_once'",
+                                           "QOS = 1, DELIVERY = 'at_most_once'"));
+
+long rss_bytes(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+// An output broker that keeps the connection but stops reading (SIGSTOP: a hung broker, a stalled
+// link). Paho bounds its queue only while disconnected, so before this the results piled up in
+// memory without end (20,000 results of 16 kB: 430 MB) and the watchdog kept pinging. Now the
+// client holds at most output-buffer results, the worker waits without beating, the watchdog
+// stops pinging; once the broker reads again everything arrives and the pings come back.
+TEST(GatewayPath, AnOutputBrokerThatStopsReadingFillsABoundedBufferAndStopsTheWatchdog) {
+  MosquittoBroker in_broker;
+  MosquittoBroker out_broker;
+  NotifyListener notify;
+  const char* rules =
+      "CREATE STREAM s WITH (TOPIC = 'fz/in');\n"
+      "CREATE RULE fwd WITH (TOPIC = 'fz/out', QOS = 0) AS SELECT n, pad FROM s;\n";
+  GatewayProcess gw(in_broker.url(), {{"fwd.sql", rules}},
+                    {"--output-broker=" + out_broker.url(), "--output-buffer=300", "--ring-capacity=256",
+                     "--keepalive=300s", "--metrics-listen=127.0.0.1:0"},
+                    {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "1000000"}});
+  ASSERT_TRUE(gw.wait_subscribed()) << gw.logs();
+  ASSERT_TRUE(wait_until([&] { return gw.process().err_count("output: connected") >= 1; })) << gw.logs();
+  const int port = metrics_port(gw);
+  ASSERT_NE(port, 0) << gw.logs();
+  MqttTestClient sub(out_broker.url(), "fz-sub");
+  sub.subscribe("fz/out", 0);
+  ASSERT_TRUE(notify.wait_for("WATCHDOG=1", 2)) << gw.logs();
+
+  out_broker.freeze();
+  MqttTestClient pub(in_broker.url(), "fz-pub");
+  constexpr int kEvents = 5000;
+  const std::string pad(16 * 1024, 'p');
+  for (int n = 0; n < kEvents; ++n) pub.publish("fz/in", json{{"n", n}, {"pad", pad}}.dump());
+  // The buffer fills: the worker waits for room (and stops taking metrics snapshots: they age).
+  ASSERT_TRUE(wait_until([&] { return gw.process().err_count("output buffer full") >= 1; }, 30s)) << gw.logs();
+  // Stuck on a connected broker is stuck: no ping for two watchdog intervals (one may be on its way).
+  ASSERT_TRUE(wait_until([&] { return gw.process().err_count("made no progress") >= 1; }, 10s)) << gw.logs();
+  const std::size_t pings = notify.count("WATCHDOG=1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_LE(notify.count("WATCHDOG=1"), pings + 1);
+  EXPECT_GT(metric_value(port, "streamgate_metrics_age_seconds"), 1.0) << http_get(port, "/metrics");
+  // What is held is bounded: ~300 results of 16 kB, not 5,000 (the process before: +20 kB each).
+  EXPECT_LT(rss_bytes(gw.process().pid()), 60L * 1024 * 1024);
+
+  out_broker.thaw();
+  ASSERT_TRUE(sub.wait_for("fz/out", kEvents, 60s)) << "got " << sub.messages().size() << "\n" << gw.logs();
+  std::set<int> seen;
+  for (const auto& m : sub.on_topic("fz/out")) seen.insert(json::parse(m.payload).at("n").get<int>());
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kEvents));
+  const std::size_t after = notify.count("WATCHDOG=1");
+  EXPECT_TRUE(notify.wait_for("WATCHDOG=1", after + 2, 10s)) << gw.logs();
   EXPECT_EQ(gw.terminate(), 0) << gw.logs();
 }
 

@@ -88,12 +88,21 @@ class MosquittoBroker {
   void stop() { halt(SIGTERM); }
   //! SIGKILL: the broker dies mid-stream without a goodbye.
   void kill() { halt(SIGKILL); }
+  //! SIGSTOP: the broker keeps its connections open but reads nothing (a hung broker, a stalled
+  //! link). thaw() lets it go on; stopping a frozen broker thaws it first.
+  void freeze() {
+    if (process_ && process_->running()) process_->signal(SIGSTOP);
+  }
+  void thaw() {
+    if (process_ && process_->running()) process_->signal(SIGCONT);
+  }
   std::string logs() const { return process_ ? process_->logs() : std::string(); }
 
  private:
   void halt(int sig) {
     if (!process_) return;
     if (process_->running()) {
+      process_->signal(SIGCONT);
       process_->signal(sig);
       if (!process_->wait_exit(20s)) {
         process_->signal(SIGKILL);

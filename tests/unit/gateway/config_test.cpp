@@ -197,6 +197,18 @@ TEST_F(ConfigTest, BatchDelayTakesMicrosecondsMillisecondsOrZero) {
   }
 }
 
+TEST_F(ConfigTest, OutputBufferIsBoundedAndAboveTheInflightWindow) {
+  auto r = parse({"--output-buffer=500"});
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(r.config->output_buffer, 500u);
+  EXPECT_EQ(parse({}).config->output_buffer, 10000u);
+  for (const char* bad : {"99", "1000001", "0", "lots", "-5"}) {
+    EXPECT_NE(error_of({std::string("--output-buffer=") + bad}).find("output-buffer"), std::string::npos) << bad;
+  }
+  // The window of results awaiting their PUBACK lives in the same buffer: it must leave room.
+  EXPECT_NE(error_of({"--output-buffer=200", "--outbox-inflight=300"}).find("outbox-inflight"), std::string::npos);
+}
+
 TEST_F(ConfigTest, RuleStateBoundsAreConfigurableAndChecked) {
   auto r = parse({"--max-group-keys=5000", "--max-open-windows=64", "--max-rows-per-window=10",
                   "--max-pending-events=20", "--max-distinct-values=30", "--max-dedup-ids=40"});
