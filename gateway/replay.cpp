@@ -2,9 +2,13 @@
 #include "gateway/replay.h"
 
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
+#include <iterator>
+#include <vector>
 
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
@@ -79,7 +83,10 @@ int run_replay(const std::vector<std::string>& args, std::istream& in, std::ostr
       ("rules", po::value<std::string>(), "a .sql file or a directory of *.sql files")
       ("input", po::value<std::string>(), "JSONL file, one message payload per line (default: stdin)")
       ("topic", po::value<std::string>(), "topic the messages arrive on (default: the first stream's TOPIC with wildcards replaced by 'replay')")
-      ("max-payload-bytes", po::value<std::size_t>()->default_value(256 * 1024), "larger lines are rejected");
+      ("max-payload-bytes", po::value<std::size_t>()->default_value(256 * 1024), "larger lines are rejected")
+      ("state-in", po::value<std::string>(), "restore the rules' state from this file (written by --state-out) before the input")
+      ("state-out", po::value<std::string>(), "after the input, save the rules' state to this file (CBOR, as checkpoints are) "
+                                               "instead of ending the input: nothing open is flushed, as when the gateway stops");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -89,7 +96,9 @@ int run_replay(const std::vector<std::string>& args, std::istream& in, std::ostr
     return 2;
   }
   if (vm.count("help")) {
-    out << "usage: streamgate replay --rules PATH [--input FILE.jsonl] [--topic TOPIC]\n\n" << opts;
+    out << "usage: streamgate replay --rules PATH [--input FILE.jsonl] [--topic TOPIC] [--state-in FILE] "
+           "[--state-out FILE]\n\n"
+        << opts;
     return 0;
   }
   if (!vm.count("rules")) {
@@ -114,6 +123,20 @@ int run_replay(const std::vector<std::string>& args, std::istream& in, std::ostr
     }
   }
   if (load_failed) return 1;
+
+  if (vm.count("state-in")) {
+    // A restart from a checkpoint, as the gateway does it (Engine::restore_state).
+    const std::string path = vm["state-in"].as<std::string>();
+    std::ifstream f(path, std::ios::binary);
+    const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    try {
+      if (!f) throw std::runtime_error("cannot read the file");
+      engine.restore_state(nlohmann::json::from_cbor(bytes));
+    } catch (const std::exception& e) {
+      err << "streamgate replay: --state-in '" << path << "': " << e.what() << "\n";
+      return 1;
+    }
+  }
 
   std::string topic;
   if (vm.count("topic")) {
@@ -191,7 +214,19 @@ int run_replay(const std::vector<std::string>& args, std::istream& in, std::ostr
       ++bad;
     }
   }
-  engine.flush(emit);
+  if (vm.count("state-out")) {
+    const std::string path = vm["state-out"].as<std::string>();
+    std::vector<std::uint8_t> bytes;
+    nlohmann::json::to_cbor(engine.save_state(), bytes);
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!f.flush()) {
+      err << "streamgate replay: cannot write --state-out '" << path << "'\n";
+      return 1;
+    }
+  } else {
+    engine.flush(emit);
+  }
   out << buffer;
   out.flush();
   if (bad != 0) err << "streamgate replay: " << bad << " of " << lineno << " lines skipped\n";

@@ -18,6 +18,10 @@
 #include "rules/topic.h"
 #include "rules/vocabulary.h"
 
+namespace streamgate::rules::window {
+class WindowType;
+}
+
 namespace streamgate::rules::plan {
 
 struct StreamDef {
@@ -46,24 +50,18 @@ struct StreamDef {
   std::vector<int> readers;              //!< rule indexes reading FROM this stream
 };
 
-enum class WindowKind : std::uint8_t {
-  None,
-  Tumbling,
-  Sliding,   //!< hopping: fixed windows of `size` every `slide`
-  Session,
-  Counting,
-  PerEvent,  //!< one window per event t: [t - size, t], or [t - size, t + delay) with a delay
-};
-
+//! A rule's window: its kind (rules/window/window_type.h) and the arguments the kind read.
 struct WindowSpec {
-  WindowKind kind = WindowKind::None;
-  TimeNs size = 0;          //!< tumbling / sliding size
-  TimeNs slide = 0;         //!< sliding hop
+  const window::WindowType* type = nullptr;  //!< null: no window
+  TimeNs size = 0;          //!< tumbling / hopping / per-event size
+  TimeNs slide = 0;         //!< hopping hop
   TimeNs delay = 0;         //!< per-event window: how long after its event it closes
   TimeNs gap = 0;           //!< session gap
   TimeNs max_duration = 0;  //!< session max duration (0: none)
   std::int64_t count = 0;   //!< counting window size
   std::int64_t count_slide = 0;  //!< counting hop (0: tumbling)
+  //! Conditions on the input row (row context), e.g. STATEWINDOW's begin and end.
+  std::vector<expr::NodePtr> conditions;
 };
 
 struct AggSpec {
@@ -162,7 +160,7 @@ struct RulePlan {
   std::unique_ptr<MatchPlan> match;  //!< FROM ... MATCH_RECOGNIZE
   std::unique_ptr<AlertPlan> alert;  //!< CREATE ALERT
 
-  bool windowed() const { return window.kind != WindowKind::None; }
+  bool windowed() const { return window.type != nullptr; }
 };
 
 struct Plan {

@@ -10,6 +10,7 @@
 #include "rules/ast.h"
 #include "rules/planner/plan.h"
 #include "rules/topic.h"
+#include "rules/window/window_type.h"
 
 namespace streamgate::rules::plan {
 
@@ -51,11 +52,7 @@ std::string lower(std::string_view s) {
   return r;
 }
 
-bool is_window_name(const std::string& l) {
-  return l == "tumblingwindow" || l == "slidingwindow" || l == "hoppingwindow" ||
-         l == "sessionwindow" || l == "countingwindow" || l == "countwindow" ||
-         l == "pereventslidingwindow";
-}
+bool is_window_name(const std::string& l) { return window::WindowRegistry::global().is_window(l); }
 
 bool is_engine_function(const std::string& l) {
   return l == "window_start" || l == "window_end" || l == "event_time" || l == "ts" ||
@@ -229,154 +226,111 @@ class RuleBuilder {
   NodePtr compile_topic_call(const ast::Expr& e, const Mode& m);
   NodePtr expand_macro(const ast::Expr& call, const Macro& macro, const Mode& m);
   int macro_depth_ = 0;
+  class WindowCall;
   void parse_window(const ast::Expr& e);
   void build_match(const ast::MatchRecognize& mr);
   bool compile_nav_call(const ast::Expr& e, const Mode& m, NodePtr& out);
   NodePtr compile_var_member(const ast::Expr& e, int var);
-  std::optional<TimeNs> window_duration(const ast::Expr& call, std::size_t& i, const char* what);
 };
 
-std::optional<TimeNs> RuleBuilder::window_duration(const ast::Expr& call, std::size_t& i,
-                                                   const char* what) {
-  if (i >= call.children.size()) {
-    ctx_.error(call.pos, lower(call.name) + ": missing " + what);
-    return std::nullopt;
+//! A GROUP BY window call as its kind reads it (window::WindowArgs), errors at the argument.
+class RuleBuilder::WindowCall final : public window::WindowArgs {
+ public:
+  WindowCall(RuleBuilder& b, const ast::Expr& call) : b_(b), call_(call), name_(lower(call.name)) {}
+  const ast::Expr& call() const override { return call_; }
+  const std::string& name() const override { return name_; }
+  std::optional<TimeNs> unit(std::size_t i) const override {
+    return i < size() && is_unit_arg(arg(i)) ? unit_ns(arg(i).name) : std::nullopt;
   }
-  const ast::Expr& a = *call.children[i];
-  // eKuiper style: TumblingWindow(ss, 10) -- a time unit then a count.
-  if (const auto mult = is_unit_arg(a) ? unit_ns(a.name) : std::nullopt) {
-    const std::string u = lower(a.name);
-    if (i + 1 >= call.children.size() || call.children[i + 1]->kind != ast::ExprKind::Literal ||
-        !call.children[i + 1]->literal.is_int() || call.children[i + 1]->literal.as_int() <= 0) {
-      ctx_.error(a.pos, lower(call.name) + ": expected a positive integer after unit " + u);
+  void error(const ast::SourcePos& pos, std::string message) override { b_.ctx_.error(pos, std::move(message)); }
+
+  std::optional<TimeNs> duration(std::size_t& i, const char* what) override {
+    if (i >= size()) {
+      error(call_.pos, name_ + ": missing " + what);
       return std::nullopt;
     }
-    const TimeNs d = call.children[i + 1]->literal.as_int() * *mult;
-    i += 2;
+    const ast::Expr& a = arg(i);
+    // eKuiper style: TumblingWindow(ss, 10) -- a time unit then a count.
+    if (const auto mult = unit(i)) {
+      const std::string u = lower(a.name);
+      if (i + 1 >= size() || arg(i + 1).kind != ast::ExprKind::Literal || !arg(i + 1).literal.is_int() ||
+          arg(i + 1).literal.as_int() <= 0) {
+        error(a.pos, name_ + ": expected a positive integer after unit " + u);
+        return std::nullopt;
+      }
+      const TimeNs d = arg(i + 1).literal.as_int() * *mult;
+      i += 2;
+      return d;
+    }
+    if (a.kind != ast::ExprKind::Literal) {
+      error(a.pos, name_ + ": " + what + " must be a duration literal like '5m'");
+      return std::nullopt;
+    }
+    auto d = duration_value(a.literal);
+    if (!d || *d <= 0) {
+      error(a.pos, name_ + ": invalid " + std::string(what) + " " + a.literal.to_json());
+      return std::nullopt;
+    }
+    ++i;
     return d;
   }
-  if (a.kind != ast::ExprKind::Literal) {
-    ctx_.error(a.pos, lower(call.name) + ": " + what + " must be a duration literal like '5m'");
-    return std::nullopt;
-  }
-  auto d = duration_value(a.literal);
-  if (!d || *d <= 0) {
-    ctx_.error(a.pos, lower(call.name) + ": invalid " + std::string(what) + " " + a.literal.to_json());
-    return std::nullopt;
-  }
-  ++i;
-  return d;
-}
 
+  std::optional<std::int64_t> positive_int(std::size_t& i, const char* what) override {
+    if (i >= size()) {
+      error(call_.pos, name_ + ": missing " + what);
+      return std::nullopt;
+    }
+    const auto& a = arg(i);
+    if (a.kind != ast::ExprKind::Literal || !a.literal.is_int() || a.literal.as_int() <= 0) {
+      error(a.pos, name_ + ": " + what + " must be a positive integer");
+      return std::nullopt;
+    }
+    ++i;
+    return a.literal.as_int();
+  }
+
+  NodePtr condition(std::size_t i, const char* what) override {
+    if (i >= size()) {
+      error(call_.pos, name_ + ": missing " + what);
+      return nullptr;
+    }
+    const std::size_t before = b_.ctx_.errors->size();
+    const std::string clause = name_ + " " + what;
+    Mode m;
+    m.clause = clause.c_str();
+    NodePtr n = b_.compile(arg(i), m);
+    if (b_.ctx_.errors->size() != before) return nullptr;
+    // Stateful calls keep per-partition state fed in the rule body's phases (keys, WHERE,
+    // aggregate inputs, SELECT); a window condition is none of them.
+    std::function<bool(const Node&)> stateful = [&](const Node& x) {
+      if (x.kind == NodeKind::Stateful) return true;
+      for (const auto& c : x.children)
+        if (c && stateful(*c)) return true;
+      return false;
+    };
+    if (n && stateful(*n)) {
+      error(arg(i).pos, name_ + ": " + what + " cannot call an analytic (stateful) function");
+      return nullptr;
+    }
+    return n;
+  }
+
+ private:
+  RuleBuilder& b_;
+  const ast::Expr& call_;
+  std::string name_;
+};
 
 void RuleBuilder::parse_window(const ast::Expr& e) {
-  const std::string l = lower(e.name);
-  WindowSpec w;
-  std::size_t i = 0;
-  const std::size_t n = e.children.size();
-  auto too_many = [&]() {
-    if (i < n) {
-      ctx_.error(e.children[i]->pos, l + ": too many arguments");
-      return true;
-    }
-    return false;
-  };
-  if (l == "tumblingwindow") {
-    w.kind = WindowKind::Tumbling;
-    auto d = window_duration(e, i, "size");
-    if (!d) return;
-    w.size = *d;
-    w.slide = *d;
-    if (too_many()) return;
-  } else if ((l == "slidingwindow" && n > 0 && is_unit_arg(*e.children[0])) ||
-             l == "pereventslidingwindow") {
-    // eKuiper's SLIDINGWINDOW(unit, size[, delay]) is a window per event, not a hop (which the
-    // string form SlidingWindow('10s', '2s') is): it keeps eKuiper's meaning (issue 16).
-    // PerEventSlidingWindow('10s'[, '2s']) says the same without the unit form.
-    w.kind = WindowKind::PerEvent;
-    auto d = window_duration(e, i, "size");
-    if (!d) return;
-    w.size = *d;
-    if (i < n) {
-      auto dl = window_duration(e, i, "delay");
-      if (!dl) return;
-      w.delay = *dl;
-    }
-    if (too_many()) return;
-  } else if (l == "slidingwindow" || l == "hoppingwindow") {
-    w.kind = WindowKind::Sliding;
-    auto d = window_duration(e, i, "size");
-    if (!d) return;
-    auto s = window_duration(e, i, "slide");
-    if (!s) return;
-    w.size = *d;
-    w.slide = *s;
-    if (too_many()) return;
-  } else if (l == "sessionwindow" && n > 0 && is_unit_arg(*e.children[0])) {
-    // eKuiper's signature: SESSIONWINDOW(unit, max_duration, timeout). The timeout is our gap;
-    // the maximum caps a session at first event + max (eKuiper cuts at ticks aligned to it).
-    w.kind = WindowKind::Session;
-    if (n != 3) {
-      ctx_.error(e.pos, l + "(unit, max_duration, timeout) takes 3 arguments (eKuiper's form); "
-                            "for a gap alone write SessionWindow('5s')");
-      return;
-    }
-    const TimeNs mult = *unit_ns(e.children[0]->name);
-    auto count = [&](std::size_t k, const char* what) -> std::optional<TimeNs> {
-      const ast::Expr& c = *e.children[k];
-      if (c.kind != ast::ExprKind::Literal || !c.literal.is_int() || c.literal.as_int() <= 0) {
-        ctx_.error(c.pos, l + ": " + what + " must be a positive integer count of the unit");
-        return std::nullopt;
-      }
-      return c.literal.as_int() * mult;
-    };
-    auto m = count(1, "max duration");
-    if (!m) return;
-    auto g = count(2, "timeout");
-    if (!g) return;
-    if (*g > *m) {
-      ctx_.error(e.children[2]->pos, l + ": timeout must not exceed the max duration");
-      return;
-    }
-    w.gap = *g;
-    w.max_duration = *m;
-  } else if (l == "sessionwindow") {
-    w.kind = WindowKind::Session;
-    auto g = window_duration(e, i, "gap");
-    if (!g) return;
-    w.gap = *g;
-    if (i < n) {
-      auto m = window_duration(e, i, "max duration");
-      if (!m) return;
-      w.max_duration = *m;
-    }
-    if (too_many()) return;
-  } else {  // countingwindow / countwindow
-    w.kind = WindowKind::Counting;
-    auto get_int = [&](const char* what) -> std::optional<std::int64_t> {
-      if (i >= n) {
-        ctx_.error(e.pos, l + ": missing " + what);
-        return std::nullopt;
-      }
-      const auto& a = *e.children[i];
-      if (a.kind != ast::ExprKind::Literal || !a.literal.is_int() || a.literal.as_int() <= 0) {
-        ctx_.error(a.pos, l + ": " + what + " must be a positive integer");
-        return std::nullopt;
-      }
-      ++i;
-      return a.literal.as_int();
-    };
-    auto c = get_int("count");
-    if (!c) return;
-    w.count = *c;
-    if (i < n) {
-      auto s = get_int("slide");
-      if (!s) return;
-      w.count_slide = *s == *c ? 0 : *s;
-    }
-    if (too_many()) return;
+  WindowCall call(*this, e);
+  const window::WindowType* type = window::WindowRegistry::global().find(e.name, call);
+  if (!type) {  // is_window_name() said it is one: only a kind that claims nothing gets here
+    ctx_.error(e.pos, call.name() + ": no window kind takes these arguments");
+    return;
   }
-  rp_.window = w;
+  const std::size_t before = ctx_.errors->size();
+  if (type->plan(call, rp_.window)) rp_.window.type = type;
+  else if (ctx_.errors->size() == before) ctx_.error(e.pos, call.name() + ": invalid arguments");
 }
 
 //! A copy of a macro body with its parameters replaced by the call's arguments; the body's own

@@ -1,8 +1,9 @@
 // Checkpoint of one rule's runtime state as JSON: open windows (bounds, groups, aggregate states
-// via the registry's save/restore, DISTINCT sets, buffered rows), sessions, counting windows,
-// stateful-function states and counters. The engine keys it by rule name + text hash. A
-// window's groups are CBOR frames in one byte string (begin_frame / end_frame), so the document is
-// meant for CBOR (as storage/ writes it), not JSON text.
+// via the registry's save/restore, DISTINCT sets, buffered rows; each window kind's operator
+// writes its own keys with these helpers), stateful-function states and counters. The engine
+// keys it by rule name + text hash. A window's groups are CBOR frames in one byte string
+// (begin_frame / end_frame), so the document is meant for CBOR (as storage/ writes it), not
+// JSON text.
 #include "rules/runtime/rule_runtime.h"
 
 #include <cstdint>
@@ -14,24 +15,6 @@ namespace streamgate::rules::runtime {
 using nlohmann::json;
 
 namespace {
-
-json rows_to_json(const std::vector<BufferedRow>& rows) {
-  json a = json::array();
-  for (const auto& r : rows) {
-    json s = json::array();
-    for (const auto& v : r.slots) s.push_back(v.to_nlohmann());
-    a.push_back({{"t", r.event_time}, {"slots", std::move(s)}, {"whole", r.whole.to_nlohmann()}});
-  }
-  return a;
-}
-
-BufferedRow row_from_json(const json& j) {
-  BufferedRow r;
-  r.event_time = j.at("t").get<TimeNs>();
-  for (const auto& v : j.at("slots")) r.slots.push_back(Value::from_nlohmann(v));
-  r.whole = Value::from_nlohmann(j.value("whole", json()));
-  return r;
-}
 
 // Groups are most of a checkpoint (one per key and open window: 100,000 in the e2e benchmark).
 // Each is encoded to CBOR as soon as it is built and appended to one byte string, behind a
@@ -68,6 +51,24 @@ void for_each_frame(const json::binary_t& bytes, OnItem&& on_item) {
 }
 
 }  // namespace
+
+json RuleRuntime::rows_to_json(const std::vector<BufferedRow>& rows) {
+  json a = json::array();
+  for (const auto& r : rows) {
+    json s = json::array();
+    for (const auto& v : r.slots) s.push_back(v.to_nlohmann());
+    a.push_back({{"t", r.event_time}, {"slots", std::move(s)}, {"whole", r.whole.to_nlohmann()}});
+  }
+  return a;
+}
+
+BufferedRow RuleRuntime::row_from_json(const json& j) {
+  BufferedRow r;
+  r.event_time = j.at("t").get<TimeNs>();
+  for (const auto& v : j.at("slots")) r.slots.push_back(Value::from_nlohmann(v));
+  r.whole = Value::from_nlohmann(j.value("whole", json()));
+  return r;
+}
 
 json RuleRuntime::save_window(const WindowState& w) const {
   json j;
@@ -146,69 +147,11 @@ void RuleRuntime::restore_group(WindowState& w, const json& gj) {
   }
 }
 
-json RuleRuntime::save_sessions() const {
-  json a = json::array();
-  for (const auto& [id, s] : sessions_) {
-    a.push_back({{"id", s->id},
-                 {"key", s->key.to_nlohmann()},
-                 {"first", s->first},
-                 {"last", s->last},
-                 {"end", s->end},
-                 {"window", save_window(s->w)}});
-  }
-  return a;
-}
-
-void RuleRuntime::restore_sessions(const json& a) {
-  for (const auto& sj : a) {
-    auto s = std::make_unique<Session>();
-    s->id = sj.at("id").get<std::uint64_t>();
-    s->key = Value::from_nlohmann(sj.at("key"));
-    s->hash = s->key.hash();
-    s->first = sj.at("first").get<TimeNs>();
-    s->last = sj.at("last").get<TimeNs>();
-    s->end = sj.at("end").get<TimeNs>();
-    restore_window(s->w, sj.at("window"));
-    sessions_by_end_.insert({s->end, s->id});
-    sessions_by_key_[s->key].push_back(s->id);
-    next_session_id_ = std::max(next_session_id_, s->id + 1);
-    sessions_.emplace(s->id, std::move(s));
-  }
-}
-
-json RuleRuntime::save_counting() const {
-  json j;
-  j["window"] = count_window_ ? save_window(*count_window_) : json();
-  j["in_window"] = count_in_window_;
-  std::vector<BufferedRow> buf(count_buffer_.begin(), count_buffer_.end());
-  j["buffer"] = rows_to_json(buf);
-  j["since_fire"] = count_since_fire_;
-  j["fired"] = count_windows_fired_;
-  return j;
-}
-
-void RuleRuntime::restore_counting(const json& j) {
-  if (j.contains("window") && !j["window"].is_null()) {
-    count_window_ = std::make_unique<WindowState>();
-    restore_window(*count_window_, j["window"]);
-  }
-  count_in_window_ = j.value("in_window", std::int64_t{0});
-  if (auto b = j.find("buffer"); b != j.end())
-    for (const auto& rj : *b) count_buffer_.push_back(row_from_json(rj));
-  count_since_fire_ = j.value("since_fire", std::int64_t{0});
-  count_windows_fired_ = j.value("fired", std::uint64_t{0});
-}
-
 json RuleRuntime::save() const {
   json j;
   j["firings"] = firings_;
   j["events_in"] = m_.events_in;
-  json windows = json::array();
-  for (const auto& [k, w] : windows_) windows.push_back(save_window(*w));
-  j["windows"] = std::move(windows);
-  j["sessions"] = save_sessions();
-  j["next_session_id"] = next_session_id_;
-  j["counting"] = save_counting();
+  if (window_) window_->save(j);
   json states = json::array();
   for (const auto& table : states_) {
     json t = json::array();
@@ -224,32 +167,14 @@ json RuleRuntime::save() const {
 void RuleRuntime::restore(const json& j) {
   due_ = true;
   // Drop whatever is open now: the checkpoint replaces it.
-  for (auto& [k, w] : windows_) destroy_window(*w);
-  windows_.clear();
-  last_window_ = nullptr;
-  for (auto& [id, s] : sessions_) destroy_window(s->w);
-  sessions_.clear();
-  sessions_by_end_.clear();
-  sessions_by_key_.clear();
-  if (count_window_) destroy_window(*count_window_);
-  count_window_.reset();
-  count_buffer_.clear();
+  if (window_) window_->clear();
+  hot_window_ = nullptr;
   total_groups_ = 0;
   pending_rows_ = 0;
 
   firings_ = j.value("firings", std::uint64_t{0});
   m_.events_in = j.value("events_in", std::uint64_t{0});
-  if (auto w = j.find("windows"); w != j.end()) {
-    for (const auto& wj : *w) {
-      auto ws = std::make_unique<WindowState>();
-      restore_window(*ws, wj);
-      const auto key = std::make_pair(ws->end, ws->start);
-      windows_.emplace(key, std::move(ws));
-    }
-  }
-  if (auto s = j.find("sessions"); s != j.end()) restore_sessions(*s);
-  next_session_id_ = std::max(next_session_id_, j.value("next_session_id", std::uint64_t{1}));
-  if (auto c = j.find("counting"); c != j.end() && c->is_object()) restore_counting(*c);
+  if (window_) window_->restore(j);
   if (auto st = j.find("states"); st != j.end()) {
     for (std::size_t i = 0; i < states_.size() && i < st->size(); ++i) {
       states_[i].clear();

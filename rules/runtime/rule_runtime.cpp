@@ -23,7 +23,6 @@
 
 namespace streamgate::rules::runtime {
 
-using plan::WindowKind;
 
 namespace {
 
@@ -139,6 +138,7 @@ RuleRuntime::RuleRuntime(const plan::RulePlan* plan, int index, const EngineOpti
   states_.resize(plan->statefuls.size());
   build_stateful_sites();
   build_agg_inputs();
+  if (plan->windowed()) window_ = plan->window.type->create(*this);
   if (plan->match) match_ = std::make_unique<MatchStage>(plan->match.get(), options, plan->state_ttl);
   if (plan->alert) {
     alert::AlertOptions o = plan->alert->options;
@@ -149,9 +149,9 @@ RuleRuntime::RuleRuntime(const plan::RulePlan* plan, int index, const EngineOpti
 }
 
 RuleRuntime::~RuleRuntime() {
-  for (auto& [k, w] : windows_) destroy_window(*w);
-  for (auto& [id, s] : sessions_) destroy_window(s->w);
-  if (count_window_) destroy_window(*count_window_);
+  // The operator's windows hold aggregate states this runtime destroys: before anything else.
+  if (window_) window_->clear();
+  window_.reset();
 }
 
 std::string RuleRuntime::id_prefix() const { return id_prefix_; }
@@ -159,7 +159,7 @@ std::string RuleRuntime::id_prefix() const { return id_prefix_; }
 RuleMetrics RuleRuntime::metrics() const {
   RuleMetrics m = m_;
   m.name = plan_->name;
-  m.open_windows = windows_.size() + sessions_.size() + (count_window_ ? 1 : 0);
+  m.open_windows = window_ ? window_->open_windows() : 0;
   m.group_keys = total_groups_;
   m.paused = paused;
   return m;
@@ -506,7 +506,7 @@ void RuleRuntime::process_row(const Row& row, TimeNs wm, TimeNs now, Output& out
   const bool grouped = plan_->aggregate_mode && plan_->windowed();
   if (grouped) {
     hash = key.hash();
-    if (last_window_) last_window_->groups.prefetch(hash);
+    if (hot_window_) hot_window_->groups.prefetch(hash);
   }
   if (plan_->where) {
     prime_stateful(where_sites_, ctx);
@@ -525,12 +525,9 @@ void RuleRuntime::process_row(const Row& row, TimeNs wm, TimeNs now, Output& out
   } else {
     if (plan_->aggregate_mode) eval_agg_inputs(ctx);
     if (!grouped) hash = key.hash();
-    switch (plan_->window.kind) {
-      case WindowKind::Session: on_row_session(row, key, hash, wm, now, out); break;
-      case WindowKind::Counting: on_row_counting(row, key, hash, now, out); break;
-      case WindowKind::PerEvent: on_row_per_event(row, key, hash, wm, out); break;
-      default: on_row_time_window(row, key, hash, wm, now, out); break;
-    }
+    // A window being rebuilt or fired from buffered rows takes them all (refill()).
+    if (rebuilding_) add_to_window(*rebuilding_, row, key, hash);
+    else window_->on_row(row, key, hash, wm, now, out);
   }
   if (timed)
     m_.eval_ns += 64 * static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -658,80 +655,6 @@ void RuleRuntime::send_row(std::string&& payload, std::string&& id, const Value*
   }
 }
 
-void RuleRuntime::on_row_time_window(const Row& row, const Value& key, std::uint64_t hash,
-                                     TimeNs wm, TimeNs now, Output& out) {
-  if (rebuilding_) {  // a remembered row, re-added to the one window being rebuilt
-    add_to_window(*rebuilding_, row, key, hash);
-    return;
-  }
-  const auto& ws = plan_->window;
-  if (ws.kind == WindowKind::Tumbling) {
-    bounds_.clear();
-    bounds_.push_back(window::tumbling_window(ws, row.event_time));
-  } else {
-    window::sliding_windows(ws, row.event_time, bounds_);
-  }
-  bool accepted = false, refused = false;
-  for (const auto& b : bounds_) {
-    WindowState* w = nullptr;
-    if (last_window_ && last_window_->start == b.start && last_window_->end == b.end) {
-      w = last_window_;
-    } else {
-      auto it = windows_.find({b.end, b.start});
-      if (it != windows_.end()) w = it->second.get();
-    }
-    if (!w) {
-      if (window::sat_add(b.end, lateness_) <= wm) continue;  // gone: late for this window
-      if (windows_.size() >= options_->max_open_windows) {
-        ++m_.dropped_windows;
-        limit_hit(Limit::Windows);
-        refused = true;
-        continue;
-      }
-      auto ws_ptr = std::make_unique<WindowState>();
-      ws_ptr->start = b.start;
-      ws_ptr->end = b.end;
-      // A window already past the watermark (kept open by ALLOWEDLATENESS) fires at once.
-      if (b.end <= wm) due_ = true;
-      // Keys tend to recur window after window: size the index once instead of doubling.
-      if (plan_->aggregate_mode) ws_ptr->groups.reserve(group_hint_);
-      w = ws_ptr.get();
-      windows_.emplace(std::make_pair(b.end, b.start), std::move(ws_ptr));
-    }
-    last_window_ = w;
-    if (!row.origin.empty() && w->origins && w->origins->index.count(std::string(row.origin))) {
-      // A revision of an upstream row this window holds: it replaces that row (issue 16: a
-      // 5-minute rule over a corrected per-minute rule counted the minute twice).
-      auto& o = *w->origins;
-      BufferedRow& br = o.rows[o.index.find(std::string(row.origin))->second].second;
-      br.event_time = row.event_time;
-      br.slots.assign(row.slots, row.slots + plan_->slot_count);
-      br.whole = row.whole ? *row.whole : Value();
-      rebuild_window(w, wm, now, out);
-      accepted = true;
-      if (w->fired) {
-        ++w->revision;
-        emit_window(*w, w->start, w->end, id_prefix_ + std::to_string(w->start) + "/", now, out);
-      }
-      continue;
-    }
-    if (add_to_window(*w, row, key, hash)) {
-      accepted = true;
-      if (!row.origin.empty()) remember_origin(*w, row);
-      if (w->fired) {
-        // Allowed lateness: update and re-emit the fired window.
-        ++w->revision;
-        emit_window(*w, w->start, w->end, id_prefix_ + std::to_string(w->start) + "/", now, out);
-      }
-    } else {
-      refused = true;
-    }
-  }
-  // An event in the gap of a hopping window whose hop exceeds its size belongs to no window:
-  // it is not late, just outside every window.
-  if (!accepted && !refused && !bounds_.empty()) emit_late(row, wm, out);
-}
-
 bool RuleRuntime::remember_origin(WindowState& w, const Row& row) {
   if (!w.origins) w.origins = std::make_unique<OriginRows>();
   auto& o = *w.origins;
@@ -741,31 +664,17 @@ bool RuleRuntime::remember_origin(WindowState& w, const Row& row) {
     limit_hit(Limit::RowsPerWindow);
     return false;
   }
+  o.index.emplace(std::string(row.origin), o.rows.size());
+  o.rows.emplace_back(std::string(row.origin), buffer_row(row));
+  return true;
+}
+
+BufferedRow RuleRuntime::buffer_row(const Row& row) const {
   BufferedRow br;
   br.event_time = row.event_time;
   br.slots.assign(row.slots, row.slots + plan_->slot_count);
   if (row.whole) br.whole = *row.whole;
-  o.index.emplace(std::string(row.origin), o.rows.size());
-  o.rows.emplace_back(std::string(row.origin), std::move(br));
-  return true;
-}
-
-void RuleRuntime::rebuild_window(WindowState*& w, TimeNs wm, TimeNs now, Output& out) {
-  auto fresh = std::make_unique<WindowState>();
-  fresh->start = w->start;
-  fresh->end = w->end;
-  fresh->fired = w->fired;
-  fresh->revision = w->revision;
-  fresh->origins = std::move(w->origins);
-  destroy_window(*w);
-  auto it = windows_.find({w->end, w->start});
-  it->second = std::move(fresh);
-  w = it->second.get();
-  last_window_ = w;
-  std::vector<const BufferedRow*> rows;
-  rows.reserve(w->origins->rows.size());
-  for (const auto& [origin, br] : w->origins->rows) rows.push_back(&br);
-  refill(*w, rows, wm, now, out);
+  return br;
 }
 
 void RuleRuntime::refill(WindowState& w, const std::vector<const BufferedRow*>& rows, TimeNs wm,
@@ -1133,27 +1042,7 @@ void RuleRuntime::advance(TimeNs wm, TimeNs now, Output& out) {
   now_ = now;
   m_.watermark = wm;
   if (match_) release_matches(wm, now, out);
-  if (plan_->window.kind == WindowKind::Session) {
-    advance_sessions(wm, now, out);
-  } else if (plan_->window.kind == WindowKind::PerEvent) {
-    advance_per_event(wm, now, out);
-  } else if (plan_->window.kind == WindowKind::Tumbling ||
-             plan_->window.kind == WindowKind::Sliding) {
-    for (auto it = windows_.begin(); it != windows_.end() && it->first.first <= wm; ++it) {
-      WindowState& w = *it->second;
-      if (!w.fired) {
-        w.fired = true;
-        emit_window(w, w.start, w.end, id_prefix_ + std::to_string(w.start) + "/", now, out);
-      }
-    }
-    while (!windows_.empty()) {
-      auto it = windows_.begin();
-      if (window::sat_add(it->first.first, lateness_) > wm || !it->second->fired) break;
-      if (last_window_ == it->second.get()) last_window_ = nullptr;
-      destroy_window(*it->second);
-      windows_.erase(it);
-    }
-  }
+  if (window_) window_->advance(wm, now, out);
   sweep_states(wm);
   if (alert_ && alert_->due(wm)) {
     alert_index_ = firings_ > 0 ? firings_ - 1 : m_.events_in;

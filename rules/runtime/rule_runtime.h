@@ -22,6 +22,7 @@
 #include "rules/planner/plan.h"
 #include "rules/runtime/match_stage.h"
 #include "rules/window/window.h"
+#include "rules/window/window_type.h"
 #include "rules/vocabulary.h"
 
 namespace streamgate::rules::runtime {
@@ -150,16 +151,6 @@ struct WindowState {
   std::unique_ptr<OriginRows> origins;  //!< null unless rows with an origin arrived
 };
 
-struct Session {
-  std::uint64_t id = 0;
-  Value key;
-  std::uint64_t hash = 0;
-  TimeNs first = 0;
-  TimeNs last = 0;
-  TimeNs end = 0;  //!< min(last + gap, first + max_duration)
-  WindowState w;
-};
-
 struct StatefulEntry {
   std::unique_ptr<StatefulState> state;
   TimeNs touched = 0;
@@ -211,6 +202,46 @@ class RuleRuntime : public expr::StatefulHost {
 
   Value call_stateful(int site, Args args, expr::Ctx& ctx) override;
 
+  // Window services: what the window operators (rules/window/, window_type.h) use to put rows
+  // into windows and windows out as results, and the rule's bounds and counters.
+  const EngineOptions& options() const { return *options_; }
+  RuleMetrics& counters() { return m_; }
+  TimeNs lateness() const { return lateness_; }
+  //! Something is due before the watermark moves again: the next advance() does its work.
+  void mark_due() { due_ = true; }
+  //! Result ids of window rows start with this (rule name + text hash).
+  const std::string& result_id_prefix() const { return id_prefix_; }
+  std::uint64_t firings() const { return firings_; }
+  //! Groups of the last closed window: sizes the index of the next one.
+  std::size_t group_hint() const { return group_hint_; }
+  //! The window the next row most likely goes to: its group index is prefetched early.
+  void set_hot_window(WindowState* w) { hot_window_ = w; }
+  //! Bounds of EngineOptions that refuse data, each reported on its own (rate-limited).
+  enum class Limit : std::uint8_t { Keys, Windows, RowsPerWindow, Pending, Distinct, Count };
+  void limit_hit(Limit which);
+  //! Adds a row to w (its group's aggregates, or its buffered rows); false when a bound refused it.
+  bool add_to_window(WindowState& w, const Row& row, const Value& key, std::uint64_t hash);
+  //! Adds a group to w with its aggregate states constructed (and GroupExtra when needed).
+  Group* new_group(WindowState& w, Value key, std::uint64_t hash);
+  void destroy_window(WindowState& w);
+  void emit_window(WindowState& w, TimeNs start, TimeNs end, const std::string& id_base,
+                   TimeNs now, Output& out);
+  void emit_late(const Row& row, TimeNs watermark, Output& out, const char* reason = "late");
+  //! Remembers a row with an origin in w; false when w's bound on rows is reached.
+  bool remember_origin(WindowState& w, const Row& row);
+  //! Runs buffered rows through the rule body (keys, WHERE, aggregate inputs) into w alone:
+  //! a rebuilt window, or a per-event window being fired.
+  void refill(WindowState& w, const std::vector<const BufferedRow*>& rows, TimeNs wm, TimeNs now,
+              Output& out);
+  //! Evaluates the aggregate inputs of the row ctx points at (before add_to_window).
+  void eval_agg_inputs(expr::Ctx& ctx);
+  nlohmann::json save_window(const WindowState& w) const;
+  void restore_window(WindowState& w, const nlohmann::json& j);
+  static nlohmann::json rows_to_json(const std::vector<BufferedRow>& rows);
+  static BufferedRow row_from_json(const nlohmann::json& j);
+  //! A row kept for later (the row's slots and whole event copied).
+  BufferedRow buffer_row(const Row& row) const;
+
  private:
   struct PendingRow {
     std::vector<Value> values;
@@ -231,7 +262,6 @@ class RuleRuntime : public expr::StatefulHost {
     std::vector<std::uint8_t> pass;
   };
 
-  void eval_agg_inputs(expr::Ctx& ctx);
   //! Sizes in_ for the plan's aggregates and notes whether every input is a plain field.
   void build_agg_inputs();
   //! Calls every stateful site of one phase for the current row, in site order (inner calls
@@ -239,12 +269,6 @@ class RuleRuntime : public expr::StatefulHost {
   void prime_stateful(const std::vector<int>& sites, expr::Ctx& ctx);
   void build_stateful_sites();
   void collect_sites(const expr::Node& n, std::vector<int>& sites);
-  bool add_to_window(WindowState& w, const Row& row, const Value& key, std::uint64_t hash);
-  //! Adds a group to w with its aggregate states constructed (and GroupExtra when needed).
-  Group* new_group(WindowState& w, Value key, std::uint64_t hash);
-  void destroy_window(WindowState& w);
-  void emit_window(WindowState& w, TimeNs start, TimeNs end, const std::string& id_base,
-                   TimeNs now, Output& out);
   void emit_rows(std::vector<PendingRow>& rows, TimeNs event_time, Output& out);
   std::string make_payload(const PendingRow& r) const;
   //! Appends the JSON object of one output row (SELECT items in order, `*` expanded).
@@ -253,20 +277,8 @@ class RuleRuntime : public expr::StatefulHost {
   void send_row(std::string&& payload, std::string&& id, const Value* values, const Value& whole,
                 std::uint64_t index, TimeNs event_time, Output& out);
   void sweep_states(TimeNs watermark);
-  void emit_late(const Row& row, TimeNs watermark, Output& out, const char* reason = "late");
   std::string id_prefix() const;
-  //! Remembers a row with an origin in w; false when w's bound on rows is reached.
-  bool remember_origin(WindowState& w, const Row& row);
-  //! A revised upstream row replaced one of w's: w's groups (or rows) are rebuilt from its
-  //! remembered rows, through the rule body (keys, WHERE, aggregate inputs) again.
-  void rebuild_window(WindowState*& w, TimeNs wm, TimeNs now, Output& out);
-  //! Runs buffered rows through the rule body (keys, WHERE, aggregate inputs) into w alone:
-  //! a rebuilt window, or a per-event window being fired.
-  void refill(WindowState& w, const std::vector<const BufferedRow*>& rows, TimeNs wm, TimeNs now,
-              Output& out);
 
-  void on_row_time_window(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
-                          TimeNs now, Output& out);
   void on_row_plain(const Row& row, TimeNs now, Output& out);
   //! The rule body for one row (an input row, or a match row of MATCH_RECOGNIZE).
   void process_row(const Row& row, TimeNs wm, TimeNs now, Output& out);
@@ -281,25 +293,6 @@ class RuleRuntime : public expr::StatefulHost {
   const Value& alert_key(const Value* values, const Value* slots, const Value& group_key,
                          Value& tmp) const;
 
-  // rules/window/session.cpp
-  void on_row_session(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
-                      TimeNs now, Output& out);
-  void advance_sessions(TimeNs watermark, TimeNs now, Output& out);
-  void merge_session(Session& into, Session& from);
-  nlohmann::json save_sessions() const;
-  void restore_sessions(const nlohmann::json& j);
-  // rules/window/per_event.cpp
-  void on_row_per_event(const Row& row, const Value& key, std::uint64_t hash, TimeNs wm,
-                        Output& out);
-  void advance_per_event(TimeNs watermark, TimeNs now, Output& out);
-  // rules/window/counting.cpp
-  void on_row_counting(const Row& row, const Value& key, std::uint64_t hash, TimeNs now,
-                       Output& out);
-  nlohmann::json save_counting() const;
-  void restore_counting(const nlohmann::json& j);
-
-  nlohmann::json save_window(const WindowState& w) const;
-  void restore_window(WindowState& w, const nlohmann::json& j);
   void restore_group(WindowState& w, const nlohmann::json& group);
 
   const plan::RulePlan* plan_;
@@ -309,10 +302,10 @@ class RuleRuntime : public expr::StatefulHost {
   std::uint64_t firings_ = 0;  //!< emission_index of windowed rules
   std::string id_prefix_;
 
-  std::map<std::pair<TimeNs, TimeNs>, std::unique_ptr<WindowState>> windows_;  //!< (end,start)
-  WindowState* last_window_ = nullptr;
+  //! The rule's window kind at work (null: no window); see rules/window/window_type.h.
+  std::unique_ptr<window::WindowOperator> window_;
+  WindowState* hot_window_ = nullptr;
   std::size_t total_groups_ = 0;
-  std::vector<window::Bounds> bounds_;
   AggInput in_;
   //! No aggregate has a FILTER and each takes a plain field or nothing (count(*)): the inputs
   //! are pointers into the row's slots, nothing is evaluated.
@@ -330,30 +323,9 @@ class RuleRuntime : public expr::StatefulHost {
   std::vector<int> post_sites_;  //!< HAVING / ORDER BY sites not in SELECT: may read aliases
   std::vector<Value> stateful_cache_;
 
-  // Sessions.
-  std::uint64_t next_session_id_ = 1;
-  std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;
-  std::set<std::pair<TimeNs, std::uint64_t>> sessions_by_end_;
-  std::unordered_map<Value, std::vector<std::uint64_t>, ValueHash> sessions_by_key_;
-
-  // Per-event sliding windows: accepted rows by event time, and the events whose window has
-  // not fired yet (each event is the trigger of its own window).
-  std::multimap<TimeNs, BufferedRow> pe_rows_;
-  std::multiset<TimeNs> pe_triggers_;
-
-  // Counting windows.
-  std::unique_ptr<WindowState> count_window_;
-  std::int64_t count_in_window_ = 0;
-  std::deque<BufferedRow> count_buffer_;
-  std::int64_t count_since_fire_ = 0;
-  std::uint64_t count_windows_fired_ = 0;
-
   // Stateful functions: per call site, per partition key.
   std::vector<std::unordered_map<Value, StatefulEntry, ValueHash>> states_;
   TimeNs next_sweep_ = kTimeMin;
-  //! Bounds of EngineOptions that refuse data, each reported on its own (rate-limited).
-  enum class Limit : std::uint8_t { Keys, Windows, RowsPerWindow, Pending, Distinct, Count };
-  void limit_hit(Limit which);
   struct LimitReport {
     TimeNs last = kTimeMin;        //!< processing time of the last report
     std::uint64_t at_last = 0;     //!< refusals counted at the last report

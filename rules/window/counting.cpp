@@ -1,64 +1,100 @@
-// Counting windows, in arrival order of the rule's rows (after WHERE), over all keys:
+// Counting windows (a kind of the window registry, window_type.h), in arrival order of the
+// rule's rows (after WHERE), over all keys:
 //  - CountingWindow(n): every n rows form one window, aggregated incrementally;
 //  - CountingWindow(n, m): every m rows, a window over the last n rows (fewer at the very start).
 // window_start is the first row's event time and window_end the last row's event time + 1ns.
 // A window that never filled is not emitted, also not by flush() (like eKuiper's CountWindow).
 // With a slide, aggregate inputs are re-evaluated from the buffered rows at each firing, so a
 // stateful call inside an aggregate argument sees each row once per window holding it.
+#include <deque>
+
+#include <nlohmann/json.hpp>
+
 #include "rules/runtime/rule_runtime.h"
+#include "rules/window/window_type.h"
 
-namespace streamgate::rules::runtime {
+namespace streamgate::rules::window {
 
-void RuleRuntime::on_row_counting(const Row& row, const Value& key, std::uint64_t hash,
-                                  TimeNs now, Output& out) {
-  const auto& ws = plan_->window;
+namespace {
+
+using runtime::BufferedRow;
+using runtime::RuleRuntime;
+using runtime::WindowState;
+
+class Counting final : public WindowOperator {
+ public:
+  explicit Counting(RuleRuntime& rt) : rt_(rt) {}
+  void on_row(const runtime::Row& row, const Value& key, std::uint64_t hash, TimeNs wm, TimeNs now,
+              runtime::Output& out) override;
+  void advance(TimeNs, TimeNs, runtime::Output&) override {}  // counts, not time
+  std::size_t open_windows() const override { return window_ ? 1 : 0; }
+  void save(nlohmann::json& state) const override;
+  void restore(const nlohmann::json& state) override;
+  void clear() override {
+    if (window_) rt_.destroy_window(*window_);
+    window_.reset();
+    buffer_.clear();
+  }
+
+ private:
+  void emit(WindowState& w, TimeNs now, runtime::Output& out) {
+    rt_.emit_window(w, w.start, w.end, rt_.result_id_prefix() + "c" + std::to_string(fired_) + "/", now, out);
+    ++fired_;
+  }
+
+  RuleRuntime& rt_;
+  std::unique_ptr<WindowState> window_;  //!< CountingWindow(n): the window filling up
+  std::int64_t in_window_ = 0;
+  std::deque<BufferedRow> buffer_;       //!< CountingWindow(n, m): the last n rows
+  std::int64_t since_fire_ = 0;
+  std::uint64_t fired_ = 0;
+};
+
+void Counting::on_row(const runtime::Row& row, const Value& key, std::uint64_t hash, TimeNs,
+                      TimeNs now, runtime::Output& out) {
+  const auto& ws = rt_.plan().window;
   if (ws.count_slide == 0) {
-    if (!count_window_) {
-      count_window_ = std::make_unique<WindowState>();
-      count_window_->start = row.event_time;
-      count_window_->end = row.event_time + 1;
+    if (!window_) {
+      window_ = std::make_unique<WindowState>();
+      window_->start = row.event_time;
+      window_->end = row.event_time + 1;
     }
-    WindowState& w = *count_window_;
-    if (!add_to_window(w, row, key, hash)) return;
+    WindowState& w = *window_;
+    if (!rt_.add_to_window(w, row, key, hash)) return;
     w.start = std::min(w.start, row.event_time);
     w.end = std::max(w.end, row.event_time + 1);
-    if (++count_in_window_ >= ws.count) {
-      emit_window(w, w.start, w.end, id_prefix_ + "c" + std::to_string(count_windows_fired_) + "/",
-                  now, out);
-      ++count_windows_fired_;
-      destroy_window(w);
-      count_window_.reset();
-      count_in_window_ = 0;
+    if (++in_window_ >= ws.count) {
+      emit(w, now, out);
+      rt_.destroy_window(w);
+      window_.reset();
+      in_window_ = 0;
     }
     return;
   }
-  BufferedRow br;
-  br.event_time = row.event_time;
-  br.slots.assign(row.slots, row.slots + plan_->slot_count);
-  if (row.whole) br.whole = *row.whole;
-  count_buffer_.push_back(std::move(br));
-  while (static_cast<std::int64_t>(count_buffer_.size()) > ws.count) count_buffer_.pop_front();
+  buffer_.push_back(rt_.buffer_row(row));
+  while (static_cast<std::int64_t>(buffer_.size()) > ws.count) buffer_.pop_front();
   // CountingWindow(n, m) with n beyond max_pending_events: the oldest rows go early (the window
   // then covers fewer than n rows), counted and reported rather than growing without bound.
-  while (count_buffer_.size() > options_->max_pending_events) {
-    count_buffer_.pop_front();
-    ++m_.dropped_rows;
-    limit_hit(Limit::Pending);
+  while (buffer_.size() > rt_.options().max_pending_events) {
+    buffer_.pop_front();
+    ++rt_.counters().dropped_rows;
+    rt_.limit_hit(RuleRuntime::Limit::Pending);
   }
-  if (++count_since_fire_ < ws.count_slide) return;
-  count_since_fire_ = 0;
+  if (++since_fire_ < ws.count_slide) return;
+  since_fire_ = 0;
   WindowState w;
-  w.start = count_buffer_.front().event_time;
-  w.end = count_buffer_.front().event_time + 1;
-  for (const auto& b : count_buffer_) {
+  w.start = buffer_.front().event_time;
+  w.end = buffer_.front().event_time + 1;
+  const auto& plan = rt_.plan();
+  for (const auto& b : buffer_) {
     expr::Ctx ctx;
     ctx.slots = b.slots.data();
     ctx.event_time = b.event_time;
     ctx.now = now;
-    ctx.stateful = this;
-    ctx.eval_errors = &m_.eval_errors;
+    ctx.stateful = &rt_;
+    ctx.eval_errors = &rt_.counters().eval_errors;
     Value k;
-    const auto& keys = plan_->group_keys;
+    const auto& keys = plan.group_keys;
     if (keys.size() == 1) {
       k = expr::eval_value(*keys[0], ctx);
     } else if (keys.size() > 1) {
@@ -67,19 +103,68 @@ void RuleRuntime::on_row_counting(const Row& row, const Value& key, std::uint64_
       k = Value(std::move(a));
     }
     ctx.partition_key = &k;
-    if (plan_->aggregate_mode) eval_agg_inputs(ctx);
-    Row r;
+    if (plan.aggregate_mode) rt_.eval_agg_inputs(ctx);
+    runtime::Row r;
     r.slots = b.slots.data();
     r.event_time = b.event_time;
     r.whole = &b.whole;
-    add_to_window(w, r, k, k.hash());
+    rt_.add_to_window(w, r, k, k.hash());
     w.start = std::min(w.start, b.event_time);
     w.end = std::max(w.end, b.event_time + 1);
   }
-  emit_window(w, w.start, w.end, id_prefix_ + "c" + std::to_string(count_windows_fired_) + "/", now,
-              out);
-  ++count_windows_fired_;
-  destroy_window(w);
+  emit(w, now, out);
+  rt_.destroy_window(w);
 }
 
-}  // namespace streamgate::rules::runtime
+void Counting::save(nlohmann::json& state) const {
+  nlohmann::json j;
+  j["window"] = window_ ? rt_.save_window(*window_) : nlohmann::json();
+  j["in_window"] = in_window_;
+  std::vector<BufferedRow> buf(buffer_.begin(), buffer_.end());
+  j["buffer"] = RuleRuntime::rows_to_json(buf);
+  j["since_fire"] = since_fire_;
+  j["fired"] = fired_;
+  state["counting"] = std::move(j);
+}
+
+void Counting::restore(const nlohmann::json& state) {
+  const auto c = state.find("counting");
+  if (c == state.end() || !c->is_object()) return;
+  const auto& j = *c;
+  if (j.contains("window") && !j["window"].is_null()) {
+    window_ = std::make_unique<WindowState>();
+    rt_.restore_window(*window_, j["window"]);
+  }
+  in_window_ = j.value("in_window", std::int64_t{0});
+  if (auto b = j.find("buffer"); b != j.end())
+    for (const auto& rj : *b) buffer_.push_back(RuleRuntime::row_from_json(rj));
+  since_fire_ = j.value("since_fire", std::int64_t{0});
+  fired_ = j.value("fired", std::uint64_t{0});
+}
+
+//! CountingWindow(n[, m]), eKuiper's CountWindow(n[, m]).
+class CountingType final : public WindowType {
+ public:
+  std::vector<std::string> names() const override { return {"countingwindow", "countwindow"}; }
+  bool plan(WindowArgs& args, plan::WindowSpec& spec) const override {
+    std::size_t i = 0;
+    const auto count = args.positive_int(i, "count");
+    if (!count) return false;
+    spec.count = *count;
+    if (i < args.size()) {
+      const auto slide = args.positive_int(i, "slide");
+      if (!slide) return false;
+      spec.count_slide = *slide == *count ? 0 : *slide;
+    }
+    return !args.too_many(i);
+  }
+  std::unique_ptr<WindowOperator> create(RuleRuntime& rt) const override {
+    return std::make_unique<Counting>(rt);
+  }
+};
+
+}  // namespace
+
+void register_counting_window(WindowRegistry& r) { r.add(std::make_unique<CountingType>()); }
+
+}  // namespace streamgate::rules::window

@@ -262,12 +262,34 @@ void run_error_case(const fs::path& dir, const fs::path& scratch) {
 
 void run_replay_case(const fs::path& dir, const fs::path& scratch) {
   fs::path rules = prepare_rules(dir, scratch);
-  std::string args = "replay --rules " + shell_quote(rules.string()) + " --input " +
-                     shell_quote((dir / "input.jsonl").string());
+  std::string args = "replay --rules " + shell_quote(rules.string());
   if (fs::exists(dir / "topic.txt")) args += " --topic " + shell_quote(trim(read_text(dir / "topic.txt")));
-  RunResult r = run(args, scratch);
-  ASSERT_EQ(r.exit_code, 0) << "streamgate " << args << "\nexit " << r.exit_code << "\nstderr:\n"
-                            << r.err << "\nstdout:\n" << r.out;
+  RunResult r;
+  if (fs::exists(dir / "restart_after.txt")) {
+    // A restart from a checkpoint after the first N input lines: the first run saves the state
+    // instead of flushing (--state-out), the second restores it (--state-in) and reads the rest.
+    const std::size_t n = std::stoul(trim(read_text(dir / "restart_after.txt")));
+    const auto input = lines_of(read_text(dir / "input.jsonl"));
+    std::ofstream first(scratch / "input-1.jsonl"), second(scratch / "input-2.jsonl");
+    for (std::size_t i = 0; i < input.size(); ++i) (i < n ? first : second) << input[i] << "\n";
+    first.close();
+    second.close();
+    const std::string state = shell_quote((scratch / "state.cbor").string());
+    const std::string args1 = args + " --input " + shell_quote((scratch / "input-1.jsonl").string()) +
+                              " --state-out " + state;
+    const std::string args2 = args + " --input " + shell_quote((scratch / "input-2.jsonl").string()) +
+                              " --state-in " + state;
+    RunResult r1 = run(args1, scratch);
+    ASSERT_EQ(r1.exit_code, 0) << "streamgate " << args1 << "\nstderr:\n" << r1.err;
+    r = run(args2, scratch);
+    ASSERT_EQ(r.exit_code, 0) << "streamgate " << args2 << "\nstderr:\n" << r.err;
+    r.out = r1.out + r.out;
+  } else {
+    args += " --input " + shell_quote((dir / "input.jsonl").string());
+    r = run(args, scratch);
+    ASSERT_EQ(r.exit_code, 0) << "streamgate " << args << "\nexit " << r.exit_code << "\nstderr:\n"
+                              << r.err << "\nstdout:\n" << r.out;
+  }
 
   // Expected lines.
   std::vector<Row> expected;

@@ -7,12 +7,10 @@
 namespace streamgate::rules {
 namespace {
 
-using plan::WindowKind;
 using plan::WindowSpec;
 
 TEST(Window, TumblingIsEpochAlignedAndHalfOpen) {
   WindowSpec w;
-  w.kind = WindowKind::Tumbling;
   w.size = 30 * 60 * kNsPerSec;
   const TimeNs t = *parse_rfc3339("2024-01-15T10:30:00Z");
   auto b = window::tumbling_window(w, t);
@@ -28,7 +26,6 @@ TEST(Window, TumblingIsEpochAlignedAndHalfOpen) {
 
 TEST(Window, SlidingWindowsInEndOrder) {
   WindowSpec w;
-  w.kind = WindowKind::Sliding;
   w.size = 10 * kNsPerSec;
   w.slide = 5 * kNsPerSec;
   std::vector<window::Bounds> out;

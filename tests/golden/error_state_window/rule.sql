@@ -1,0 +1,6 @@
+CREATE STREAM s WITH (TOPIC = 'test/+/in', FORMAT = 'json', TIMESTAMP = 'ts');
+CREATE RULE r1 WITH (TOPIC = 'out/r1') AS SELECT count(*) AS n FROM s GROUP BY STATEWINDOW(v > 1);
+CREATE RULE r2 WITH (TOPIC = 'out/r2') AS SELECT count(*) AS n FROM s GROUP BY STATEWINDOW(count(*) > 1, v < 5);
+CREATE RULE r3 WITH (TOPIC = 'out/r3') AS SELECT count(*) AS n FROM s GROUP BY STATEWINDOW(v > 1, lag(v) < 5);
+CREATE RULE r4 WITH (TOPIC = 'out/r4') AS SELECT count(*) AS n FROM s GROUP BY STATEWINDOW(v > 1, v < 5) OVER (PARTITION BY k);
+CREATE RULE r5 WITH (TOPIC = 'out/r5') AS SELECT count(*) AS n FROM s GROUP BY STATEWINDOW(v > 1, v < 5, v = 3);
