@@ -3,8 +3,8 @@
 // accepted event t is the trigger of its own window, [t - size, t] (closed), or
 // [t - size, t + delay) with a delay; the window fires when the watermark reaches t (+ delay)
 // and holds every row of that range, including rows of other keys and rows that arrived after t.
-// Rows wait until no pending or future trigger can reach back to them. Owned by the rule's
-// runtime, worker thread only; not part of checkpoints.
+// Rows wait until no pending or future trigger can reach back to them; both the rows and the
+// pending triggers are checkpointed. Owned by the rule's runtime, worker thread only.
 #include <map>
 #include <set>
 
@@ -28,8 +28,8 @@ class PerEvent final : public WindowOperator {
               runtime::Output& out) override;
   void advance(TimeNs wm, TimeNs now, runtime::Output& out) override;
   std::size_t open_windows() const override { return triggers_.size(); }
-  void save(nlohmann::json&) const override {}
-  void restore(const nlohmann::json&) override {}
+  void save(nlohmann::json& state) const override;
+  void restore(const nlohmann::json& state) override;
   void clear() override {
     rows_.clear();
     triggers_.clear();
@@ -90,6 +90,29 @@ void PerEvent::advance(TimeNs wm, TimeNs now, runtime::Output& out) {
   if (!triggers_.empty()) oldest_trigger = std::min(oldest_trigger, *triggers_.begin());
   const TimeNs keep_from = sat_add(oldest_trigger, -ws.size);
   while (!rows_.empty() && rows_.begin()->first < keep_from) rows_.erase(rows_.begin());
+}
+
+void PerEvent::save(nlohmann::json& state) const {
+  std::vector<BufferedRow> rows;
+  rows.reserve(rows_.size());
+  for (const auto& [t, r] : rows_) rows.push_back(r);
+  state["per_event"] = {{"rows", RuleRuntime::rows_to_json(rows)},
+                        {"triggers", std::vector<TimeNs>(triggers_.begin(), triggers_.end())}};
+}
+
+void PerEvent::restore(const nlohmann::json& state) {
+  const auto p = state.find("per_event");
+  if (p == state.end() || !p->is_object()) return;
+  if (auto rows = p->find("rows"); rows != p->end()) {
+    for (const auto& rj : *rows) {
+      BufferedRow r = RuleRuntime::row_from_json(rj);
+      const TimeNs t = r.event_time;
+      rows_.emplace(t, std::move(r));
+    }
+  }
+  if (auto triggers = p->find("triggers"); triggers != p->end())
+    for (const auto& t : *triggers) triggers_.insert(t.get<TimeNs>());
+  rt_.mark_due();
 }
 
 //! eKuiper's SLIDINGWINDOW(unit, size[, delay]) is a window per event, not a hop (which the
