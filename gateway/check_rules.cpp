@@ -3,6 +3,7 @@
 
 #include <ostream>
 
+#include "gateway/plugins.h"
 #include "gateway/rule_files.h"
 #include "rules/cluster/partition_check.h"
 #include "rules/engine.h"
@@ -12,24 +13,36 @@ namespace streamgate::gateway {
 int run_check_rules(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::vector<std::string> paths;
   std::string partition_field;
+  std::string plugins_dir;
+  // `--name VALUE` or `--name=VALUE`: 1 taken into `value`, 0 not this option, -1 no value.
+  auto option = [&args](std::size_t& i, const std::string& name, std::string& value) {
+    const std::string& a = args[i];
+    if (a == name) {
+      if (i + 1 < args.size()) value = args[++i];
+    } else if (a.rfind(name + "=", 0) == 0) {
+      value = a.substr(name.size() + 1);
+    } else {
+      return 0;
+    }
+    return value.empty() ? -1 : 1;
+  };
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--partition-field" || a.rfind("--partition-field=", 0) == 0) {
-      if (a.size() > 17) {
-        partition_field = a.substr(18);
-      } else if (i + 1 < args.size()) {
-        partition_field = args[++i];
-      }
-      if (partition_field.empty()) {
-        err << "streamgate check-rules: --partition-field needs a field name\n";
-        return 2;
-      }
-      continue;
+    if (int r = option(i, "--plugins-dir", plugins_dir)) {
+      if (r > 0) continue;
+      err << "streamgate check-rules: --plugins-dir needs a directory\n";
+      return 2;
+    }
+    if (int r = option(i, "--partition-field", partition_field)) {
+      if (r > 0) continue;
+      err << "streamgate check-rules: --partition-field needs a field name\n";
+      return 2;
     }
     if (a == "--help" || a == "-h") {
-      out << "usage: streamgate check-rules [--partition-field FIELD] PATH...\n"
+      out << "usage: streamgate check-rules [--partition-field FIELD] [--plugins-dir DIR] PATH...\n"
              "  PATH: a .sql file or a directory of *.sql files (loaded in name order).\n"
              "  --partition-field: check for cluster mode: per-key state must be keyed by FIELD.\n"
+             "  --plugins-dir: load the function plugins (*.so) of DIR first; a refused one is an error.\n"
              "  Prints file:line:col: message per error; exit 0 if all are valid, 1 otherwise.\n";
       return 0;
     }
@@ -43,6 +56,7 @@ int run_check_rules(const std::vector<std::string>& args, std::ostream& out, std
     err << "streamgate check-rules: give at least one rule file or directory\n";
     return 2;
   }
+  if (!plugins_dir.empty() && !load_plugins_for_command(plugins_dir, "check-rules", err)) return 1;
   std::vector<RuleFile> files;
   std::vector<std::string> problems;
   for (const auto& p : paths) read_rule_files(p, files, problems);

@@ -222,6 +222,7 @@ void fill_option_tables(OptionTables& t) {
       ("output-broker", po::value<std::string>(), "broker for results (default: the input broker, same connection)")
       ("output-client-id", po::value<std::string>(), "client id of the output connection (default: <client-id>-out)")
       ("rules-dir", po::value<std::string>()->default_value("/etc/streamgate/rules.d"), "directory of *.sql rule files")
+      ("plugins-dir", po::value<std::string>(), "directory of function plugins (*.so, docs/plugins.md), loaded at start and on each rule reload; default: none")
       ("state-db", po::value<std::string>()->default_value("/var/lib/streamgate/state.db"), "SQLite state database path (checkpoints, input journal, outbox); empty: no durable state")
       ("control-rules-dir", po::value<std::string>(), "where rules added over the control topic are kept (default: control-rules/ next to state-db, or rules-dir without a state db)")
       ("state-required", po::value<std::string>()->default_value("false"), "true: exit with an error when the state database cannot be used; false: keep processing in memory with a loud warning")
@@ -443,6 +444,10 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
     }
 
     c.rules_dir = str("rules-dir");
+    if (vm.count("plugins-dir")) {
+      c.plugins_dir = str("plugins-dir");
+      if (c.plugins_dir.empty()) throw BadValue{"option 'plugins-dir': empty path"};
+    }
     c.state_db = str("state-db");
     if (vm.count("control-rules-dir")) {
       c.control_rules_dir = str("control-rules-dir");

@@ -80,6 +80,8 @@ struct Config {
   std::vector<std::string> extra_subscriptions;  //!< besides the streams' TOPIC filters
   int qos = 1;                                  //!< subscription QoS
   std::string rules_dir = "/etc/streamgate/rules.d";
+  //! Function plugins (*.so, docs/plugins.md); empty: none. Loaded at start and on rule reloads.
+  std::string plugins_dir;
   std::string state_db = "/var/lib/streamgate/state.db";  //!< empty: no durable state
   //! Where rules added over the control topic are written and read back from, after rules_dir.
   //! Default: `control-rules/` next to state_db (the unit's writable StateDirectory: /etc is

@@ -1,4 +1,4 @@
-// `streamgate functions [--markdown]`: prints the function reference rendered from the registry
+// `streamgate functions [--markdown] [--plugins-dir DIR]`: prints the function reference rendered from the registry
 // (docs/functions.md is this output), or one line per registered function name.
 #pragma once
 

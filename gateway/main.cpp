@@ -21,6 +21,7 @@
 #include "gateway/functions_doc.h"
 #include "gateway/ops_services.h"
 #include "gateway/pipeline.h"
+#include "gateway/plugins.h"
 #include "gateway/replay.h"
 #include "gateway/rule_files.h"
 #include "gateway/sd_notify.h"
@@ -58,6 +59,11 @@ int run_daemon(const std::vector<std::string>& args) {
                 << "' is not a readable directory\n";
       return 2;
     }
+    if (!config.plugins_dir.empty() && !std::filesystem::is_directory(config.plugins_dir, ec)) {
+      std::cerr << "streamgate: error: option 'plugins-dir': '" << config.plugins_dir
+                << "' is not a readable directory\n";
+      return 2;
+    }
   }
   setup_logging(config.log_level);
   spdlog::info("{} starting{}", sg::version_string(),
@@ -75,6 +81,10 @@ int run_daemon(const std::vector<std::string>& args) {
   // A file-size limit (RLIMIT_FSIZE) is a full disk for the state db: a write error to handle
   // (degraded mode), not a signal that kills the process.
   signal(SIGXFSZ, SIG_IGN);
+
+  // Before any rule is planned: rules may call the plugins' functions. A refused library is
+  // logged and skipped, like a bad rule file; the rules calling it then fail to load.
+  if (!config.plugins_dir.empty()) sg::load_and_log_plugins(config.plugins_dir);
 
   streamgate::rules::EngineOptions engine_options;
   engine_options.max_payload_bytes = config.max_payload_bytes;

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/plugins.h"
 #include "gateway/rule_files.h"
 
 namespace streamgate::gateway {
@@ -21,6 +22,8 @@ constexpr std::int64_t kStallNs = 10'000'000'000;
 
 void reload_rules(Pipeline& pipeline, const Config& config, const char* why) {
   spdlog::info("{}: reloading rules from {}", why, config.rules_dir);
+  // New plugins first, so the new rules may call them (the worker plans them after this).
+  if (!config.plugins_dir.empty()) load_and_log_plugins(config.plugins_dir);
   std::vector<RuleFile> rf;
   std::vector<std::string> problems;
   read_gateway_rule_files(config.rules_dir, config.control_rules_dir, rf, problems);

@@ -13,6 +13,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/plugins.h"
 #include "gateway/rule_files.h"
 
 namespace po = boost::program_options;
@@ -81,6 +82,7 @@ int run_replay(const std::vector<std::string>& args, std::istream& in, std::ostr
   opts.add_options()
       ("help,h", "print this help")
       ("rules", po::value<std::string>(), "a .sql file or a directory of *.sql files")
+      ("plugins-dir", po::value<std::string>(), "load the function plugins (*.so) of this directory first")
       ("input", po::value<std::string>(), "JSONL file, one message payload per line (default: stdin)")
       ("topic", po::value<std::string>(), "topic the messages arrive on (default: the first stream's TOPIC with wildcards replaced by 'replay')")
       ("max-payload-bytes", po::value<std::size_t>()->default_value(256 * 1024), "larger lines are rejected")
@@ -106,6 +108,10 @@ int run_replay(const std::vector<std::string>& args, std::istream& in, std::ostr
     return 2;
   }
 
+  if (vm.count("plugins-dir") &&
+      !load_plugins_for_command(vm["plugins-dir"].as<std::string>(), "replay", err)) {
+    return 1;
+  }
   std::vector<RuleFile> files;
   std::vector<std::string> problems;
   read_rule_files(vm["rules"].as<std::string>(), files, problems);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
 
 namespace streamgate::rules {
 
@@ -46,38 +47,46 @@ FunctionRegistry& FunctionRegistry::global() {
 // A later registration under the same name replaces the earlier one, so a user's function can
 // deliberately override a built-in.
 void FunctionRegistry::add_scalar(ScalarFunction f) {
+  std::unique_lock lock(*mu_);
   auto key = lower(f.name);
   scalars_.insert_or_assign(std::move(key), std::move(f));
 }
 
 void FunctionRegistry::add_aggregate(AggregateFunction f) {
+  std::unique_lock lock(*mu_);
   auto key = lower(f.name);
   aggregates_.insert_or_assign(std::move(key), std::move(f));
 }
 
 void FunctionRegistry::add_stateful(StatefulFunction f) {
+  std::unique_lock lock(*mu_);
   auto key = lower(f.name);
   statefuls_.insert_or_assign(std::move(key), std::move(f));
 }
 
 const ScalarFunction* FunctionRegistry::scalar(std::string_view name) const {
+  std::shared_lock lock(*mu_);
   return lookup(scalars_, name);
 }
 
 const AggregateFunction* FunctionRegistry::aggregate(std::string_view name) const {
+  std::shared_lock lock(*mu_);
   return lookup(aggregates_, name);
 }
 
 const StatefulFunction* FunctionRegistry::stateful(std::string_view name) const {
+  std::shared_lock lock(*mu_);
   return lookup(statefuls_, name);
 }
 
 void FunctionRegistry::document(FunctionDoc doc) {
+  std::unique_lock lock(*mu_);
   auto key = lower(doc.name);
   docs_.insert_or_assign(std::move(key), std::move(doc));
 }
 
 std::vector<const FunctionDoc*> FunctionRegistry::docs() const {
+  std::shared_lock lock(*mu_);
   std::vector<const FunctionDoc*> out;
   out.reserve(docs_.size());
   for (const auto& [k, d] : docs_) out.push_back(&d);
@@ -88,10 +97,12 @@ std::vector<const FunctionDoc*> FunctionRegistry::docs() const {
 }
 
 const FunctionDoc* FunctionRegistry::doc(std::string_view name) const {
+  std::shared_lock lock(*mu_);
   return lookup(docs_, name);
 }
 
 std::vector<std::string> FunctionRegistry::names() const {
+  std::shared_lock lock(*mu_);
   std::vector<std::string> out;
   out.reserve(scalars_.size() + aggregates_.size() + statefuls_.size());
   for (const auto& [k, v] : scalars_) out.push_back(k);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -109,7 +110,10 @@ struct FunctionDoc {
 
 class FunctionRegistry {
  public:
-  //! The registry with every built-in function; shared, read-only after start-up.
+  //! The registry with every built-in function; shared. Plugins (rules/plugin/) add functions
+  //! to it while rules may be planned on other threads (the dashboard's editor): every member
+  //! takes the registry's lock. Entries are never replaced or erased once rules may hold them
+  //! (plugins refuse taken names), so the pointers lookups return stay valid.
   static FunctionRegistry& global();
 
   void add_scalar(ScalarFunction f);
@@ -139,6 +143,8 @@ class FunctionRegistry {
   std::vector<std::string> names() const;
 
  private:
+  // Behind a pointer so the registry stays movable (global() builds it by value).
+  std::unique_ptr<std::shared_mutex> mu_ = std::make_unique<std::shared_mutex>();
   std::unordered_map<std::string, ScalarFunction> scalars_;
   std::unordered_map<std::string, AggregateFunction> aggregates_;
   std::unordered_map<std::string, StatefulFunction> statefuls_;

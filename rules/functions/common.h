@@ -44,6 +44,9 @@ Value to_number(const Value& v);
 Value to_bigint(const Value& v);
 std::size_t utf8_length(std::string_view s);
 std::vector<std::string_view> utf8_chars(std::string_view s);
+//! Standard base64 with padding (hash.cpp); decoding also takes the URL-safe alphabet.
+std::string base64_encode(std::string_view in);
+std::optional<std::string> base64_decode(std::string_view in);
 //! A compiled ECMAScript regex from a per-thread cache; nullptr for an invalid pattern.
 std::shared_ptr<const std::regex> compiled_regex(const std::string& pattern);
 //! Longest subject a regex function accepts: libstdc++'s matcher recurses per character, so a

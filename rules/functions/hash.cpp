@@ -59,6 +59,30 @@ std::uint32_t crc32(std::string_view s) {
   return c ^ 0xFFFFFFFFu;
 }
 
+//! Decoded bytes must be UTF-8 text to become a value (JSON strings are text); else NULL.
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    if (c >= 0x80) {
+      if ((c >> 5) == 6) n = 1;
+      else if ((c >> 4) == 14) n = 2;
+      else if ((c >> 3) == 30) n = 3;
+      else return false;
+    }
+    if (i + n >= s.size() && n > 0) return false;
+    for (std::size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+namespace fn {
+
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 std::string base64_encode(std::string_view in) {
@@ -80,26 +104,6 @@ std::string base64_encode(std::string_view in) {
     out += '=';
   }
   return out;
-}
-
-//! Decoded bytes must be UTF-8 text to become a value (JSON strings are text); else NULL.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    if (c >= 0x80) {
-      if ((c >> 5) == 6) n = 1;
-      else if ((c >> 4) == 14) n = 2;
-      else if ((c >> 3) == 30) n = 3;
-      else return false;
-    }
-    if (i + n >= s.size() && n > 0) return false;
-    for (std::size_t k = 1; k <= n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += n + 1;
-  }
-  return true;
 }
 
 std::optional<std::string> base64_decode(std::string_view in) {
@@ -125,7 +129,7 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
-}  // namespace
+}  // namespace fn
 
 void register_hash_builtins(FunctionRegistry& r) {
   const std::string fam = "hash";
@@ -152,14 +156,14 @@ void register_hash_builtins(FunctionRegistry& r) {
                  "Base64 (RFC 4648, with padding) of the value's bytes.",
                  {{"to_base64('hi!')", "\"aGkh\""}}, [](Args a) -> Value {
                    if (a[0].is_null()) return {};
-                   return base64_encode(bytes_of(a[0]));
+                   return fn::base64_encode(bytes_of(a[0]));
                  });
   add_documented(r, fam, "from_base64", {"base64_decode"}, 1, 1, "from_base64(text) -> text",
                  "Decodes base64 (standard or URL-safe alphabet); NULL when malformed or when "
                  "the bytes are not UTF-8 text.",
                  {{"from_base64('aGkh')", "\"hi!\""}}, [](Args a) -> Value {
                    if (!a[0].is_string()) return {};
-                   auto out = base64_decode(a[0].as_string());
+                   auto out = fn::base64_decode(a[0].as_string());
                    if (!out || !valid_utf8(*out)) return {};
                    return *out;
                  });

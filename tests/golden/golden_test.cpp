@@ -235,6 +235,12 @@ std::string row_diff(const Row& e, const Row& a) {
 
 class Golden : public ::testing::TestWithParam<std::string> {};
 
+//! A case with a `plugins.txt` runs with the example function plugins (examples/plugins/).
+std::string plugins_arg(const fs::path& dir) {
+  if (!fs::exists(dir / "plugins.txt")) return {};
+  return " --plugins-dir " + shell_quote(STREAMGATE_EXAMPLE_PLUGINS_DIR);
+}
+
 void run_error_case(const fs::path& dir, const fs::path& scratch) {
   fs::path rules = prepare_rules(dir, scratch);
   std::vector<std::string> wanted;
@@ -242,7 +248,7 @@ void run_error_case(const fs::path& dir, const fs::path& scratch) {
     if (!trim(l).empty() && trim(l).rfind("#", 0) != 0) wanted.push_back(trim(l));
   ASSERT_FALSE(wanted.empty()) << "expected_error.txt has no message";
 
-  RunResult check = run("check-rules " + shell_quote(rules.string()), scratch);
+  RunResult check = run("check-rules" + plugins_arg(dir) + " " + shell_quote(rules.string()), scratch);
   std::string all = check.out + check.err;
   EXPECT_NE(check.exit_code, 0) << "check-rules accepted a rule that must be rejected; output:\n" << all;
   for (const auto& w : wanted)
@@ -250,7 +256,7 @@ void run_error_case(const fs::path& dir, const fs::path& scratch) {
         << "check-rules output lacks `" << w << "`; output was:\n" << all;
 
   // replay must refuse the same rule with the same message and produce no result.
-  std::string args = "replay --rules " + shell_quote(rules.string());
+  std::string args = "replay" + plugins_arg(dir) + " --rules " + shell_quote(rules.string());
   if (fs::exists(dir / "input.jsonl")) args += " --input " + shell_quote((dir / "input.jsonl").string());
   else args += " --input /dev/null";
   RunResult rep = run(args, scratch);
@@ -262,7 +268,7 @@ void run_error_case(const fs::path& dir, const fs::path& scratch) {
 
 void run_replay_case(const fs::path& dir, const fs::path& scratch) {
   fs::path rules = prepare_rules(dir, scratch);
-  std::string args = "replay --rules " + shell_quote(rules.string());
+  std::string args = "replay" + plugins_arg(dir) + " --rules " + shell_quote(rules.string());
   if (fs::exists(dir / "topic.txt")) args += " --topic " + shell_quote(trim(read_text(dir / "topic.txt")));
   RunResult r;
   if (fs::exists(dir / "restart_after.txt")) {
