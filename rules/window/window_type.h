@@ -105,8 +105,9 @@ class WindowType {
 
 class WindowRegistry {
  public:
-  //! The built-in kinds (and any added before the first rule is planned).
+  //! The built-in kinds, and any added with add().
   static WindowRegistry& global();
+  //! Not synchronised: add kinds before any thread plans rules.
   void add(std::unique_ptr<WindowType> type);
   //! The kind a call names, or null. `name` in any case.
   const WindowType* find(std::string_view name, const WindowArgs& args) const;
