@@ -57,6 +57,36 @@ bool valid_control_rule_name(std::string_view name) {
   });
 }
 
+std::optional<json> unwrap_control_request(std::string_view message, const std::string& secret, std::string& error) {
+  auto refuse = [&](std::string why) {
+    error = std::move(why);
+    return std::nullopt;
+  };
+  json body = json::parse(message, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return refuse("request is not a JSON object");
+  if (!body.contains("payload")) {
+    if (!secret.empty()) return refuse("missing hmac: send {\"payload\":\"<request>\",\"hmac\":\"<hex>\"}");
+    return body;
+  }
+  if (!body["payload"].is_string()) return refuse("\"payload\" must be a string holding the request JSON");
+  const std::string& text = body["payload"].get_ref<const std::string&>();
+  if (!secret.empty()) {
+    if (!body.contains("hmac") || !body["hmac"].is_string()) return refuse("missing hmac");
+    if (!verify_hmac(secret, text, body["hmac"].get_ref<const std::string&>())) return refuse("bad hmac");
+  }
+  json req = json::parse(text, nullptr, false);
+  if (req.is_discarded() || !req.is_object()) return refuse("payload is not a JSON object");
+  return req;
+}
+
+std::string control_reply_topic(const json& req, const std::string& fallback) {
+  if (req.contains("reply_to") && req["reply_to"].is_string()) {
+    const std::string& rt = req["reply_to"].get_ref<const std::string&>();
+    if (!rt.empty() && rt.find_first_of("+#") == std::string::npos) return rt;
+  }
+  return fallback;
+}
+
 ControlHandler::ControlHandler(std::string topic, std::string secret, std::string rules_dir,
                                std::string control_rules_dir, ControlStats& stats)
     : topic_(std::move(topic)),
@@ -141,28 +171,13 @@ ControlReply ControlHandler::handle(std::string_view message, rules::Engine& eng
     return reply;
   };
 
-  json body = json::parse(message, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return deny("request is not a JSON object");
-  json req;
-  if (body.contains("payload")) {
-    if (!body["payload"].is_string()) return deny("\"payload\" must be a string holding the request JSON");
-    const std::string& text = body["payload"].get_ref<const std::string&>();
-    if (!secret_.empty()) {
-      if (!body.contains("hmac") || !body["hmac"].is_string()) return deny("missing hmac");
-      if (!verify_hmac(secret_, text, body["hmac"].get_ref<const std::string&>())) return deny("bad hmac");
-    }
-    req = json::parse(text, nullptr, false);
-    if (req.is_discarded() || !req.is_object()) return deny("payload is not a JSON object");
-  } else {
-    if (!secret_.empty()) return deny("missing hmac: send {\"payload\":\"<request>\",\"hmac\":\"<hex>\"}");
-    req = std::move(body);
-  }
+  std::string refused;
+  auto unwrapped = unwrap_control_request(message, secret_, refused);
+  if (!unwrapped) return deny(refused);
+  json& req = *unwrapped;
 
   // From here the request is authentic: honour its reply topic and id.
-  if (req.contains("reply_to") && req["reply_to"].is_string()) {
-    const std::string& rt = req["reply_to"].get_ref<const std::string&>();
-    if (!rt.empty() && rt.find_first_of("+#") == std::string::npos) reply.topic = rt;
-  }
+  reply.topic = control_reply_topic(req, reply.topic);
   if (req.contains("id")) out["id"] = req["id"];
   const std::string op = req.value("op", "");
   const std::string rule = req.contains("rule") && req["rule"].is_string() ? req["rule"].get<std::string>() : "";

@@ -11,10 +11,13 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "gateway/metrics.h"
 #include "rules/engine.h"
@@ -25,6 +28,13 @@ namespace streamgate::gateway {
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 //! Constant-time comparison of the expected MAC with the given hex (either case).
 bool verify_hmac(std::string_view key, std::string_view data, std::string_view hex);
+
+//! The request object of a control message. With a `secret` the message must be the HMAC
+//! wrapper (see above) and the MAC must match. nullopt with the reason in `error` otherwise.
+std::optional<nlohmann::json> unwrap_control_request(std::string_view message, const std::string& secret,
+                                                     std::string& error);
+//! The request's "reply_to" when it is a usable topic (no wildcards), else `fallback`.
+std::string control_reply_topic(const nlohmann::json& req, const std::string& fallback);
 
 struct ControlReply {
   std::string topic;

@@ -193,24 +193,30 @@ void Pipeline::push_egress_item(EgressItem&& item) {
   egress_pushed_ = true;
 }
 
-void Pipeline::dead_letter(std::string_view topic, std::string_view payload, std::string_view reason,
-                           std::size_t original_size) {
-  if (config_.dead_letter_topic.empty()) return;
+rules::Emission dead_letter_emission(const std::string& dead_letter_topic, std::string_view topic,
+                                     std::string_view payload, std::string_view reason, std::size_t original_size,
+                                     std::int64_t received_ns) {
   nlohmann::json j;
   j["reason"] = reason;
   j["topic"] = topic;
   j["size"] = original_size;
-  j["received_at"] = rules::format_rfc3339(system_now_ns());
+  j["received_at"] = rules::format_rfc3339(received_ns);
   // The payload may be invalid UTF-8: keep it as text with replacement characters.
   j["payload"] = std::string(payload);
   rules::Emission e;
   e.kind = rules::EmissionKind::Result;
   e.rule = "$dead_letter";
-  e.topic = config_.dead_letter_topic;
+  e.topic = dead_letter_topic;
   e.qos = 1;
   e.payload = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return e;
+}
+
+void Pipeline::dead_letter(std::string_view topic, std::string_view payload, std::string_view reason,
+                           std::size_t original_size) {
+  if (config_.dead_letter_topic.empty()) return;
   metrics_.dead_letters.fetch_add(1, std::memory_order_relaxed);
-  push_egress(std::move(e));
+  push_egress(dead_letter_emission(config_.dead_letter_topic, topic, payload, reason, original_size, system_now_ns()));
 }
 
 void Pipeline::handle(const MessageSlot& slot) {

@@ -36,6 +36,11 @@
 
 namespace streamgate::gateway {
 
+//! The message `dead-letter-topic` receives for a rejected input (single box and cluster mode).
+rules::Emission dead_letter_emission(const std::string& dead_letter_topic, std::string_view topic,
+                                     std::string_view payload, std::string_view reason, std::size_t original_size,
+                                     std::int64_t received_ns);
+
 class Pipeline {
  public:
   //! `engine` has its rules loaded; from `start()` on only the worker thread touches it. Opens the

@@ -4,12 +4,15 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "gateway/cluster/lease_view.h"
 #include "gateway/cluster/nats_client.h"
+#include "gateway/pipeline.h"
 
 namespace streamgate::gateway::cluster {
 
@@ -50,19 +53,26 @@ struct ClusterRunner::Impl {
     //! False from the start of a batch until all its results are published: a checkpoint of
     //! the engine in between would cover input whose results were never stored.
     bool consistent = true;
+    // Figures for the metrics, since this instance took the partition.
+    std::uint64_t events = 0;
+    std::uint64_t results = 0;
+    std::uint64_t lag = 0;      //!< NumPending with the last fetched message (0 after an empty fetch)
+    Clock::time_point covered;  //!< when a checkpoint last covered everything fed to the engine
   };
 
   Impl(const Config& c, std::vector<std::pair<std::string, std::string>> f, rules::EngineOptions eo,
-       ClusterStats& s, Heartbeat& h)
-      : config(c), cc(config.cluster), files(std::move(f)), engine_options(std::move(eo)), stats(s), heartbeat(h) {}
+       ClusterStats& s, Heartbeat& h, std::atomic<std::shared_ptr<const ClusterSnapshot>>& snap)
+      : config(c), cc(config.cluster), files(std::move(f)), engine_options(std::move(eo)), stats(s), heartbeat(h),
+        snapshot_out(snap) {}
 
   const Config config;
   const ClusterConfig& cc;
-  const std::vector<std::pair<std::string, std::string>> files;
+  std::vector<std::pair<std::string, std::string>> files;  //!< worker only (reload swaps it)
   const rules::EngineOptions engine_options;
   ClusterStats& stats;
   Heartbeat& heartbeat;
   std::atomic<bool> stopping{false};
+  std::atomic<std::shared_ptr<const ClusterSnapshot>>& snapshot_out;
 
   std::unique_ptr<JetStream> js;
   std::unique_ptr<KvBucket> leases;
@@ -73,6 +83,19 @@ struct ClusterRunner::Impl {
   Clock::time_point last_reject_log;
   Clock::time_point last_retry_log;
   Clock::time_point next_status_log = Clock::now() + 30s;
+  // Operations: the watched lease bucket, control requests, the status snapshot.
+  LeaseView view{bucket_ttl()};
+  Clock::time_point next_watch;  //!< when to (re)start the lease watcher (it restarts hourly too)
+  std::vector<std::string> members_seen;
+  double lease_round_seconds = 0;
+  std::unique_ptr<CoreSubscription> control;
+  ControlStats control_stats;
+  std::vector<rules::RuleInfo> rule_infos;
+  const Clock::time_point started = Clock::now();
+  Clock::time_point next_snapshot;
+  std::mutex reload_mu;  //!< guards reload_files (signal thread -> worker)
+  std::optional<std::vector<std::pair<std::string, std::string>>> reload_files;
+  std::atomic<bool> reload_pending{false};
 
   // The bucket TTL is 2/3 of the configured bound and leases are renewed five times per TTL, so
   // a live owner does not let one lapse, and a dead one's lapse is seen within 2/3 ttl + one round.
@@ -109,13 +132,17 @@ struct ClusterRunner::Impl {
     StreamSpec out;
     out.name = cc.results_stream;
     out.subjects = cc.results_subjects;
+    rule_infos = make_engine()->rules();
     if (out.subjects.empty()) {
-      auto engine = make_engine();
-      for (const auto& r : engine->rules()) {
+      for (const auto& r : rule_infos) {
         const std::string s = topic_to_subject(r.output_topic);
         if (!s.empty() && std::find(out.subjects.begin(), out.subjects.end(), s) == out.subjects.end()) {
           out.subjects.push_back(s);
         }
+      }
+      const std::string dl = topic_to_subject(config.dead_letter_topic);
+      if (!dl.empty() && std::find(out.subjects.begin(), out.subjects.end(), dl) == out.subjects.end()) {
+        out.subjects.push_back(dl);
       }
     }
     out.replicas = replicas;
@@ -124,6 +151,9 @@ struct ClusterRunner::Impl {
     leases = js->key_value(cc.lease_bucket, replicas,
                            std::chrono::duration_cast<std::chrono::nanoseconds>(bucket_ttl()).count());
     state = js->key_value(cc.state_bucket, replicas, 0);
+    next_watch = Clock::now();
+    // Every instance subscribes: a request gets one reply per instance.
+    if (!config.control_topic.empty()) control = js->subscribe(topic_to_subject(config.control_topic));
     spdlog::info("cluster: instance '{}' connected to {}; input stream {} (R{}, {} partitions), results {}",
                  cc.instance_id, cc.url, cc.input_stream, in_replicas, cc.partitions, cc.results_stream);
   }
@@ -135,11 +165,11 @@ struct ClusterRunner::Impl {
     std::optional<std::uint64_t> rev;
     if (member_rev != 0) rev = leases->update(member_key, cc.instance_id, member_rev);
     if (!rev) rev = leases->create(member_key, cc.instance_id);
-    if (rev) member_rev = *rev;
-    std::vector<std::string> members;
-    for (auto& k : leases->keys()) {
-      if (k.rfind("m.", 0) == 0) members.push_back(k.substr(2));
+    if (rev) {
+      member_rev = *rev;
+      view.wrote(member_key, cc.instance_id, *rev, Clock::now());
     }
+    std::vector<std::string> members = current_members();
     if (std::find(members.begin(), members.end(), cc.instance_id) == members.end()) members.push_back(cc.instance_id);
     std::sort(members.begin(), members.end());
 
@@ -149,6 +179,7 @@ struct ClusterRunner::Impl {
       if (auto r = leases->update(partition_key(p.id), cc.instance_id, p.lease_rev)) {
         p.lease_rev = *r;
         p.lease_renewed = now;
+        view.wrote(partition_key(p.id), cc.instance_id, *r, now);
         ++it;
       } else if (now - p.lease_renewed >= bucket_ttl() - round_interval()) {
         // Renewals failed for so long that the lease may have lapsed and be held by another
@@ -177,23 +208,63 @@ struct ClusterRunner::Impl {
       for (int i = 0; i < cc.partitions && static_cast<int>(owned.size()) < share && Clock::now() < budget_end; ++i) {
         const int p = (start + i) % cc.partitions;
         if (owned.count(p)) continue;
-        if (auto r = leases->create(partition_key(p), cc.instance_id)) acquire(p, *r);
+        // Held by a live lease elsewhere: a create would only be refused (one round trip each).
+        const std::string key = partition_key(p);
+        const auto holder = view.watching() ? view.holder(key, Clock::now()) : std::nullopt;
+        if (holder && *holder != cc.instance_id) continue;
+        const bool lapsed = view.lapsed(key, cc.instance_id, Clock::now());
+        if (auto r = leases->create(key, cc.instance_id)) {
+          view.wrote(key, cc.instance_id, *r, Clock::now());
+          acquire(p, *r, lapsed);
+        }
       }
     }
     stats.owned = static_cast<int>(owned.size());
+    members_seen = members;
+    lease_round_seconds = std::chrono::duration<double>(Clock::now() - now).count();
     if (now >= next_status_log) {
       next_status_log = now + 30s;
       std::string ids;
       for (const auto& [id, p] : owned) ids += (ids.empty() ? "" : ",") + std::to_string(id);
       spdlog::info("cluster: {} members, owns {} partitions [{}]; {} events, {} rejected, {} results "
-                   "({} duplicates dropped by the server, {} without a stream), {} checkpoints, {} fenced, {} takeovers",
+                   "({} duplicates dropped by the server, {} without a stream), {} checkpoints, {} fenced, {} partitions taken ({} after a lapsed lease)",
                    n, owned.size(), ids, stats.events.load(), stats.rejected.load(), stats.results_published.load(),
                    stats.results_duplicate.load(), stats.results_dropped.load(), stats.checkpoints.load(), stats.fenced.load(),
-                   stats.takeovers.load());
+                   stats.acquired.load(), stats.takeovers.load());
     }
   }
 
-  void acquire(int id, std::uint64_t lease_rev) {
+  //! The live members: from the watched bucket, or by listing it while the watch is down.
+  std::vector<std::string> current_members() {
+    const auto now = Clock::now();
+    if (now >= next_watch) {
+      next_watch = now + 1h;
+      try {
+        view.watch(*leases, round_interval() / 2);
+      } catch (const std::exception& e) {
+        spdlog::warn("cluster: cannot watch the lease bucket ({}); listing it every round", e.what());
+        view.stop();
+        next_watch = now + 30s;
+      }
+    }
+    if (view.watching()) {
+      try {
+        view.drain();
+        return view.members(Clock::now());
+      } catch (const std::exception& e) {
+        spdlog::warn("cluster: lease bucket watch failed ({}); listing it until the watch is back", e.what());
+        view.stop();
+        next_watch = now + 5s;
+      }
+    }
+    std::vector<std::string> members;
+    for (auto& k : leases->keys()) {
+      if (k.rfind("m.", 0) == 0) members.push_back(k.substr(2));
+    }
+    return members;
+  }
+
+  void acquire(int id, std::uint64_t lease_rev, bool lapsed) {
     Partition p;
     p.id = id;
     p.lease_rev = lease_rev;
@@ -206,8 +277,10 @@ struct ClusterRunner::Impl {
       leases->erase(partition_key(id));
       return;
     }
-    ++stats.takeovers;
-    spdlog::info("cluster: took partition {} at stream sequence {}", id, p.last_seq + 1);
+    ++stats.acquired;
+    if (lapsed) ++stats.takeovers;
+    spdlog::info("cluster: took partition {} at stream sequence {}{}", id, p.last_seq + 1,
+                 lapsed ? " (its holder stopped renewing the lease)" : "");
     owned.emplace(id, std::move(p));
   }
 
@@ -232,6 +305,7 @@ struct ClusterRunner::Impl {
     p.checkpointed_seq = p.last_seq;
     p.last_unacked.reset();
     p.last_checkpoint = Clock::now();
+    p.covered = p.last_checkpoint;
     p.consistent = true;
     p.sub = js->pull_from(cc.input_stream, cc.subject_prefix + "." + std::to_string(p.id) + ".>",
                           p.consumer, p.last_seq + 1, kMaxAckPending);
@@ -252,6 +326,7 @@ struct ClusterRunner::Impl {
   //! Returns the number of messages handled.
   std::size_t poll(Partition& p) {
     auto msgs = p.sub->fetch(cc.fetch_batch, 5);
+    p.lag = msgs.empty() ? 0 : msgs.back().num_pending();
     if (msgs.empty()) return 0;
     p.consistent = false;
     std::vector<rules::Emission> out;
@@ -280,13 +355,22 @@ struct ClusterRunner::Impl {
           spdlog::warn("cluster: partition {} sequence {} on '{}': {} ({} rejected so far)", p.id, m.stream_seq(),
                        topic, rules::to_string(status), stats.rejected.load());
         }
+        if (!config.dead_letter_topic.empty()) {
+          // Its id is the input's position: a replay after a takeover repeats the same id.
+          out.push_back(dead_letter_emission(config.dead_letter_topic, topic, m.data(), rules::to_string(status),
+                                             m.data().size(), m.timestamp_ns()));
+          out.back().result_id = "dl/p" + std::to_string(p.id) + "/" + std::to_string(m.stream_seq());
+          ++stats.dead_letters;
+        }
       }
       p.last_seq = m.stream_seq();
       ++stats.events;
+      ++p.events;
     }
     const std::size_t n = msgs.size();
     p.last_unacked.emplace(std::move(msgs.back()));
     for (std::size_t i = 0; i < out.size(); ++i) publish(p, out[i], i);
+    p.results += out.size();
     p.consistent = true;
     return n;
   }
@@ -333,7 +417,11 @@ struct ClusterRunner::Impl {
   //! Writes engine state + position with a revision check, then acknowledges the input it covers.
   bool checkpoint(Partition& p) {
     p.last_checkpoint = Clock::now();
-    if (p.last_seq == p.checkpointed_seq || !p.consistent) return true;
+    if (!p.consistent) return true;
+    if (p.last_seq == p.checkpointed_seq) {
+      p.covered = p.last_checkpoint;
+      return true;
+    }
     nlohmann::json doc;
     doc["seq"] = p.last_seq;
     doc["owner"] = cc.instance_id;
@@ -364,6 +452,7 @@ struct ClusterRunner::Impl {
     }
     p.checkpoint_rev = *rev;
     p.checkpointed_seq = p.last_seq;
+    p.covered = p.last_checkpoint;
     ++stats.checkpoints;
     if (p.last_unacked) {
       p.last_unacked->ack();  // AckAll: covers every earlier message of the partition
@@ -403,6 +492,12 @@ struct ClusterRunner::Impl {
           lease_round();
           next_lease_round = now + round_interval();
         }
+        if (reload_pending.exchange(false)) apply_reload();
+        serve_control();
+        if (now >= next_snapshot) {
+          next_snapshot = now + 1s;
+          snapshot_out.store(make_cluster_snapshot(status(), wall_now_ns()));
+        }
         std::size_t handled = 0;
         for (auto& [id, p] : owned) {
           if (stopping) break;
@@ -436,6 +531,109 @@ struct ClusterRunner::Impl {
     shutdown();
   }
 
+  // --- operations ------------------------------------------------------------------------
+
+  //! Between two rounds, so every engine is consistent: the checkpoint written first holds the
+  //! state the old rules built up to here (a takeover replays what follows with the rules of the
+  //! instance that takes over: reload every instance).
+  void apply_reload() {
+    std::vector<std::pair<std::string, std::string>> next;
+    {
+      std::lock_guard<std::mutex> lock(reload_mu);
+      if (!reload_files) return;
+      next = std::move(*reload_files);
+      reload_files.reset();
+    }
+    rules::Engine probe(engine_options);
+    if (const auto errors = probe.reload(next); !errors.empty()) {
+      for (const auto& e : errors) spdlog::error("reload: {}", e.to_string());
+      spdlog::error("reload refused; the previous rules keep running");
+      ++stats.reload_failures;
+      return;
+    }
+    for (auto& [id, p] : owned) {
+      try {
+        checkpoint(p);
+      } catch (const std::exception& e) {
+        spdlog::warn("cluster: partition {}: checkpoint before reload: {}", id, e.what());
+      }
+      // The same files loaded into the probe: they load here too.
+      p.engine->reload(next);
+    }
+    files = std::move(next);
+    rule_infos = probe.rules();
+    ++stats.reloads;
+    spdlog::info("reloaded rules: {} rules in {} partitions", rule_infos.size(), owned.size());
+    for (const auto& r : rule_infos) {
+      if (!cc.results_subjects.empty()) break;
+      // The results stream keeps the subjects it was created with.
+      spdlog::info("rule '{}' -> '{}' (the results stream must take subject '{}')", r.name, r.output_topic,
+                   topic_to_subject(r.output_topic));
+    }
+  }
+
+  static std::int64_t wall_now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  ClusterStatus status() const {
+    ClusterStatus s;
+    const auto now = Clock::now();
+    s.instance = cc.instance_id;
+    s.partitions = cc.partitions;
+    s.connected = js && js->connected();
+    s.members = members_seen;
+    s.partition.resize(static_cast<std::size_t>(std::max(cc.partitions, 0)));
+    for (int i = 0; i < cc.partitions; ++i) {
+      auto& ps = s.partition[static_cast<std::size_t>(i)];
+      ps.id = i;
+      if (auto h = view.holder(partition_key(i), now)) ps.owner = *h;
+    }
+    for (const auto& [id, p] : owned) {
+      if (id < 0 || id >= cc.partitions) continue;
+      auto& ps = s.partition[static_cast<std::size_t>(id)];
+      ps.owner = cc.instance_id;
+      ps.here = true;
+      ps.events = p.events;
+      ps.results = p.results;
+      ps.lag = p.lag;
+      ps.last_seq = p.last_seq;
+      ps.checkpoint_age_seconds = std::chrono::duration<double>(now - p.covered).count();
+    }
+    s.events = stats.events;
+    s.rejected = stats.rejected;
+    s.dead_letters = stats.dead_letters;
+    s.results_published = stats.results_published;
+    s.results_duplicate = stats.results_duplicate;
+    s.results_dropped = stats.results_dropped;
+    s.checkpoints = stats.checkpoints;
+    s.fenced = stats.fenced;
+    s.acquired = stats.acquired;
+    s.takeovers = stats.takeovers;
+    s.reloads = stats.reloads;
+    s.reload_failures = stats.reload_failures;
+    s.lease_round_seconds = lease_round_seconds;
+    s.lease_view_updates = view.updates();
+    s.uptime_seconds = std::chrono::duration<double>(now - started).count();
+    s.rss_bytes = resident_memory_bytes();
+    return s;
+  }
+
+  //! Control requests queued since the last call (a few per call: requests never starve input).
+  void serve_control() {
+    if (!control) return;
+    for (int i = 0; i < 8; ++i) {
+      auto req = control->poll();
+      if (!req) return;
+      std::string topic;
+      const std::string reply = handle_cluster_control(req->data, config.control_secret, config.control_topic + "/reply",
+                                                       status(), rule_infos, control_stats, topic);
+      // A NATS request (nats req) is answered on its inbox; an MQTT one on the reply topic.
+      js->publish_core(req->reply.empty() ? topic_to_subject(topic) : req->reply, reply);
+    }
+  }
+
   void shutdown() {
     if (!js) return;
     for (auto& [id, p] : owned) {
@@ -460,12 +658,22 @@ struct ClusterRunner::Impl {
 
 ClusterRunner::ClusterRunner(const Config& config, std::vector<std::pair<std::string, std::string>> files,
                              rules::EngineOptions engine_options, Heartbeat& heartbeat)
-    : impl_(std::make_unique<Impl>(config, std::move(files), std::move(engine_options), stats_, heartbeat)) {}
+    : impl_(std::make_unique<Impl>(config, std::move(files), std::move(engine_options), stats_, heartbeat, snapshot_)) {}
+
+const Heartbeat& ClusterRunner::heartbeat() const { return impl_->heartbeat; }
 
 ClusterRunner::~ClusterRunner() { stop(); }
 
 void ClusterRunner::start() {
   worker_ = std::thread([this] { impl_->run(); });
+}
+
+void ClusterRunner::request_reload(std::vector<std::pair<std::string, std::string>> files) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->reload_mu);
+    impl_->reload_files = std::move(files);
+  }
+  impl_->reload_pending = true;
 }
 
 void ClusterRunner::stop() {

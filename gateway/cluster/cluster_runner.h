@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/cluster/cluster_status.h"
 #include "gateway/config.h"
 #include "gateway/sd_notify.h"
 #include "rules/engine.h"
@@ -29,7 +30,11 @@ struct ClusterStats {
   std::atomic<std::uint64_t> results_dropped{0};    //!< no stream took the subject (misconfiguration)
   std::atomic<std::uint64_t> checkpoints{0};
   std::atomic<std::uint64_t> fenced{0};             //!< checkpoint writes refused by revision
-  std::atomic<std::uint64_t> takeovers{0};          //!< partitions acquired
+  std::atomic<std::uint64_t> acquired{0};           //!< partitions taken, for any reason
+  std::atomic<std::uint64_t> takeovers{0};          //!< of those: leases that lapsed (holder stopped renewing)
+  std::atomic<std::uint64_t> dead_letters{0};
+  std::atomic<std::uint64_t> reloads{0};
+  std::atomic<std::uint64_t> reload_failures{0};
   std::atomic<int> owned{0};
 };
 
@@ -44,14 +49,23 @@ class ClusterRunner {
   ClusterRunner& operator=(const ClusterRunner&) = delete;
 
   void start();
+  //! Any thread (SIGHUP): the worker checkpoints every owned partition, then swaps each one's
+  //! rules for `files` (Engine::reload: unchanged rules keep their state); partitions taken later
+  //! load `files` too. On any error the running rules stay.
+  void request_reload(std::vector<std::pair<std::string, std::string>> files);
   //! Checkpoints every owned partition, gives its lease back and joins the worker.
   void stop();
   const ClusterStats& stats() const { return stats_; }
+  //! The latest status as metrics and JSON (null until the worker made the first one); any thread.
+  std::shared_ptr<const ClusterSnapshot> snapshot() const { return snapshot_.load(); }
+  //! Beats while the worker advances (for /health).
+  const Heartbeat& heartbeat() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ClusterStats stats_;
+  std::atomic<std::shared_ptr<const ClusterSnapshot>> snapshot_;
   std::thread worker_;
 };
 

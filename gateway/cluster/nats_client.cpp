@@ -47,6 +47,7 @@ Message::Message(natsMsg* m) : msg_(m) {
   if (natsMsg_GetMetaData(&meta, m) == NATS_OK && meta != nullptr) {
     stream_seq_ = meta->Sequence.Stream;
     timestamp_ns_ = meta->Timestamp;
+    num_pending_ = meta->NumPending;
     jsMsgMetaData_Destroy(meta);
   }
 }
@@ -108,6 +109,49 @@ std::vector<std::string> KvBucket::keys() {
   for (int i = 0; i < list.Count; ++i) out.emplace_back(list.Keys[i]);
   kvKeysList_Destroy(&list);
   return out;
+}
+
+std::unique_ptr<KvWatcher> KvBucket::watch_all() {
+  kvWatcher* w = nullptr;
+  check(kvStore_WatchAll(&w, kv_.get(), nullptr), "kv watch " + name_);
+  return std::make_unique<KvWatcher>(w);
+}
+
+std::optional<KvUpdate> KvWatcher::next(std::int64_t timeout_ms, bool& initial_done) {
+  initial_done = false;
+  kvEntry* e = nullptr;
+  const natsStatus s = kvWatcher_Next(&e, w_.get(), std::max<std::int64_t>(timeout_ms, 1));
+  if (s == NATS_TIMEOUT) return std::nullopt;
+  check(s, "kv watch next");
+  if (e == nullptr) {
+    initial_done = true;
+    return std::nullopt;
+  }
+  NatsPtr<kvEntry, kvEntry_Destroy> entry(e);
+  KvUpdate u;
+  u.key = kvEntry_Key(e);
+  u.value.assign(static_cast<const char*>(kvEntry_Value(e)), static_cast<std::size_t>(kvEntry_ValueLen(e)));
+  u.revision = kvEntry_Revision(e);
+  u.deleted = kvEntry_Operation(e) != kvOp_Put;
+  u.created_ns = kvEntry_Created(e);
+  return u;
+}
+
+std::optional<CoreSubscription::Request> CoreSubscription::poll() {
+  int queued = 0;
+  int bytes = 0;
+  // Polled every worker round: ask the queue first instead of waiting on an empty one.
+  if (natsSubscription_GetPending(sub_.get(), &queued, &bytes) != NATS_OK || queued == 0) return std::nullopt;
+  natsMsg* m = nullptr;
+  const natsStatus s = natsSubscription_NextMsg(&m, sub_.get(), 1);
+  if (s == NATS_TIMEOUT) return std::nullopt;
+  check(s, "next control message");
+  MsgPtr msg(m);
+  Request r;
+  r.subject = natsMsg_GetSubject(m);
+  r.data.assign(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+  if (const char* reply = natsMsg_GetReply(m)) r.reply = reply;
+  return r;
 }
 
 std::vector<Message> PullSubscription::fetch(int batch, std::int64_t timeout_ms) {
@@ -291,6 +335,17 @@ bool JetStream::publish(const std::string& subject, std::string_view data, const
   const bool stored = !pa->Duplicate;
   jsPubAck_Destroy(pa);
   return stored;
+}
+
+void JetStream::publish_core(const std::string& subject, std::string_view data) {
+  check(natsConnection_Publish(nc_.get(), subject.c_str(), data.data(), static_cast<int>(data.size())),
+        "publish " + subject);
+}
+
+std::unique_ptr<CoreSubscription> JetStream::subscribe(const std::string& subject) {
+  natsSubscription* sub = nullptr;
+  check(natsConnection_SubscribeSync(&sub, nc_.get(), subject.c_str()), "subscribe " + subject);
+  return std::make_unique<CoreSubscription>(sub);
 }
 
 void JetStream::publish_async(const std::string& subject, std::string_view data, const std::string& msg_id) {

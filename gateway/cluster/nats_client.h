@@ -59,6 +59,9 @@ class Message {
   std::string_view data() const;
   std::uint64_t stream_seq() const { return stream_seq_; }
   std::int64_t timestamp_ns() const { return timestamp_ns_; }
+  //! Messages of the consumer still to deliver after this one, as the server counted them when
+  //! it sent this one (the NumPending of consumer info, without asking for it).
+  std::uint64_t num_pending() const { return num_pending_; }
   //! Acknowledges this message (and, with AckAll, every earlier one of the consumer).
   bool ack();
 
@@ -66,11 +69,34 @@ class Message {
   MsgPtr msg_;
   std::uint64_t stream_seq_ = 0;
   std::int64_t timestamp_ns_ = 0;
+  std::uint64_t num_pending_ = 0;
 };
 
 struct KvEntry {
   std::string value;
   std::uint64_t revision = 0;
+};
+
+//! One change a KvWatcher saw.
+struct KvUpdate {
+  std::string key;
+  std::string value;
+  std::uint64_t revision = 0;
+  bool deleted = false;       //!< a delete or purge marker (expiry by TTL leaves no marker)
+  std::int64_t created_ns = 0;  //!< the server's wall clock when the entry was written
+};
+
+//! Every change of a bucket, in bucket order: first the current entries, then an empty update
+//! (`initial_done`), then live changes. Delivered by libnats' thread into a queue; next() pops.
+class KvWatcher {
+ public:
+  explicit KvWatcher(kvWatcher* w) : w_(w) {}
+  //! The next change, waiting at most `timeout_ms` (>= 1); nullopt on timeout. `initial_done`
+  //! is set (and the result empty) once, when the entries present at the start are delivered.
+  std::optional<KvUpdate> next(std::int64_t timeout_ms, bool& initial_done);
+
+ private:
+  NatsPtr<kvWatcher, kvWatcher_Destroy> w_;
 };
 
 class KvBucket {
@@ -85,6 +111,8 @@ class KvBucket {
   void erase(const std::string& key);
   //! Keys present now (expired and deleted ones are not listed).
   std::vector<std::string> keys();
+  //! Watches every key of the bucket (see KvWatcher).
+  std::unique_ptr<KvWatcher> watch_all();
   const std::string& name() const { return name_; }
 
  private:
@@ -98,6 +126,22 @@ class PullSubscription {
   explicit PullSubscription(natsSubscription* sub) : sub_(sub) {}
   //! Up to `batch` messages, waiting at most `timeout_ms` (empty on timeout).
   std::vector<Message> fetch(int batch, std::int64_t timeout_ms);
+
+ private:
+  NatsPtr<natsSubscription, natsSubscription_Destroy> sub_;
+};
+
+//! A core NATS subscription (no JetStream): control requests. Polled, never a callback.
+class CoreSubscription {
+ public:
+  explicit CoreSubscription(natsSubscription* sub) : sub_(sub) {}
+  struct Request {
+    std::string subject;
+    std::string data;
+    std::string reply;  //!< the requester's inbox ("" when it published without one)
+  };
+  //! The next message if one is queued (never waits).
+  std::optional<Request> poll();
 
  private:
   NatsPtr<natsSubscription, natsSubscription_Destroy> sub_;
@@ -132,6 +176,10 @@ class JetStream {
   //! Publishes and waits for the stream's acknowledgement; `msg_id` non-empty: the server drops
   //! a repeat within the duplicate window. Returns true when stored, false when a duplicate.
   bool publish(const std::string& subject, std::string_view data, const std::string& msg_id);
+  //! Core NATS publish (no stream, no acknowledgement): control replies.
+  void publish_core(const std::string& subject, std::string_view data);
+  //! Subscribes to `subject` on core NATS; messages queue (bounded by libnats' pending limits).
+  std::unique_ptr<CoreSubscription> subscribe(const std::string& subject);
   //! Publishes without waiting for each acknowledgement (load tools); then wait_published().
   void publish_async(const std::string& subject, std::string_view data, const std::string& msg_id);
   //! Waits until every publish_async was acknowledged; false on timeout.

@@ -66,6 +66,8 @@ class NatsCluster {
     wait_listening(node);
   }
   bool running(int node) { return procs_[node] && procs_[node]->running(); }
+  //! PID of a running node (benchmarks read its CPU time); -1 when stopped.
+  pid_t pid(int node) { return running(node) ? procs_[node]->pid() : -1; }
 
   std::string logs() const {
     std::string s;
