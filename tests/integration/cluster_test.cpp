@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -238,14 +239,34 @@ TEST_F(ClusterTest, AFrozenOwnerThawedAfterATakeoverAddsNothing) {
   ASSERT_TRUE(wait_until([&] { return !results().empty() && b->err_count("took partition") >= 2; }, 60s))
       << logs_of({&a, &b, &c});
   b->signal(SIGSTOP);
-  const std::size_t before = a->err_count("took partition") + c->err_count("took partition");
-  const std::size_t b_owned = b->err_count("took partition") - b->err_count("released partition");
+  // The partitions b holds now (its log), each of which a or c must take before b thaws: counting
+  // any "took partition" of a and c would also count a rebalance still running between them.
+  std::set<std::string> b_parts;
+  {
+    const std::string log = b->err();
+    const std::regex took("(took|released) partition ([0-9]+)");
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), took); it != std::sregex_iterator(); ++it) {
+      if ((*it)[1] == "took") {
+        b_parts.insert((*it)[2]);
+      } else {
+        b_parts.erase((*it)[2]);
+      }
+    }
+  }
+  ASSERT_FALSE(b_parts.empty()) << b->logs();
+  const std::size_t a_from = a->err().size(), c_from = c->err().size();
   ASSERT_TRUE(wait_until(
-      [&] { return a->err_count("took partition") + c->err_count("took partition") >= before + b_owned; }, 60s))
+      [&] {
+        const std::string since = a->err().substr(a_from) + c->err().substr(c_from);
+        return std::all_of(b_parts.begin(), b_parts.end(), [&](const std::string& p) {
+          return since.find("took partition " + p + " at") != std::string::npos;
+        });
+      },
+      60s))
       << logs_of({&a, &c});
   publish(half, input_.size() - kDevices);
   b->signal(SIGCONT);
-  ASSERT_TRUE(wait_until([&] { return b->err_count("dropping it") >= 1; }, 30s)) << b->logs();
+  ASSERT_TRUE(wait_until([&] { return b->err_count("dropping it") >= 1; }, 30s)) << logs_of({&a, &b, &c});
   publish(input_.size() - kDevices, input_.size());
   expect_results_match_replay(logs_of({&a, &b, &c}));
   EXPECT_TRUE(b->running()) << b->logs();
