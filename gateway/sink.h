@@ -1,6 +1,9 @@
-// Where the pipeline's results go, as the worker and the publisher see it. Two implementations:
-// MqttSink (Paho publish, SQLite outbox and checkpoints: the single box) and the JetStream sink of
-// cluster mode (publish with the result id as message id, checkpoints in a key-value bucket).
+// Where the pipeline's results go, as the worker and the publisher see it. One implementation:
+// MqttSink (Paho publish, SQLite outbox and checkpoints: the single box). Cluster mode publishes
+// and checkpoints in its own loop because checkpoint() here is fire-and-forget on the publisher
+// thread, while a cluster checkpoint is a revision-checked write whose refusal (another instance
+// owns the partition now) must stop that partition before it handles one more message; fitting it
+// would need checkpoint() to report that outcome to the worker synchronously.
 //
 // The contract that makes "at least once" hold without writing every result to disk: a
 // checkpoint reaches the sink behind the results emitted before it, and the sink saves it (and

@@ -1,6 +1,8 @@
-// Where the pipeline's input comes from, as the worker and the publisher see it. Two
-// implementations: MqttSource (Paho subscription + SQLite input journal: the single box) and the
-// JetStream source of cluster mode. The worker does not know which one it reads.
+// Where the pipeline's input comes from, as the worker and the publisher see it. One
+// implementation: MqttSource (Paho subscription + SQLite input journal: the single box). Cluster
+// mode (gateway/cluster/cluster_runner.cpp) does not go through this interface: it has one input
+// per owned partition (a pull consumer, so no ingress ring for taken()/take_spilled() to describe)
+// and no Pipeline to plug into; see the note in sink.h.
 //
 // Positions are int64, increasing in arrival order (journal seq, stream sequence): a checkpoint
 // records the position its state includes, and the source may forget input up to a position only

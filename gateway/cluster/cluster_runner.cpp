@@ -84,7 +84,10 @@ struct ClusterRunner::Impl {
   Clock::time_point last_retry_log;
   Clock::time_point next_status_log = Clock::now() + 30s;
   // Operations: the watched lease bucket, control requests, the status snapshot.
-  LeaseView view{bucket_ttl()};
+  // One round shorter than the bucket's TTL: the view sees a change only when a round drains the
+  // watcher (up to a round after it arrived), so a lapsed lease shows free in the round the server
+  // drops it, not one round later (a create tried a little early is only refused).
+  LeaseView view{bucket_ttl() - round_interval()};
   Clock::time_point next_watch;  //!< when to (re)start the lease watcher (it restarts hourly too)
   std::vector<std::string> members_seen;
   double lease_round_seconds = 0;

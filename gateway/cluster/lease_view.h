@@ -3,9 +3,9 @@
 // round per instance). Owned and used by the cluster worker thread only.
 //
 // The bucket expires entries by TTL without writing a marker, so the view expires them itself:
-// an entry seen live expires one TTL after it arrived (later than the server drops it, by the
-// delivery delay: the view never calls a live lease dead); an entry present when the watch
-// started expires one TTL after the server wrote it (its creation time, clamped to [0, TTL]).
+// an entry seen live expires `ttl` after it was applied; an entry present when the watch started
+// expires `ttl` after the server wrote it (its creation time, clamped to [0, ttl]). The owner
+// passes a ttl a little shorter than the bucket's, to make up for applying changes late.
 // Correctness never rests on the view: leases are still taken and renewed by compare-and-set;
 // the view only decides the member list (the shares) and which partitions are worth trying.
 #pragma once
