@@ -10,7 +10,21 @@ namespace streamgate::rules {
 
 namespace {
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+bool read_digits(std::string_view s, std::size_t& pos, int count, int& out) {
+  if (pos + static_cast<std::size_t>(count) > s.size()) return false;
+  int v = 0;
+  for (int i = 0; i < count; ++i) {
+    const char c = s[pos + static_cast<std::size_t>(i)];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  pos += static_cast<std::size_t>(count);
+  out = v;
+  return true;
+}
+
+}  // namespace
+
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -32,21 +46,6 @@ void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) 
   m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
 }
-
-bool read_digits(std::string_view s, std::size_t& pos, int count, int& out) {
-  if (pos + static_cast<std::size_t>(count) > s.size()) return false;
-  int v = 0;
-  for (int i = 0; i < count; ++i) {
-    const char c = s[pos + static_cast<std::size_t>(i)];
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  pos += static_cast<std::size_t>(count);
-  out = v;
-  return true;
-}
-
-}  // namespace
 
 std::optional<TimeNs> parse_duration(std::string_view text) {
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);

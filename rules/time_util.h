@@ -18,6 +18,10 @@ inline constexpr TimeNs kNsPerSec = 1'000'000'000;
 inline constexpr TimeNs kTimeMin = INT64_MIN;
 inline constexpr TimeNs kTimeMax = INT64_MAX;
 
+//! Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard Hinnant's algorithms).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
+void civil_from_days(std::int64_t days, std::int64_t& y, unsigned& m, unsigned& d);
+
 //! "500ms", "5s", "30m", "2h", "1d", "1h30m", "250us", "10ns"; a bare number means seconds.
 std::optional<TimeNs> parse_duration(std::string_view text);
 

@@ -34,8 +34,7 @@ struct Civil {
   std::int64_t days;  // since 1970-01-01
 };
 Civil civil(TimeNs t);
-//! Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
+using rules::days_from_civil;  // time_util.h
 //! time_arg, also accepting numeric text ("1700000000000").
 std::optional<TimeNs> any_time(const Value& v);
 //! A whole decimal number (int when it fits, else double), blanks around allowed.

@@ -775,16 +775,6 @@ Value to_bigint(const Value& v) {
   return static_cast<std::int64_t>(d);
 }
 
-// Howard Hinnant's civil-date algorithms (time_util.cpp keeps its copy private).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 Civil civil(TimeNs t) {
   Civil c{};
   const TimeNs secs = floor_div(t, kNsPerSec);
@@ -794,15 +784,7 @@ Civil civil(TimeNs t) {
   c.hour = static_cast<int>(sod / 3600);
   c.minute = static_cast<int>((sod / 60) % 60);
   c.second = static_cast<int>(sod % 60);
-  std::int64_t z = c.days + 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  c.day = doy - (153 * mp + 2) / 5 + 1;
-  c.month = mp < 10 ? mp + 3 : mp - 9;
-  c.year = static_cast<std::int64_t>(yoe) + era * 400 + (c.month <= 2);
+  civil_from_days(c.days, c.year, c.month, c.day);
   return c;
 }
 
