@@ -241,6 +241,7 @@ void fill_option_tables(OptionTables& t) {
       ("max-pending-events", po::value<std::string>()->default_value("100000"), "per rule: events held back until the watermark passes them (buffered window rows, sliding CountingWindow, MATCH_RECOGNIZE reordering)")
       ("max-distinct-values", po::value<std::string>()->default_value("100000"), "per group: values kept by an aggregate(DISTINCT ...)")
       ("max-dedup-ids", po::value<std::string>()->default_value("1000000"), "per stream with EVENT_ID: event ids remembered for deduplication (oldest forgotten first)")
+      ("max-table-rows", po::value<std::string>()->default_value("100000"), "per CREATE TABLE: rows held (its MAXROWS option may lower it); rows beyond are refused and counted")
       ("dead-letter-topic", po::value<std::string>(), "republish rejected messages with the reason to this topic")
       ("tick-interval", po::value<std::string>()->default_value("100ms"), "processing-time tick (idle timeouts, processing-time windows)")
       ("batch-delay", po::value<std::string>()->default_value("500us"), "under steady load, how long the worker lets messages gather before handling them as one batch (fewer wake-ups, up to this much more latency; 0 = wake per message; at most 100ms)")
@@ -493,6 +494,7 @@ ParseOutcome parse_config(const std::vector<std::string>& args,
     bound("max-pending-events", c.rule_bounds.max_pending_events);
     bound("max-distinct-values", c.rule_bounds.max_distinct_values);
     bound("max-dedup-ids", c.rule_bounds.max_dedup_ids);
+    bound("max-table-rows", c.rule_bounds.max_table_rows);
     // Slots are preallocated (address space, touched lazily): keep the product sane, 32-bit too.
     if (static_cast<std::uint64_t>(c.ring_capacity) * (c.max_payload_bytes + 1024) > (1ull << 30)) {
       throw BadValue{"options 'ring-capacity' x 'max-payload-bytes' exceed 1 GiB of ring buffers; lower one of them"};

@@ -114,6 +114,7 @@ struct Config {
     std::size_t max_pending_events = 100'000;
     std::size_t max_distinct_values = 100'000;
     std::size_t max_dedup_ids = 1'000'000;  //!< per stream with EVENT_ID
+    std::size_t max_table_rows = 100'000;   //!< per CREATE TABLE
   } rule_bounds;
   std::string dead_letter_topic;  //!< empty: bad messages are only counted and logged
   std::chrono::milliseconds tick_interval{100};

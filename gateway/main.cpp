@@ -25,6 +25,7 @@
 #include "gateway/replay.h"
 #include "gateway/rule_files.h"
 #include "gateway/sd_notify.h"
+#include "gateway/sqlite_table_loader.h"
 #include "rules/cluster/partition_check.h"
 #include "rules/engine.h"
 
@@ -94,6 +95,12 @@ int run_daemon(const std::vector<std::string>& args) {
   engine_options.max_pending_events = config.rule_bounds.max_pending_events;
   engine_options.max_distinct_values = config.rule_bounds.max_distinct_values;
   engine_options.max_dedup_ids = config.rule_bounds.max_dedup_ids;
+  engine_options.max_table_rows = config.rule_bounds.max_table_rows;
+  engine_options.sqlite_loader = sg::sqlite_table_loader();
+  engine_options.on_table_event = [](const std::string& m, bool failed) {
+    if (failed) spdlog::warn("{}", m);
+    else spdlog::info("{}", m);
+  };
   // Engine bounds refusing data (keys, windows, rows, pending events): already rate-limited.
   engine_options.on_limit = [](const std::string& m) { spdlog::warn("{}", m); };
   auto engine = std::make_unique<streamgate::rules::Engine>(engine_options);

@@ -15,6 +15,7 @@
 
 #include "gateway/plugins.h"
 #include "gateway/rule_files.h"
+#include "gateway/sqlite_table_loader.h"
 
 namespace po = boost::program_options;
 
@@ -120,6 +121,11 @@ int run_replay(const std::vector<std::string>& args, std::istream& in, std::ostr
 
   rules::EngineOptions engine_options;
   engine_options.max_payload_bytes = vm["max-payload-bytes"].as<std::size_t>();
+  engine_options.sqlite_loader = sqlite_table_loader();
+  // A table that cannot be read is worth a line on stderr; its rows are empty.
+  engine_options.on_table_event = [&err](const std::string& m, bool failed) {
+    if (failed) err << m << "\n";
+  };
   rules::Engine engine(engine_options);
   bool load_failed = false;
   for (const auto& f : files) {

@@ -131,12 +131,25 @@ struct MatchRecognize {
   std::string alias;    //!< optional name after the closing ')'
 };
 
+//! `[LEFT [OUTER] | INNER] JOIN name [[AS] alias] ON cond` after FROM: a table (CREATE TABLE),
+//! or a second stream for an interval join; the planner tells which.
+struct Join {
+  SourcePos pos;       //!< the JOIN keyword (or LEFT)
+  bool left = false;   //!< LEFT JOIN: the stream row is kept (table columns NULL) on no match
+  std::string name;    //!< table (or stream) joined
+  SourcePos name_pos;
+  std::string alias;   //!< empty when none given
+  ExprPtr on;
+};
+
 struct Select {
   SourcePos pos;
   bool distinct = false;
   std::vector<SelectItem> items;
   std::string from;
   SourcePos from_pos;
+  std::string from_alias;  //!< `FROM s [AS] a`; empty when none given
+  std::vector<Join> joins;
   ExprPtr where;
   //! GROUP BY items in order. The window, if any, is one of them: a Call named TumblingWindow,
   //! SlidingWindow, HoppingWindow, SessionWindow or CountingWindow; the planner picks it out.
@@ -149,7 +162,14 @@ struct Select {
   std::unique_ptr<MatchRecognize> match_recognize;
 };
 
-enum class StatementKind : std::uint8_t { CreateStream, CreateRule, CreateAlert, CreateFunction };
+enum class StatementKind : std::uint8_t { CreateStream, CreateRule, CreateAlert, CreateFunction, CreateTable };
+
+//! A column of CREATE TABLE name (col [type], ...); type upper-cased, empty when none given.
+struct ColumnDef {
+  std::string name;
+  std::string type;
+  SourcePos pos;
+};
 
 struct Statement {
   StatementKind kind = StatementKind::CreateRule;
@@ -162,6 +182,7 @@ struct Statement {
   std::vector<std::string> params;
   std::vector<SourcePos> param_pos;
   ExprPtr body;
+  std::vector<ColumnDef> columns;  //!< CreateTable
   std::string text;              //!< the statement's exact source text (hashing, listing)
 };
 

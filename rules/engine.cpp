@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <charconv>
 #include <deque>
+#include <filesystem>
+#include <tuple>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include "rules/ingest/ingest.h"
 #include "rules/planner/plan.h"
 #include "rules/runtime/rule_runtime.h"
+#include "rules/table/table.h"
 #include "rules/topic.h"
 #include "rules/window/window.h"
 
@@ -88,6 +91,7 @@ struct Catalog {
   std::unique_ptr<plan::Plan> plan;
   std::vector<std::unique_ptr<StreamRt>> streams;
   std::vector<std::unique_ptr<runtime::RuleRuntime>> rules;
+  std::vector<std::unique_ptr<table::Table>> tables;
 };
 
 std::optional<TimeNs> timestamp_of(simdjson::dom::element e) {
@@ -129,22 +133,31 @@ struct Engine::Impl : runtime::Output {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, std::vector<std::size_t>, TopicHash, std::equal_to<>> route_cache;
+  //! Streams, and TYPE='mqtt' tables, a topic feeds.
+  struct Route {
+    std::vector<std::size_t> streams;
+    std::vector<std::size_t> tables;
+  };
+  std::unordered_map<std::string, Route, TopicHash, std::equal_to<>> route_cache;
   static constexpr std::size_t kRouteCacheMax = 16384;
   //! The previous message's topic and its entry: a stream of messages on one topic (or a
   //! replay) skips even the hash. Reset with route_cache (the pointer is into it).
   std::string last_topic;
-  const std::vector<std::size_t>* last_route = nullptr;
+  const Route* last_route = nullptr;
 
-  const std::vector<std::size_t>& route(std::string_view topic) {
+  const Route& route(std::string_view topic) {
     if (last_route && topic == last_topic) return *last_route;
     auto it = route_cache.find(topic);  // heterogeneous: no std::string built per message
     if (it == route_cache.end()) {
       if (route_cache.size() >= kRouteCacheMax) route_cache.clear();
-      std::vector<std::size_t> matched;
+      Route matched;
       for (std::size_t i = 0; i < cat.plan->streams.size(); ++i) {
         const auto& s = cat.plan->streams[i];
-        if (!s.topic_filter.empty() && topic_matches(s.topic_filter, topic)) matched.push_back(i);
+        if (!s.topic_filter.empty() && topic_matches(s.topic_filter, topic)) matched.streams.push_back(i);
+      }
+      for (std::size_t i = 0; i < cat.plan->tables.size(); ++i) {
+        const auto& t = cat.plan->tables[i];
+        if (!t.topic_filter.empty() && topic_matches(t.topic_filter, topic)) matched.tables.push_back(i);
       }
       it = route_cache.emplace(std::string(topic), std::move(matched)).first;
     }
@@ -165,13 +178,121 @@ struct Engine::Impl : runtime::Output {
     return errors;
   }
 
+  // ---- tables
+
+  void table_event(const std::string& line, bool failed) {
+    if (options.on_table_event) options.on_table_event(line, failed);
+  }
+
+  //! What a table's file looks like: modification time and size (-1, -1: missing). For SQLite
+  //! the write-ahead log counts too: a writer in WAL mode changes only it until a checkpoint.
+  static std::pair<std::int64_t, std::int64_t> file_signature(const plan::TableDef& d) {
+    auto stat = [](const std::string& p, std::int64_t& m, std::int64_t& sz) {
+      std::error_code ec;
+      const auto mtime = std::filesystem::last_write_time(p, ec);
+      if (ec) return false;
+      const auto size = std::filesystem::file_size(p, ec);
+      m = static_cast<std::int64_t>(mtime.time_since_epoch().count());
+      sz = ec ? 0 : static_cast<std::int64_t>(size);
+      return true;
+    };
+    std::int64_t m = -1, sz = -1;
+    if (!stat(d.path, m, sz)) return {-1, -1};
+    std::int64_t wm = 0, wsz = 0;
+    if (d.source == plan::TableDef::Source::Sqlite && stat(d.path + "-wal", wm, wsz)) {
+      m = static_cast<std::int64_t>(static_cast<std::uint64_t>(m) * 31 + static_cast<std::uint64_t>(wm));
+      sz += wsz;
+    }
+    return {m, sz};
+  }
+
+  //! (Re)reads a file or SQLite table. A failure keeps the rows it had (counted, one line).
+  void load_table(table::Table& t) {
+    const plan::TableDef& d = t.def();
+    std::tie(t.seen_mtime, t.seen_size) = file_signature(d);
+    const std::size_t max_rows = d.max_rows > 0 ? std::min(d.max_rows, options.max_table_rows) : options.max_table_rows;
+    table::Rows rows;
+    std::string error;
+    bool ok = false;
+    if (d.source == plan::TableDef::Source::File) {
+      ok = table::load_file_table(d, max_rows, rows, error);
+    } else if (options.sqlite_loader) {
+      table::TableSource src{d.name, d.path, d.sqlite_table, d.columns};
+      ok = options.sqlite_loader(src, max_rows, rows, error);
+      for (std::size_t r = 0; ok && r < rows.size(); ++r) {
+        rows[r].resize(d.columns.size());
+        for (std::size_t c = 0; ok && c < d.columns.size(); ++c) {
+          if (!table::convert(d.types[c], rows[r][c])) {
+            error = d.path + ": row " + std::to_string(r + 1) + ": column '" + d.columns[c] +
+                    "' is not a valid value: " + rows[r][c].to_json();
+            ok = false;
+          }
+        }
+      }
+    } else {
+      error = "this build reads no TYPE='sqlite' tables";
+    }
+    if (!ok) {
+      ++t.metrics.load_errors;
+      table_event("table " + d.name + ": load failed, keeping its " + std::to_string(t.size()) +
+                  " rows: " + error, true);
+      return;
+    }
+    const std::size_t refused = t.replace(std::move(rows));
+    ++t.metrics.loads;
+    std::string line = "table " + d.name + ": loaded " + std::to_string(t.size()) + " rows from " + d.path;
+    if (refused > 0)
+      line += "; " + std::to_string(refused) + " rows beyond its bound of " + std::to_string(max_rows) + " refused";
+    table_event(line, false);
+  }
+
+  //! File and SQLite tables: reread when the file's time or size changed, at most once per
+  //! RELOAD_INTERVAL.
+  void check_tables() {
+    for (auto& tp : cat.tables) {
+      table::Table& t = *tp;
+      const plan::TableDef& d = t.def();
+      if (d.source == plan::TableDef::Source::Mqtt || now < t.next_check) continue;
+      t.next_check = window::sat_add(now, d.reload_interval);
+      // Gone (after it was there) is a change too: one line, the rows stay.
+      if (file_signature(d) != std::make_pair(t.seen_mtime, t.seen_size)) load_table(t);
+    }
+  }
+
+  //! A message on a TYPE='mqtt' table's topic: its row replaces the row of its key.
+  void ingest_table_row(std::size_t ti, simdjson::dom::element e) {
+    table::Table& t = *cat.tables[ti];
+    std::vector<Value> row;
+    std::string error;
+    if (!table::row_from_json(t.def(), e, row, error)) {
+      ++t.metrics.bad_messages;
+      return;
+    }
+    if (!t.upsert(std::move(row)) && options.on_limit &&
+        (t.last_limit_report == kTimeMin || now - t.last_limit_report >= options.limit_report_interval)) {
+      t.last_limit_report = now;
+      options.on_limit("table " + t.def().name + ": new keys refused at its bound of " +
+                       std::to_string(t.size()) + " rows (" + std::to_string(t.metrics.refused_rows) +
+                       " refused so far)");
+    }
+  }
+
   //! Installs `next`, moving the state of unchanged streams and rules out of the current set.
   void install(Catalog next) {
     const auto& np = *next.plan;
     next.streams.resize(np.streams.size());
     next.rules.resize(np.rules.size());
+    next.tables.resize(np.tables.size());
     if (cat.plan) {
       const auto& op = *cat.plan;
+      for (std::size_t i = 0; i < np.tables.size(); ++i) {
+        const int o = op.find_table(np.tables[i].name);
+        if (o >= 0 && op.tables[static_cast<std::size_t>(o)].text_hash == np.tables[i].text_hash &&
+            cat.tables[static_cast<std::size_t>(o)]) {
+          next.tables[i] = std::move(cat.tables[static_cast<std::size_t>(o)]);
+          next.tables[i]->rebind(&np.tables[i]);
+        }
+      }
       for (std::size_t i = 0; i < np.streams.size(); ++i) {
         const int o = op.find_stream(np.streams[i].name);
         if (o >= 0 && op.streams[static_cast<std::size_t>(o)].text_hash == np.streams[i].text_hash &&
@@ -190,6 +311,11 @@ struct Engine::Impl : runtime::Output {
       if (!next.streams[i]) next.streams[i] = std::make_unique<StreamRt>();
       next.streams[i]->bind(&np.streams[i]);
     }
+    for (std::size_t i = 0; i < np.tables.size(); ++i) {
+      if (next.tables[i]) continue;
+      next.tables[i] = std::make_unique<table::Table>(&np.tables[i], options.max_table_rows);
+      if (np.tables[i].source != plan::TableDef::Source::Mqtt) load_table(*next.tables[i]);
+    }
     for (std::size_t i = 0; i < np.rules.size(); ++i) {
       const auto& rp = np.rules[i];
       if (next.rules[i]) {
@@ -198,6 +324,9 @@ struct Engine::Impl : runtime::Output {
         next.rules[i] = std::make_unique<runtime::RuleRuntime>(&rp, static_cast<int>(i), &options);
       }
       auto& rr = *next.rules[i];
+      std::vector<const table::Table*> joined;
+      for (const auto& j : rp.joins) joined.push_back(next.tables[static_cast<std::size_t>(j.table)].get());
+      rr.set_tables(std::move(joined));
       rr.set_lateness(np.streams[static_cast<std::size_t>(rp.stream)].allowed_lateness);
       rr.has_downstream = !np.streams[static_cast<std::size_t>(rp.out_stream)].readers.empty();
     }
@@ -207,6 +336,7 @@ struct Engine::Impl : runtime::Output {
     Catalog old = std::move(cat);
     old.rules.clear();
     old.streams.clear();
+    old.tables.clear();
     cat = std::move(next);
   }
 
@@ -486,6 +616,17 @@ std::vector<StreamInfo> Engine::streams() const {
     }
     out.push_back(StreamInfo{s.name, s.topic_filter, s.qos});
   }
+  // TYPE='mqtt' tables are subscribed like streams (their retained rows arrive first).
+  for (const auto& t : impl_->cat.plan->tables) {
+    if (t.topic_filter.empty()) continue;
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&](const StreamInfo& i) { return i.topic_filter == t.topic_filter; });
+    if (it != out.end()) {
+      it->qos = std::max(it->qos, t.qos);
+      continue;
+    }
+    out.push_back(StreamInfo{t.name, t.topic_filter, t.qos});
+  }
   return out;
 }
 
@@ -502,11 +643,23 @@ IngestStatus Engine::on_message(std::string_view topic, std::string_view payload
   Impl& im = *impl_;
   if (!im.cat.plan) return IngestStatus::NoStream;
   // Route first: a message no stream wants is not even parsed.
-  const std::vector<std::size_t>& matched = im.route(topic);
-  if (matched.empty()) return IngestStatus::NoStream;
+  const Impl::Route& routed = im.route(topic);
+  const std::vector<std::size_t>& matched = routed.streams;
+  if (matched.empty() && routed.tables.empty()) return IngestStatus::NoStream;
   simdjson::dom::element root;
   const IngestStatus ps = im.parser.parse(payload, root, padded);
   if (ps != IngestStatus::Ok) return ps;
+  if (!routed.tables.empty()) {
+    im.now = now_ns;
+    for (std::size_t ti : routed.tables) {
+      simdjson::dom::array arr;
+      if (root.is_object()) {
+        im.ingest_table_row(ti, root);
+      } else if (!root.get_array().get(arr)) {
+        for (auto e : arr) im.ingest_table_row(ti, e);
+      }
+    }
+  }
   im.emit = &emit;
   im.now = now_ns;
   im.topic = topic;
@@ -534,6 +687,7 @@ void Engine::on_tick(TimeNs now_ns, const EmitFn& emit) {
   if (!im.cat.plan) return;
   im.emit = &emit;
   im.now = now_ns;
+  im.check_tables();
   for (std::size_t i = 0; i < im.cat.streams.size(); ++i) {
     StreamRt& s = *im.cat.streams[i];
     const auto& d = *s.def;
@@ -561,6 +715,12 @@ void Engine::flush(const EmitFn& emit) {
 std::vector<RuleMetrics> Engine::metrics() const {
   std::vector<RuleMetrics> out;
   for (const auto& r : impl_->cat.rules) out.push_back(r->metrics());
+  return out;
+}
+
+std::vector<TableMetrics> Engine::table_metrics() const {
+  std::vector<TableMetrics> out;
+  for (const auto& t : impl_->cat.tables) out.push_back(t->metrics);
   return out;
 }
 

@@ -59,6 +59,7 @@ class Engine {
   void flush(const EmitFn& emit);
 
   std::vector<RuleMetrics> metrics() const;
+  std::vector<TableMetrics> table_metrics() const;
   bool set_paused(std::string_view rule, bool paused);
 
   //! Checkpoint support: the state of every rule as JSON keyed by rule name + text hash, and

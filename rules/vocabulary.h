@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "rules/table/table_source.h"
 #include "rules/time_util.h"
 
 namespace streamgate::rules {
@@ -86,11 +87,19 @@ struct EngineOptions {
   //! Event ids remembered per stream with EVENT_ID (oldest forgotten first, besides the
   //! time horizon).
   std::size_t max_dedup_ids = 1'000'000;
+  //! Rows a CREATE TABLE holds (its MAXROWS option may lower it); rows beyond are refused,
+  //! counted and reported (on_limit, on_table_event).
+  std::size_t max_table_rows = 100'000;
   //! Called when one of the bounds above refuses data, at most once per
   //! `limit_report_interval` of processing time per rule and bound, with one line naming the
   //! rule, the bound and the counts (the gateway logs it). Empty: counted in RuleMetrics only.
   std::function<void(const std::string& message)> on_limit;
   TimeNs limit_report_interval = 10 * kNsPerSec;
+  //! Reads TYPE='sqlite' tables (the engine room does not link SQLite; the gateway sets it).
+  //! Empty: such a table stays empty (its loads fail: logged, counted).
+  table::LoadFn sqlite_loader;
+  //! One line per table (re)loaded, and per load that failed (`failed`: the old rows stay).
+  std::function<void(const std::string& message, bool failed)> on_table_event;
 };
 
 struct RuleMetrics {
@@ -117,6 +126,16 @@ enum class Delivery : std::uint8_t { AtMostOnce, AtLeastOnce, ExactlyOnce };
 const char* to_string(Delivery d);
 //! Inverse of to_string(Delivery), case-insensitive; nothing for any other text.
 std::optional<Delivery> parse_delivery(std::string_view text);
+
+//! A CREATE TABLE's contents and what happened loading it.
+struct TableMetrics {
+  std::string name;
+  std::size_t rows = 0;
+  std::uint64_t loads = 0;         //!< successful (re)loads
+  std::uint64_t load_errors = 0;   //!< failed (re)loads: the previous contents stayed
+  std::uint64_t refused_rows = 0;  //!< rows beyond the table's row bound (MAXROWS, max_table_rows)
+  std::uint64_t bad_messages = 0;  //!< MQTT table: payloads not an object or without the key
+};
 
 struct StreamInfo {
   std::string name;

@@ -190,6 +190,16 @@ bool Statement::column_is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
+Statement::ColumnKind Statement::column_kind(int column) const {
+  switch (sqlite3_column_type(stmt_, column)) {
+    case SQLITE_INTEGER: return ColumnKind::Integer;
+    case SQLITE_FLOAT: return ColumnKind::Float;
+    case SQLITE_TEXT: return ColumnKind::Text;
+    case SQLITE_BLOB: return ColumnKind::Blob;
+    default: return ColumnKind::Null;
+  }
+}
+
 std::int64_t Statement::column_int64(int column) const {
   return sqlite3_column_int64(stmt_, column);
 }

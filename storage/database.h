@@ -105,6 +105,9 @@ class Statement {
 
   int column_count() const;
   bool column_is_null(int column) const;
+  //! The storage class of a column of the current row (values are typed per row in SQLite).
+  enum class ColumnKind : std::uint8_t { Null, Integer, Float, Text, Blob };
+  ColumnKind column_kind(int column) const;
   std::int64_t column_int64(int column) const;
   double column_double(int column) const;
   //! Valid until the next step/reset.

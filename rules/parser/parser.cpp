@@ -75,7 +75,7 @@ class Parser {
         };
         if (start + 2 < toks_.size() && kw(start, "CREATE") &&
             (kw(start + 1, "STREAM") || kw(start + 1, "RULE") || kw(start + 1, "ALERT") ||
-             kw(start + 1, "FUNCTION")) &&
+             kw(start + 1, "FUNCTION") || kw(start + 1, "TABLE")) &&
             toks_[start + 2].kind == TokenKind::Identifier)
           result_.unparsed_names.push_back(toks_[start + 2].text);
         recover(start);
@@ -144,7 +144,7 @@ class Parser {
   bool at_create(std::size_t ahead = 0) const {
     return at_kw("CREATE", ahead) &&
            (at_kw("STREAM", ahead + 1) || at_kw("RULE", ahead + 1) || at_kw("ALERT", ahead + 1) ||
-            at_kw("FUNCTION", ahead + 1));
+            at_kw("FUNCTION", ahead + 1) || at_kw("TABLE", ahead + 1));
   }
 
   // Skips to the end of the broken statement: the next `;`, or the next `CREATE STREAM|RULE|
@@ -255,12 +255,15 @@ class Parser {
       st.kind = StatementKind::CreateAlert;
     } else if (accept_kw("FUNCTION")) {
       st.kind = StatementKind::CreateFunction;
+    } else if (accept_kw("TABLE")) {
+      st.kind = StatementKind::CreateTable;
     } else {
-      fail_expected("expected STREAM, RULE, ALERT or FUNCTION after CREATE");
+      fail_expected("expected STREAM, TABLE, RULE, ALERT or FUNCTION after CREATE");
     }
     const char* what = st.kind == StatementKind::CreateStream   ? "stream"
                        : st.kind == StatementKind::CreateRule   ? "rule"
                        : st.kind == StatementKind::CreateAlert  ? "alert"
+                       : st.kind == StatementKind::CreateTable  ? "table"
                                                                 : "function";
     const Token& name = peek();
     if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
@@ -271,6 +274,23 @@ class Parser {
 
     if (st.kind == StatementKind::CreateStream) {
       expect_kw("WITH", "expected WITH (...) after the stream name");
+      st.options = options();
+    } else if (st.kind == StatementKind::CreateTable) {
+      // CREATE TABLE name (col [type], ...) WITH (TYPE=..., KEY=..., ...)
+      expect(TokenKind::LParen, "expected '(' and the columns after the table name");
+      do {
+        const Token& col = peek();
+        if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
+          fail_expected("expected a column name");
+        advance();
+        ColumnDef c;
+        c.name = col.text;
+        c.pos = col.pos;
+        if (at(TokenKind::Identifier)) c.type = to_upper(advance().text);
+        st.columns.push_back(std::move(c));
+      } while (accept(TokenKind::Comma));
+      expect(TokenKind::RParen, "expected ',' or ')' after a column");
+      expect_kw("WITH", "expected WITH (...) after the table's columns");
       st.options = options();
     } else if (st.kind == StatementKind::CreateFunction) {
       // CREATE FUNCTION name(a, b) AS expression: an SQL macro, expanded where it is called.
@@ -421,6 +441,8 @@ class Parser {
     s.from = from.text;
     s.from_pos = from.pos;
     if (at_kw("MATCH_RECOGNIZE") && at(TokenKind::LParen, 1)) s.match_recognize = match_recognize();
+    s.from_alias = source_alias();
+    while (at_join()) s.joins.push_back(join());
 
     if (accept_kw("WHERE")) s.where = expr();
     if (at_kw("GROUP")) {
@@ -452,6 +474,49 @@ class Parser {
       s.limit = v.as_int();
     }
     return s;
+  }
+
+  // `FROM s [AS] a`: an alias is any name that does not start the next clause.
+  std::string source_alias() {
+    if (accept_kw("AS")) {
+      if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
+        fail_expected("expected an alias after AS");
+      return advance().text;
+    }
+    if (at(TokenKind::QuotedIdentifier)) return advance().text;
+    if (!at(TokenKind::Identifier) || at_create() || at_join() || at_kw("ON")) return {};
+    static constexpr std::string_view kClause[] = {"WHERE", "GROUP", "HAVING", "ORDER", "LIMIT",
+                                                   "MATCH_RECOGNIZE"};
+    for (auto kw : kClause)
+      if (at_kw(kw)) return {};
+    return advance().text;
+  }
+
+  bool at_join() const {
+    return at_kw("JOIN") || ((at_kw("LEFT") || at_kw("INNER")) &&
+                             (at_kw("JOIN", 1) || (at_kw("OUTER", 1) && at_kw("JOIN", 2))));
+  }
+
+  Join join() {
+    Join j;
+    j.pos = peek().pos;
+    if (accept_kw("LEFT")) {
+      j.left = true;
+      accept_kw("OUTER");
+    } else {
+      accept_kw("INNER");
+    }
+    expect_kw("JOIN", "expected JOIN");
+    const Token& name = peek();
+    if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
+      fail_expected("expected a table or stream name after JOIN");
+    advance();
+    j.name = name.text;
+    j.name_pos = name.pos;
+    j.alias = source_alias();
+    expect_kw("ON", "expected ON and the join condition after the joined name");
+    j.on = expr();
+    return j;
   }
 
   SelectItem select_item() {

@@ -50,6 +50,44 @@ struct StreamDef {
   std::vector<int> readers;              //!< rule indexes reading FROM this stream
 };
 
+//! Rule-local field names of joined table columns start with this (no JSON key is read for
+//! them: the join stage fills them).
+inline constexpr std::string_view kJoinField{"\0join", 5};
+
+enum class ColumnType : std::uint8_t { Any, String, Int, Double, Bool };
+
+//! CREATE TABLE: a keyed set of rows that rules JOIN against (rules/table/).
+struct TableDef {
+  enum class Source : std::uint8_t { File, Mqtt, Sqlite };
+  std::string name;
+  std::string file;
+  std::string text;
+  std::string text_hash;
+  std::vector<std::string> columns;
+  std::vector<ColumnType> types;
+  std::vector<int> key;           //!< KEY columns: a row's identity (later rows replace earlier)
+  Source source = Source::File;
+  std::string path;               //!< File / Sqlite: resolved against the rule file's folder
+  bool json = false;              //!< File: JSON (array of objects or JSON lines), else CSV
+  std::string sqlite_table;       //!< Sqlite: TABLE option
+  std::string topic_filter;       //!< Mqtt: TOPIC option
+  int qos = 0;
+  TimeNs reload_interval = 10 * kNsPerSec;  //!< File / Sqlite: how often the file is looked at
+  std::size_t max_rows = 0;       //!< MAXROWS; 0: EngineOptions::max_table_rows
+  //! Column sets rules look rows up by (one hash index each), filled by the rules' joins.
+  std::vector<std::vector<int>> indexes;
+};
+
+//! `FROM s JOIN t ON s.a = t.x AND ...`: per event, the rows of table t whose columns equal the
+//! stream-side expressions; their columns fill rule-local fields.
+struct TableJoin {
+  int table = -1;
+  bool left = false;
+  int index = -1;                          //!< into TableDef::indexes
+  std::vector<expr::NodePtr> probe;        //!< row context, one per index column
+  std::vector<std::pair<int, int>> fields; //!< (rule-local field, table column)
+};
+
 //! A rule's window: its kind (rules/window/window_type.h) and the arguments the kind read.
 struct WindowSpec {
   const window::WindowType* type = nullptr;  //!< null: no window
@@ -157,6 +195,7 @@ struct RulePlan {
   std::optional<std::int64_t> limit;
   bool distinct = false;
 
+  std::vector<TableJoin> joins;     //!< FROM s JOIN table ..., in order
   std::unique_ptr<MatchPlan> match;  //!< FROM ... MATCH_RECOGNIZE
   std::unique_ptr<AlertPlan> alert;  //!< CREATE ALERT
 
@@ -166,7 +205,9 @@ struct RulePlan {
 struct Plan {
   std::vector<StreamDef> streams;
   std::vector<RulePlan> rules;
+  std::vector<TableDef> tables;
   int find_stream(std::string_view name) const;
+  int find_table(std::string_view name) const;
   int find_rule(std::string_view name) const;
 };
 

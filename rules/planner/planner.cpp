@@ -38,6 +38,12 @@ int Plan::find_stream(std::string_view name) const {
   return -1;
 }
 
+int Plan::find_table(std::string_view name) const {
+  for (std::size_t i = 0; i < tables.size(); ++i)
+    if (tables[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
 int Plan::find_rule(std::string_view name) const {
   for (std::size_t i = 0; i < rules.size(); ++i)
     if (rules[i].name == name) return static_cast<int>(i);
@@ -178,6 +184,8 @@ class RuleBuilder {
   RuleBuilder(RulePlan& rp, Ctx& ctx, const FunctionRegistry& reg) : rp_(rp), ctx_(ctx), reg_(reg) {}
 
   void build(const ast::Select& sel);
+  //! FROM s [AS a] JOIN table ...: resolves the joined tables and compiles each ON into a lookup.
+  void build_joins(Plan& plan, const ast::Select& sel);
   //! The TIMESTAMP field of the stream read (MATCH_RECOGNIZE's ORDER BY must name it).
   void set_timestamp_field(std::string f) { timestamp_field_ = std::move(f); }
 
@@ -196,6 +204,24 @@ class RuleBuilder {
   int* strip_var_ = nullptr;  //!< inside a navigation argument: A.x is a plain field of A's row
   std::int64_t max_prev_ = 1;
   const std::vector<std::string>* match_cols_ = nullptr;  //!< the SELECT reads match rows
+
+  // Joins: the names the stream is known by, and each joined table. A column of a table is a
+  // rule-local field named kJoinField + join number + '.' + column, filled by the join stage.
+  struct JoinedTable {
+    std::string name, alias;
+    const TableDef* def = nullptr;
+    //! Columns equated in ON with a stream field of the same name: an unqualified name reads
+    //! the stream's (equal when the row matched, and still there when a LEFT JOIN did not).
+    std::unordered_set<std::string> shared;
+  };
+  bool scoped_ = false;  //!< the rule names its stream (alias or joins): `s.x` is the field x
+  std::string stream_name_, stream_alias_;
+  std::vector<JoinedTable> joined_;
+  int compiling_on_ = -1;  //!< compiling the ON of this join: its table is the lookup side
+  //! Compiles a qualified (`t.c`, `s.x`) or joined (`c` of a table) reference; false when `e`
+  //! is neither, so it compiles as before.
+  bool compile_join_ref(const ast::Expr& e, const Mode& m, NodePtr& out);
+  int table_field(int join, int column);
 
   int field(const std::string& name) {
     auto it = field_index_.find(name);
@@ -611,6 +637,10 @@ NodePtr RuleBuilder::compile(const ast::Expr& e, const Mode& m) {
       return n;
     }
   }
+  if (scoped_ && !nav_ && (e.kind == ast::ExprKind::Column || e.kind == ast::ExprKind::Member)) {
+    NodePtr ref;
+    if (compile_join_ref(e, m, ref)) return ref;
+  }
   if (nav_) {
     if (e.kind == ast::ExprKind::Member && e.children.size() == 1 &&
         e.children[0]->kind == ast::ExprKind::Column) {
@@ -862,6 +892,11 @@ void RuleBuilder::build(const ast::Select& sel) {
   }
   rp_.distinct = sel.distinct;
   if (ctx_.errors->size() != errors_before) return;
+  // SELECT * over a join carries every column of the joined tables.
+  if (rp_.need_whole)
+    for (std::size_t j = 0; j < joined_.size(); ++j)
+      for (std::size_t c = 0; c < joined_[j].def->columns.size(); ++c)
+        table_field(static_cast<int>(j), static_cast<int>(c));
 
   // Arena layout of the aggregate states of one group.
   std::size_t off = 0, align = 1;
@@ -874,6 +909,211 @@ void RuleBuilder::build(const ast::Select& sel) {
   }
   rp_.arena_size = (off + align - 1) / align * align;
   rp_.arena_align = align;
+}
+
+// ---- Joins (inserted into RuleBuilder) ----
+
+int RuleBuilder::table_field(int join, int column) {
+  const JoinedTable& jt = joined_[static_cast<std::size_t>(join)];
+  std::string name(kJoinField);
+  name += std::to_string(join) + "." + jt.def->columns[static_cast<std::size_t>(column)];
+  const bool fresh = field_index_.find(name) == field_index_.end();
+  const int f = field(name);
+  if (fresh) rp_.joins[static_cast<std::size_t>(join)].fields.emplace_back(f, column);
+  return f;
+}
+
+bool RuleBuilder::compile_join_ref(const ast::Expr& e, const Mode& m, NodePtr& out) {
+  auto slot = [&](int f) {
+    out = make(NodeKind::Slot);
+    out->index = m.output ? last_row_field(f) : f;
+    return true;
+  };
+  auto column_of = [&](std::size_t j, const std::string& c) {
+    const auto& cols = joined_[j].def->columns;
+    const auto it = std::find(cols.begin(), cols.end(), c);
+    return it == cols.end() ? -1 : static_cast<int>(it - cols.begin());
+  };
+  // Only the joins declared so far are visible (a later table's columns do not exist yet when
+  // an earlier ON is evaluated).
+  const std::size_t visible = compiling_on_ >= 0 ? static_cast<std::size_t>(compiling_on_) : joined_.size();
+  if (e.kind == ast::ExprKind::Member && e.children.size() == 1 && e.children[0] &&
+      e.children[0]->kind == ast::ExprKind::Column) {
+    const std::string& q = e.children[0]->name;
+    if (q == stream_alias_ || (stream_alias_.empty() && q == stream_name_)) return slot(field(e.name));
+    for (std::size_t j = 0; j < joined_.size(); ++j) {
+      const JoinedTable& jt = joined_[j];
+      if (q != jt.alias && !(jt.alias.empty() && q == jt.name)) continue;
+      if (j >= visible) {
+        ctx_.error(e.pos, "table '" + q + "' is joined later; an ON can read only the stream and "
+                          "the tables joined before it");
+        return true;
+      }
+      const int c = column_of(j, e.name);
+      if (c < 0) {
+        std::string cols;
+        for (const auto& n : jt.def->columns) cols += (cols.empty() ? "" : ", ") + n;
+        ctx_.error(e.pos, "unknown column '" + e.name + "' of table " + jt.name + " (columns: " + cols + ")");
+        return true;
+      }
+      return slot(table_field(static_cast<int>(j), c));
+    }
+    return false;
+  }
+  if (e.kind != ast::ExprKind::Column) return false;
+  int found = -1, col = -1;
+  for (std::size_t j = 0; j < visible; ++j) {
+    const int c = column_of(j, e.name);
+    if (c < 0 || joined_[j].shared.count(e.name)) continue;
+    if (found >= 0) {
+      ctx_.error(e.pos, "column '" + e.name + "' is in tables " + joined_[static_cast<std::size_t>(found)].name +
+                            " and " + joined_[j].name + ": qualify it (t." + e.name + ")");
+      return true;
+    }
+    found = static_cast<int>(j);
+    col = c;
+  }
+  if (found < 0) return false;
+  return slot(table_field(found, col));
+}
+
+void RuleBuilder::build_joins(Plan& plan, const ast::Select& sel) {
+  scoped_ = !sel.joins.empty() || !sel.from_alias.empty();
+  stream_name_ = sel.from;
+  stream_alias_ = sel.from_alias;
+  if (sel.joins.empty()) return;
+  if (sel.match_recognize) {
+    ctx_.error(sel.joins[0].pos, "JOIN cannot be combined with MATCH_RECOGNIZE");
+    return;
+  }
+  for (const auto& j : sel.joins) {
+    const int t = plan.find_table(j.name);
+    if (t < 0) {
+      if (ctx_.unparsed && ctx_.unparsed->count(j.name)) return;
+      ctx_.error(j.name_pos, plan.find_stream(j.name) >= 0
+                                 ? "'" + j.name + "' is a stream; JOIN reads a table (CREATE TABLE)"
+                                 : "unknown table '" + j.name + "' in JOIN");
+      return;
+    }
+    JoinedTable jt;
+    jt.name = j.name;
+    jt.alias = j.alias;
+    jt.def = &plan.tables[static_cast<std::size_t>(t)];
+    joined_.push_back(std::move(jt));
+    TableJoin tj;
+    tj.table = t;
+    tj.left = j.left;
+    rp_.joins.push_back(std::move(tj));
+  }
+  for (std::size_t ji = 0; ji < sel.joins.size(); ++ji) {
+    const ast::Join& j = sel.joins[ji];
+    JoinedTable& jt = joined_[ji];
+    TableDef& def = plan.tables[static_cast<std::size_t>(rp_.joins[ji].table)];
+    // ON: equalities `stream expression = table column` joined by AND.
+    std::vector<const ast::Expr*> conj;
+    std::function<void(const ast::Expr&)> flatten = [&](const ast::Expr& e) {
+      if (e.kind == ast::ExprKind::Binary && e.op == ast::Op::And) {
+        for (const auto& c : e.children) flatten(*c);
+      } else {
+        conj.push_back(&e);
+      }
+    };
+    flatten(*j.on);
+    // Which side of an equality is a column of this table (by name as written).
+    auto table_column = [&](const ast::Expr& e) -> int {
+      const auto& cols = def.columns;
+      std::string name;
+      if (e.kind == ast::ExprKind::Member && e.children.size() == 1 &&
+          e.children[0]->kind == ast::ExprKind::Column &&
+          (e.children[0]->name == jt.alias || (jt.alias.empty() && e.children[0]->name == jt.name)))
+        name = e.name;
+      else
+        return -1;
+      const auto it = std::find(cols.begin(), cols.end(), name);
+      return it == cols.end() ? -2 : static_cast<int>(it - cols.begin());
+    };
+    std::function<bool(const ast::Expr&)> mentions_table = [&](const ast::Expr& e) {
+      if (table_column(e) != -1) return true;
+      for (const auto& c : e.children)
+        if (c && mentions_table(*c)) return true;
+      return false;
+    };
+    std::vector<int> cols;
+    std::vector<NodePtr> probe;
+    bool ok = true;
+    for (const ast::Expr* c : conj) {
+      if (c->kind != ast::ExprKind::Binary || c->op != ast::Op::Eq) {
+        ctx_.error(c->pos, "the ON of a table join takes equalities (stream expression = " +
+                               (jt.alias.empty() ? jt.name : jt.alias) +
+                               ".column) joined by AND");
+        ok = false;
+        continue;
+      }
+      int side = -1, col = -1;
+      for (int s = 0; s < 2; ++s) {
+        const int tc = table_column(*c->children[static_cast<std::size_t>(s)]);
+        if (tc == -2) {
+          const ast::Expr& m = *c->children[static_cast<std::size_t>(s)];
+          std::string names;
+          for (const auto& n : def.columns) names += (names.empty() ? "" : ", ") + n;
+          ctx_.error(m.pos, "unknown column '" + m.name + "' of table " + jt.name + " (columns: " + names + ")");
+          ok = false;
+          side = -2;
+          break;
+        }
+        if (tc >= 0 && side < 0) {
+          side = s;
+          col = tc;
+        }
+      }
+      if (side == -2) continue;
+      if (side < 0 || mentions_table(*c->children[static_cast<std::size_t>(1 - side)])) {
+        ctx_.error(c->pos, "each equality of the ON must compare a column of " + jt.name +
+                               " (written " + (jt.alias.empty() ? jt.name : jt.alias) +
+                               ".column) with an expression over the stream");
+        ok = false;
+        continue;
+      }
+      const ast::Expr& other = *c->children[static_cast<std::size_t>(1 - side)];
+      compiling_on_ = static_cast<int>(ji);
+      Mode on;
+      on.clause = "ON";
+      NodePtr p = compile(other, on);
+      compiling_on_ = -1;
+      if (!p) {
+        ok = false;
+        continue;
+      }
+      std::function<bool(const Node&)> stateful = [&](const Node& n) {
+        if (n.kind == NodeKind::Stateful || n.kind == NodeKind::AggRef) return true;
+        for (const auto& c : n.children)
+          if (c && stateful(*c)) return true;
+        return false;
+      };
+      if (stateful(*p)) {
+        ctx_.error(other.pos, "aggregate and stateful functions are not allowed in ON");
+        ok = false;
+        continue;
+      }
+      const std::string& cname = def.columns[static_cast<std::size_t>(col)];
+      const bool plain_same_name =
+          (other.kind == ast::ExprKind::Column && other.name == cname) ||
+          (other.kind == ast::ExprKind::Member && other.name == cname && other.children[0]->kind == ast::ExprKind::Column &&
+           (other.children[0]->name == stream_alias_ || (stream_alias_.empty() && other.children[0]->name == stream_name_)));
+      if (plain_same_name) jt.shared.insert(cname);
+      cols.push_back(col);
+      probe.push_back(std::move(p));
+    }
+    if (!ok) return;
+    // One hash index per distinct column set (in ON order, deduplicated).
+    auto it = std::find(def.indexes.begin(), def.indexes.end(), cols);
+    if (it == def.indexes.end()) {
+      def.indexes.push_back(cols);
+      it = def.indexes.end() - 1;
+    }
+    rp_.joins[ji].index = static_cast<int>(it - def.indexes.begin());
+    rp_.joins[ji].probe = std::move(probe);
+  }
 }
 
 // ---- MATCH_RECOGNIZE (inserted into RuleBuilder) ----
@@ -1191,11 +1431,141 @@ void plan_stream(Plan& plan, const ast::Statement& st, Ctx& ctx) {
     }
   }
   if (!have_topic) ctx.error(st.name_pos, "stream " + st.name + " needs a TOPIC option");
-  if (plan.find_stream(st.name) >= 0) {
+  if (plan.find_stream(st.name) >= 0 || plan.find_table(st.name) >= 0) {
     ctx.error(st.name_pos, "'" + st.name + "' is already defined");
     return;
   }
   plan.streams.push_back(std::move(s));
+}
+
+//! Splits "a, b" (KEY lists) into trimmed names.
+std::vector<std::string> split_names(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    std::size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    std::string name = list.substr(start, comma - start);
+    while (!name.empty() && name.front() == ' ') name.erase(name.begin());
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    out.push_back(std::move(name));
+    start = comma + 1;
+  }
+  return out;
+}
+
+void plan_table(Plan& plan, const ast::Statement& st, Ctx& ctx) {
+  TableDef t;
+  t.name = st.name;
+  t.file = ctx.file;
+  t.text = st.text;
+  t.text_hash = hex64(fnv1a(st.text));
+  for (const auto& c : st.columns) {
+    if (std::find(t.columns.begin(), t.columns.end(), c.name) != t.columns.end()) {
+      ctx.error(c.pos, "column '" + c.name + "' appears twice");
+      continue;
+    }
+    ColumnType type = ColumnType::Any;
+    const std::string& ty = c.type;
+    if (ty.empty()) type = ColumnType::Any;
+    else if (ty == "STRING" || ty == "TEXT" || ty == "VARCHAR") type = ColumnType::String;
+    else if (ty == "BIGINT" || ty == "INT" || ty == "INTEGER") type = ColumnType::Int;
+    else if (ty == "FLOAT" || ty == "DOUBLE" || ty == "REAL") type = ColumnType::Double;
+    else if (ty == "BOOLEAN" || ty == "BOOL") type = ColumnType::Bool;
+    else ctx.error(c.pos, "unknown column type '" + ty + "' (STRING, BIGINT, FLOAT or BOOLEAN)");
+    t.columns.push_back(c.name);
+    t.types.push_back(type);
+  }
+  const ast::Option* type_opt = nullptr;
+  const ast::Option* key_opt = nullptr;
+  const ast::Option* path_opt = nullptr;
+  const ast::Option* table_opt = nullptr;
+  const ast::Option* topic_opt = nullptr;
+  std::string type = "file", format;
+  for (const auto& o : st.options) {
+    if (o.key == "TYPE") {
+      if (opt_string(ctx, o, type)) type_opt = &o;
+      type = lower(type);
+    } else if (o.key == "PATH") {
+      if (opt_string(ctx, o, t.path)) path_opt = &o;
+    } else if (o.key == "KEY") {
+      std::string k;
+      if (opt_string(ctx, o, k)) key_opt = &o;
+    } else if (o.key == "FORMAT") {
+      if (opt_string(ctx, o, format)) format = lower(format);
+      if (format != "csv" && format != "json") ctx.error(o.pos, "FORMAT expects 'csv' or 'json'");
+    } else if (o.key == "TABLE") {
+      if (opt_string(ctx, o, t.sqlite_table)) table_opt = &o;
+    } else if (o.key == "TOPIC" || o.key == "DATASOURCE") {
+      if (opt_string(ctx, o, t.topic_filter)) topic_opt = &o;
+    } else if (o.key == "QOS") {
+      opt_qos(ctx, o, t.qos);
+    } else if (o.key == "RELOAD_INTERVAL") {
+      if (opt_duration(ctx, o, t.reload_interval) && t.reload_interval < kNsPerSec)
+        ctx.error(o.pos, "RELOAD_INTERVAL must be at least 1s (the file is looked at that often)");
+    } else if (o.key == "MAXROWS") {
+      if (!o.value.is_int() || o.value.as_int() < 1)
+        ctx.error(o.pos, "option MAXROWS expects a positive integer");
+      else
+        t.max_rows = static_cast<std::size_t>(o.value.as_int());
+    } else {
+      ctx.error(o.pos, "unknown table option '" + o.key + "'");
+    }
+  }
+  if (type == "file") {
+    t.source = TableDef::Source::File;
+  } else if (type == "mqtt") {
+    t.source = TableDef::Source::Mqtt;
+  } else if (type == "sqlite") {
+    t.source = TableDef::Source::Sqlite;
+  } else {
+    ctx.error(type_opt->pos, "unknown table TYPE '" + type + "' ('file', 'mqtt' or 'sqlite')");
+  }
+  const ast::SourcePos at = type_opt ? type_opt->pos : st.name_pos;
+  if (t.source != TableDef::Source::Mqtt) {
+    if (!path_opt) ctx.error(at, "table " + st.name + " needs a PATH option");
+    if (topic_opt) ctx.error(topic_opt->pos, "TOPIC is for TYPE='mqtt' tables");
+    // A relative PATH is relative to the rule file's folder, not to the daemon's directory.
+    if (path_opt && !t.path.empty() && t.path.front() != '/') {
+      const std::size_t slash = ctx.file.rfind('/');
+      if (slash != std::string::npos) t.path = ctx.file.substr(0, slash + 1) + t.path;
+    }
+  } else {
+    if (!topic_opt || t.topic_filter.empty()) ctx.error(at, "table " + st.name + " needs a TOPIC option");
+    if (path_opt) ctx.error(path_opt->pos, "PATH is for TYPE='file' and TYPE='sqlite' tables");
+  }
+  if (t.source == TableDef::Source::File) {
+    if (format.empty()) {
+      const std::string l = lower(t.path);
+      const auto ends = [&](std::string_view e) {
+        return l.size() >= e.size() && l.compare(l.size() - e.size(), e.size(), e) == 0;
+      };
+      if (ends(".json") || ends(".jsonl") || ends(".ndjson")) format = "json";
+      else if (ends(".csv")) format = "csv";
+      else if (path_opt) ctx.error(path_opt->pos, "cannot tell the format of '" + t.path + "': give FORMAT='csv' or 'json'");
+    }
+    t.json = format == "json";
+  }
+  if (t.source == TableDef::Source::Sqlite && !table_opt)
+    ctx.error(at, "table " + st.name + " needs a TABLE option (the SQLite table to read)");
+  if (t.source != TableDef::Source::Sqlite && table_opt)
+    ctx.error(table_opt->pos, "TABLE is for TYPE='sqlite' tables");
+  if (!key_opt) {
+    ctx.error(st.name_pos, "table " + st.name + " needs a KEY option (the column(s) naming a row)");
+  } else {
+    for (const auto& k : split_names(key_opt->value.as_string())) {
+      const auto it = std::find(t.columns.begin(), t.columns.end(), k);
+      if (it == t.columns.end())
+        ctx.error(key_opt->pos, "KEY '" + k + "' is not a column of table " + st.name);
+      else
+        t.key.push_back(static_cast<int>(it - t.columns.begin()));
+    }
+  }
+  if (plan.find_stream(st.name) >= 0 || plan.find_table(st.name) >= 0) {
+    ctx.error(st.name_pos, "'" + st.name + "' is already defined");
+    return;
+  }
+  plan.tables.push_back(std::move(t));
 }
 
 void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionRegistry& reg) {
@@ -1262,12 +1632,16 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
   rp.from = sel.from;
   rp.stream = plan.find_stream(sel.from);
   if (rp.stream < 0 && ctx.unparsed && ctx.unparsed->count(sel.from)) return;
-  if (rp.stream < 0) ctx.error(sel.from_pos, "unknown stream or rule '" + sel.from + "' in FROM");
-  if (plan.find_stream(st.name) >= 0) {
+  if (rp.stream < 0 && plan.find_table(sel.from) >= 0)
+    ctx.error(sel.from_pos, "'" + sel.from + "' is a table: read a stream FROM and JOIN the table");
+  else if (rp.stream < 0)
+    ctx.error(sel.from_pos, "unknown stream or rule '" + sel.from + "' in FROM");
+  if (plan.find_stream(st.name) >= 0 || plan.find_table(st.name) >= 0) {
     ctx.error(st.name_pos, "'" + st.name + "' is already defined");
     return;
   }
   RuleBuilder b(rp, ctx, reg);
+  b.build_joins(plan, sel);
   if (rp.stream >= 0) b.set_timestamp_field(plan.streams[static_cast<std::size_t>(rp.stream)].timestamp_field);
   const std::size_t errors_before = ctx.errors->size();
   b.build(sel);
@@ -1405,6 +1779,7 @@ std::unique_ptr<Plan> plan_files(const std::vector<SourceFile>& files,
       switch (st.kind) {
         case ast::StatementKind::CreateFunction: plan_macro(st, ctx, reg, macros); break;
         case ast::StatementKind::CreateStream: plan_stream(*plan, st, ctx); break;
+        case ast::StatementKind::CreateTable: plan_table(*plan, st, ctx); break;
         case ast::StatementKind::CreateRule:
           if (!st.select) {
             ctx.error(st.pos, "CREATE RULE needs AS SELECT ...");

@@ -451,7 +451,31 @@ void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
     release_matches(wm, now, out);
     return;
   }
+  if (join_) {
+    // One body run per joined row; an event an inner join finds nothing for is filtered.
+    const std::size_t n = join_->run(row.slots, row.whole, row.event_time, now, &m_.eval_errors,
+                                     [&](const Value* slots, const Value* whole) {
+                                       Row r = row;
+                                       r.slots = slots;
+                                       r.whole = whole;
+                                       process_row(r, wm, now, out);
+                                     });
+    if (n == 0) {
+      ++m_.events_in;
+      ++m_.events_filtered;
+    }
+    return;
+  }
   process_row(row, wm, now, out);
+}
+
+void RuleRuntime::set_tables(std::vector<const table::Table*> tables) {
+  if (plan_->joins.empty()) {
+    join_.reset();
+    return;
+  }
+  if (!join_) join_ = std::make_unique<join::StreamTableJoin>();
+  join_->bind(plan_, std::move(tables));
 }
 
 void RuleRuntime::release_matches(TimeNs wm, TimeNs now, Output& out) {

@@ -19,6 +19,7 @@
 
 #include "rules/alert/alert.h"
 #include "rules/expr/expr.h"
+#include "rules/join/stream_table_join.h"
 #include "rules/planner/plan.h"
 #include "rules/runtime/match_stage.h"
 #include "rules/window/window.h"
@@ -179,6 +180,9 @@ class RuleRuntime : public expr::StatefulHost {
     index_ = index;
     if (match_) match_->rebind(plan->match.get());
   }
+  //! FROM s JOIN table: the engine's tables, `tables[i]` for plan().joins[i] (after each
+  //! install: a reload may have made new ones).
+  void set_tables(std::vector<const table::Table*> tables);
   const plan::RulePlan& plan() const { return *plan_; }
 
   //! One input row; `watermark` is the stream's watermark including this row.
@@ -340,6 +344,7 @@ class RuleRuntime : public expr::StatefulHost {
   TimeNs current_event_time_ = 0;
   TimeNs lateness_ = 0;
 
+  std::unique_ptr<join::StreamTableJoin> join_;  //!< FROM s JOIN table
   std::unique_ptr<MatchStage> match_;          //!< FROM ... MATCH_RECOGNIZE
   std::unique_ptr<alert::AlertMachine> alert_;  //!< CREATE ALERT
   alert::AlertSink alert_sink_;                 //!< send_alert, built once

@@ -1,6 +1,7 @@
 // Oracle test: seeded random out-of-order streams (thousands of keys, hundreds of thousands of
-// events) go through the Engine API with tumbling and sliding windows; every (window, key) row
-// must equal the same aggregation computed by SQLite over the same events.
+// events) go through the Engine API with tumbling and sliding windows, and joined with a random
+// table (JOIN and LEFT JOIN, grouped by a table column); every (window, key) row must equal the
+// same aggregation (and join) computed by SQLite over the same events.
 //
 // Disorder is bounded below MAXOUTOFORDERNESS, so no event is late and every event must be counted
 // in every window that covers it. Values are multiples of 0.25 in [-1000, 1000], so sums are exact
@@ -80,7 +81,26 @@ std::int64_t parse_ws_ms(const std::string& s) {
 }
 
 // Runs the rules over the events; returns rule name -> table of its result rows.
-std::map<std::string, Table> run_engine(const std::vector<Event>& events, const std::string& sql,
+struct DimRow {
+  int key;
+  int group;
+  std::int64_t halves;  // weight * 2
+};
+
+// A table row for a random ~2/3 of the keys: key -> (group, weight); weights are multiples of
+// 0.5, so v * w stays a multiple of 0.125 and sums stay exact.
+std::vector<DimRow> make_dim(std::uint64_t seed, int n_keys) {
+  std::mt19937_64 rng(seed ^ 0x5eed);
+  std::uniform_int_distribution<int> pick(0, 2), group(0, 6);
+  std::uniform_int_distribution<std::int64_t> halves(-8, 8);
+  std::vector<DimRow> rows;
+  for (int k = 0; k < n_keys; ++k)
+    if (pick(rng) != 0) rows.push_back({k, group(rng), halves(rng)});
+  return rows;
+}
+
+std::map<std::string, Table> run_engine(const std::vector<Event>& events, const std::vector<DimRow>& dim,
+                                        const std::string& sql,
                                         std::map<std::string, std::uint64_t>& late_count) {
   EngineOptions opt;
   opt.max_open_windows = 10'000'000;
@@ -111,6 +131,12 @@ std::map<std::string, Table> run_engine(const std::vector<Event>& events, const 
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   std::string payload;
+  for (const auto& d : dim) {
+    payload = "{\"k\":\"k" + std::to_string(d.key) + "\",\"grp\":\"g" + std::to_string(d.group) +
+              "\",\"w\":" + std::to_string(static_cast<double>(d.halves) / 2.0) + "}";
+    if (engine.on_message("oracle/dim", payload, now, emit) != IngestStatus::Ok)
+      ADD_FAILURE() << "table row refused: " << payload;
+  }
   for (const auto& ev : events) {
     payload = "{\"k\":\"k" + std::to_string(ev.key) + "\",\"ts\":" + std::to_string(ev.ts_ms) +
               ",\"v\":" + value_json(ev.quarters) + "}";
@@ -177,6 +203,23 @@ void load_events(Db& db, const std::vector<Event>& events) {
   db.exec("COMMIT");
 }
 
+void load_dim(Db& db, const std::vector<DimRow>& dim) {
+  db.exec("CREATE TABLE dim(k TEXT PRIMARY KEY, grp TEXT NOT NULL, w REAL NOT NULL)");
+  db.exec("BEGIN");
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db.db, "INSERT INTO dim VALUES (?1, ?2, ?3)", -1, &ins, nullptr);
+  for (const auto& d : dim) {
+    std::string k = "k" + std::to_string(d.key), g = "g" + std::to_string(d.group);
+    sqlite3_bind_text(ins, 1, k.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ins, 2, g.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(ins, 3, static_cast<double>(d.halves) / 2.0);
+    sqlite3_step(ins);
+    sqlite3_reset(ins);
+  }
+  sqlite3_finalize(ins);
+  db.exec("COMMIT");
+}
+
 bool near(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b)}); }
 
 void compare(const std::string& rule, const Table& engine, const Table& oracle) {
@@ -224,7 +267,25 @@ FROM o GROUP BY k, SlidingWindow('60s', '20s');
 CREATE RULE hopping_gaps WITH (TOPIC = 'oracle/hopping') AS
 SELECT k, window_start() AS ws, count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi, avg(v) AS mean
 FROM o GROUP BY k, SlidingWindow('15s', '40s');
+
+CREATE TABLE dim (k STRING, grp, w FLOAT) WITH (TYPE = 'mqtt', TOPIC = 'oracle/dim', KEY = 'k');
+
+CREATE RULE table_join WITH (TOPIC = 'oracle/table_join') AS
+SELECT d.grp AS k, window_start() AS ws, count(*) AS n, sum(v * w) AS total, min(v) AS lo, max(v * w) AS hi, avg(v) AS mean
+FROM o JOIN dim d ON o.k = d.k GROUP BY d.grp, TumblingWindow('60s');
+
+CREATE RULE table_left_join WITH (TOPIC = 'oracle/table_left_join') AS
+SELECT coalesce(grp, 'none') AS k, window_start() AS ws, count(*) AS n, sum(v * coalesce(w, 1)) AS total,
+       min(v) AS lo, max(v) AS hi, avg(v) AS mean
+FROM o LEFT JOIN dim ON o.k = dim.k GROUP BY coalesce(grp, 'none'), TumblingWindow('60s');
 )sql";
+
+const char* kTableJoinSql =
+    "SELECT d.grp, (ts / 60000) * 60000 AS ws, count(*), sum(v * w), min(v), max(v * w), avg(v) "
+    "FROM ev JOIN dim d ON ev.k = d.k GROUP BY d.grp, ws";
+const char* kTableLeftJoinSql =
+    "SELECT coalesce(d.grp, 'none') AS g, (ts / 60000) * 60000 AS ws, count(*), sum(v * coalesce(w, 1)), "
+    "min(v), max(v), avg(v) FROM ev LEFT JOIN dim d ON ev.k = d.k GROUP BY g, ws";
 
 // Window starts are computed with integer arithmetic (ts >= 0, so / is floor division).
 const char* kTumblingSql =
@@ -256,9 +317,13 @@ const Dataset& dataset(std::uint64_t seed, int n_events, int n_keys) {
   if (it != cache.end()) return it->second;
   Dataset d;
   auto events = make_events(seed, n_events, n_keys);
-  d.engine = run_engine(events, kRules, d.late);
+  auto dim = make_dim(seed, n_keys);
+  d.engine = run_engine(events, dim, kRules, d.late);
   Db db;
   load_events(db, events);
+  load_dim(db, dim);
+  d.oracle["table_join"] = run_sqlite(db, kTableJoinSql);
+  d.oracle["table_left_join"] = run_sqlite(db, kTableLeftJoinSql);
   d.oracle["tumbling"] = run_sqlite(db, kTumblingSql);
   d.oracle["sliding"] = run_sqlite(db, kSlidingSql);
   d.oracle["hopping_gaps"] = run_sqlite(db, kHoppingSql);
@@ -290,5 +355,8 @@ TEST(Oracle, Hopping15s40sWithGaps_200kEvents_2500Keys) { check_rule(big(), "hop
 TEST(Oracle, Tumbling60s_100kEvents_20Keys) { check_rule(few_keys(), "tumbling"); }
 TEST(Oracle, Sliding60s20s_100kEvents_20Keys) { check_rule(few_keys(), "sliding"); }
 TEST(Oracle, Hopping15s40sWithGaps_100kEvents_20Keys) { check_rule(few_keys(), "hopping_gaps"); }
+TEST(Oracle, TableJoinTumbling60s_200kEvents_2500Keys) { check_rule(big(), "table_join"); }
+TEST(Oracle, TableLeftJoinTumbling60s_200kEvents_2500Keys) { check_rule(big(), "table_left_join"); }
+TEST(Oracle, TableJoinTumbling60s_100kEvents_20Keys) { check_rule(few_keys(), "table_join"); }
 
 }  // namespace

@@ -1,0 +1,5 @@
+CREATE STREAM s WITH (TOPIC = 'in/s');
+CREATE RULE r AS
+SELECT v FROM s JOIN nosuch t ON s.k = t.k;
+CREATE RULE r2 AS
+SELECT v FROM s JOIN s ON s.k = s.k;
