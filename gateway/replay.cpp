@@ -85,7 +85,7 @@ int run_replay(const std::vector<std::string>& args, std::istream& in, std::ostr
       ("rules", po::value<std::string>(), "a .sql file or a directory of *.sql files")
       ("plugins-dir", po::value<std::string>(), "load the function plugins (*.so) of this directory first")
       ("input", po::value<std::string>(), "JSONL file, one message payload per line (default: stdin)")
-      ("topic", po::value<std::string>(), "topic the messages arrive on (default: the first stream's TOPIC with wildcards replaced by 'replay')")
+      ("topic", po::value<std::string>(), "topic the messages arrive on (default: the first stream's TOPIC with wildcards replaced by 'replay'); a line TOPIC<TAB>PAYLOAD arrives on its own TOPIC")
       ("max-payload-bytes", po::value<std::size_t>()->default_value(256 * 1024), "larger lines are rejected")
       ("state-in", po::value<std::string>(), "restore the rules' state from this file (written by --state-out) before the input")
       ("state-out", po::value<std::string>(), "after the input, save the rules' state to this file (CBOR, as checkpoints are) "
@@ -215,7 +215,16 @@ int run_replay(const std::vector<std::string>& args, std::istream& in, std::ostr
       // Spare capacity after the line is the padding simdjson reads past the end: with it the
       // line is parsed in place (getline keeps the capacity, so this is one reserve per growth).
       if (line.capacity() - line.size() < rules::kJsonPadding) line.reserve(line.size() + rules::kJsonPadding);
-      status = engine.on_message(topic, line, now_ns(), emit, /*padded=*/true);
+      // `TOPIC<TAB>PAYLOAD` sends the payload on its own topic (rules joining two streams, tables
+      // fed by MQTT); a plain payload goes to --topic.
+      std::string_view line_topic = topic;
+      std::string_view payload = line;
+      if (const auto tab = line.find('\t');
+          tab != std::string::npos && line[0] != '{' && line[0] != '[' && line[0] != ' ') {
+        line_topic = std::string_view(line).substr(0, tab);
+        payload = std::string_view(line).substr(tab + 1);
+      }
+      status = engine.on_message(line_topic, payload, now_ns(), emit, /*padded=*/true);
     } catch (const std::exception& e) {
       err << input_name << ":" << lineno << ": " << e.what() << "\n";
       ++bad;

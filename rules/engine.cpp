@@ -380,6 +380,15 @@ struct Engine::Impl : runtime::Output {
       in.origin = origin;
       rr.on_row(in, s.wm.value(), now, *this);
     }
+    feed_join_readers(s, slots.data(), event_time);
+  }
+
+  //! Rules joining stream `s` as the right side of an interval join.
+  void feed_join_readers(StreamRt& s, const Value* slots, TimeNs t) {
+    for (int r : s.def->join_readers) {
+      auto& rr = *cat.rules[static_cast<std::size_t>(r)];
+      rr.on_right_row(slots + rr.plan().interval->right_slot_offset, t, now, *this);
+    }
   }
 
   void late(Emission&& e) override {
@@ -394,8 +403,16 @@ struct Engine::Impl : runtime::Output {
     const TimeNs v = s.wm.value();
     for (int r : s.def->readers) {
       auto& rr = *cat.rules[static_cast<std::size_t>(r)];
-      rr.advance(v, now, *this);
-      advance_stream(static_cast<std::size_t>(rr.plan().out_stream), v);
+      // An interval join's rule moves with the slower of its two inputs.
+      const TimeNs rv = rr.plan().interval ? rr.join_watermark(false, v) : v;
+      rr.advance(rv, now, *this);
+      advance_stream(static_cast<std::size_t>(rr.plan().out_stream), rv);
+    }
+    for (int r : s.def->join_readers) {
+      auto& rr = *cat.rules[static_cast<std::size_t>(r)];
+      const TimeNs rv = rr.join_watermark(true, v);
+      rr.advance(rv, now, *this);
+      advance_stream(static_cast<std::size_t>(rr.plan().out_stream), rv);
     }
   }
 
@@ -481,6 +498,7 @@ struct Engine::Impl : runtime::Output {
       row.raw = &elem;
       rr.on_row(row, s.wm.value(), now, *this);
     }
+    feed_join_readers(s, s.slots.data(), t);
     advance_stream(si, s.wm.value());
     return IngestStatus::Ok;
   }

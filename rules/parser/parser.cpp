@@ -761,6 +761,35 @@ class Parser {
     }
   }
 
+  // INTERVAL '5' MINUTE (SQL's interval literal, as Flink writes interval joins): a call named
+  // INTERVAL of the length in nanoseconds; the planner accepts it where a duration is meant.
+  ExprPtr interval() {
+    const Token& kw = advance();
+    const Token& n = advance();
+    const Token& unit = peek();
+    if (!at(TokenKind::Identifier)) fail_expected("expected a unit after INTERVAL '" + n.text + "' (SECOND, MINUTE, HOUR, DAY)");
+    std::string u = to_upper(advance().text);
+    if (u.size() > 1 && u.back() == 'S') u.pop_back();
+    static const std::pair<const char*, std::int64_t> kUnits[] = {
+        {"MILLISECOND", 1'000'000LL}, {"SECOND", 1'000'000'000LL}, {"MINUTE", 60'000'000'000LL},
+        {"HOUR", 3'600'000'000'000LL}, {"DAY", 86'400'000'000'000LL}};
+    std::int64_t mult = 0;
+    for (const auto& [name, m] : kUnits)
+      if (u == name) mult = m;
+    if (mult == 0) fail(unit, "unknown INTERVAL unit '" + unit.text + "' (SECOND, MINUTE, HOUR, DAY)");
+    std::int64_t count = 0;
+    const auto [p, ec] = std::from_chars(n.text.data(), n.text.data() + n.text.size(), count);
+    if (ec != std::errc() || p != n.text.data() + n.text.size() || count < 0 ||
+        count > std::numeric_limits<std::int64_t>::max() / mult)
+      fail(n, "INTERVAL '" + n.text + "' needs a whole number within range");
+    ExprPtr e = make(ExprKind::Call, kw.pos);
+    e->name = "INTERVAL";
+    ExprPtr len = make(ExprKind::Literal, n.pos);
+    len->literal = Value(count * mult);
+    e->children.push_back(std::move(len));
+    return e;
+  }
+
   ExprPtr primary() {
     const Token& t = peek();
     switch (t.kind) {
@@ -793,6 +822,7 @@ class Parser {
         fail_expected("expected an expression");
     }
     if (is_reserved_in_expr()) fail_expected("expected an expression");
+    if (at_kw("INTERVAL") && at(TokenKind::String, 1)) return interval();
     if (at_kw("TRUE") || at_kw("FALSE") || at_kw("NULL")) {
       ExprPtr e = make(ExprKind::Literal, t.pos);
       if (at_kw("TRUE"))

@@ -48,6 +48,7 @@ struct StreamDef {
   std::vector<std::string> slot_fields;  //!< field name of each slot
   bool need_whole = false;               //!< some reader selects `*` or needs the whole event
   std::vector<int> readers;              //!< rule indexes reading FROM this stream
+  std::vector<int> join_readers;         //!< rules joining this stream as the right side
 };
 
 //! Rule-local field names of joined table columns start with this (no JSON key is read for
@@ -80,6 +81,19 @@ struct TableDef {
 
 //! `FROM s JOIN t ON s.a = t.x AND ...`: per event, the rows of table t whose columns equal the
 //! stream-side expressions; their columns fill rule-local fields.
+//! `FROM a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts + lower AND a.ts + upper`: an interval
+//! join of two streams (rules/join/interval_join.h). The rule reads `a` as usual and `b` as a
+//! join reader; b's fields are rule-local fields too (NULL in a left row and vice versa).
+struct IntervalJoinPlan {
+  int stream = -1;                         //!< the right stream (b)
+  TimeNs lower = 0, upper = 0;             //!< b.t - a.t must lie in [lower, upper]
+  std::vector<expr::NodePtr> left_keys;    //!< over the left row's fields
+  std::vector<expr::NodePtr> right_keys;   //!< over the right row's fields (same layout)
+  std::vector<std::pair<int, int>> fields; //!< (rule-local field, right-local slot)
+  std::vector<std::string> right_fields;   //!< right-local field names (slots in stream b)
+  int right_slot_offset = 0;               //!< where they start in stream b's slots
+};
+
 struct TableJoin {
   int table = -1;
   bool left = false;
@@ -196,6 +210,7 @@ struct RulePlan {
   bool distinct = false;
 
   std::vector<TableJoin> joins;     //!< FROM s JOIN table ..., in order
+  std::unique_ptr<IntervalJoinPlan> interval;  //!< FROM a JOIN b (two streams)
   std::unique_ptr<MatchPlan> match;  //!< FROM ... MATCH_RECOGNIZE
   std::unique_ptr<AlertPlan> alert;  //!< CREATE ALERT
 

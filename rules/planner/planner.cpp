@@ -218,6 +218,16 @@ class RuleBuilder {
   std::string stream_name_, stream_alias_;
   std::vector<JoinedTable> joined_;
   int compiling_on_ = -1;  //!< compiling the ON of this join: its table is the lookup side
+  // Interval join of two streams: the right stream's names; its fields are rule-local fields
+  // named kJoinField + "r." + field.
+  bool interval_ = false;
+  std::string right_name_, right_alias_;
+  std::unordered_map<std::string, int> right_index_;  //!< right field -> right-local slot
+  int right_field(const std::string& name);
+  //! Which stream an expression reads: 1 left, 2 right, 3 both, 0 neither.
+  int sides(const ast::Expr& e) const;
+  bool time_ref(const ast::Expr& e, int& side, TimeNs& offset, const Plan& plan) const;
+  void build_interval_join(Plan& plan, const ast::Select& sel);
   //! Compiles a qualified (`t.c`, `s.x`) or joined (`c` of a table) reference; false when `e`
   //! is neither, so it compiles as before.
   bool compile_join_ref(const ast::Expr& e, const Mode& m, NodePtr& out);
@@ -892,6 +902,10 @@ void RuleBuilder::build(const ast::Select& sel) {
   }
   rp_.distinct = sel.distinct;
   if (ctx_.errors->size() != errors_before) return;
+  if (interval_ && rp_.need_whole) {
+    ctx_.error(sel.pos, "SELECT * is not supported in an interval join: name the columns (a.x, b.y)");
+    return;
+  }
   // SELECT * over a join carries every column of the joined tables.
   if (rp_.need_whole)
     for (std::size_t j = 0; j < joined_.size(); ++j)
@@ -912,6 +926,15 @@ void RuleBuilder::build(const ast::Select& sel) {
 }
 
 // ---- Joins (inserted into RuleBuilder) ----
+
+//! The terms of `x AND y AND ...` (an ON condition), in order.
+void conjuncts(const ast::Expr& e, std::vector<const ast::Expr*>& out) {
+  if (e.kind == ast::ExprKind::Binary && e.op == ast::Op::And) {
+    for (const auto& c : e.children) conjuncts(*c, out);
+  } else {
+    out.push_back(&e);
+  }
+}
 
 int RuleBuilder::table_field(int join, int column) {
   const JoinedTable& jt = joined_[static_cast<std::size_t>(join)];
@@ -937,6 +960,11 @@ bool RuleBuilder::compile_join_ref(const ast::Expr& e, const Mode& m, NodePtr& o
   // Only the joins declared so far are visible (a later table's columns do not exist yet when
   // an earlier ON is evaluated).
   const std::size_t visible = compiling_on_ >= 0 ? static_cast<std::size_t>(compiling_on_) : joined_.size();
+  if (interval_ && e.kind == ast::ExprKind::Member && e.children.size() == 1 && e.children[0] &&
+      e.children[0]->kind == ast::ExprKind::Column) {
+    const std::string& q = e.children[0]->name;
+    if (q == right_alias_ || (right_alias_.empty() && q == right_name_)) return slot(right_field(e.name));
+  }
   if (e.kind == ast::ExprKind::Member && e.children.size() == 1 && e.children[0] &&
       e.children[0]->kind == ast::ExprKind::Column) {
     const std::string& q = e.children[0]->name;
@@ -977,6 +1005,150 @@ bool RuleBuilder::compile_join_ref(const ast::Expr& e, const Mode& m, NodePtr& o
   return slot(table_field(found, col));
 }
 
+int RuleBuilder::right_field(const std::string& name) {
+  auto& ip = *rp_.interval;
+  auto it = right_index_.find(name);
+  const int f = field(std::string(kJoinField) + "r." + name);
+  if (it == right_index_.end()) {
+    const int r = static_cast<int>(ip.right_fields.size());
+    ip.right_fields.push_back(name);
+    right_index_.emplace(name, r);
+    ip.fields.emplace_back(f, r);
+  }
+  return f;
+}
+
+int RuleBuilder::sides(const ast::Expr& e) const {
+  if (e.kind == ast::ExprKind::Member && e.children.size() == 1 && e.children[0] &&
+      e.children[0]->kind == ast::ExprKind::Column) {
+    const std::string& q = e.children[0]->name;
+    if (q == right_alias_ || (right_alias_.empty() && q == right_name_)) return 2;
+    return 1;
+  }
+  if (e.kind == ast::ExprKind::Column) return 1;
+  int s = 0;
+  for (const auto& c : e.children)
+    if (c) s |= sides(*c);
+  return s;
+}
+
+//! `x.ts`, `x.ts + INTERVAL ...`, `x.ts - INTERVAL ...` where ts is stream x's TIMESTAMP field.
+bool RuleBuilder::time_ref(const ast::Expr& e, int& side, TimeNs& offset, const Plan& plan) const {
+  if (e.kind == ast::ExprKind::Binary && (e.op == ast::Op::Add || e.op == ast::Op::Sub) &&
+      e.children.size() == 2) {
+    const ast::Expr& iv = *e.children[1];
+    if (iv.kind != ast::ExprKind::Call || iv.name != "INTERVAL" || iv.children.size() != 1) return false;
+    if (!time_ref(*e.children[0], side, offset, plan)) return false;
+    const TimeNs d = iv.children[0]->literal.as_int();
+    // Absurd sums of INTERVALs are not a bound (and must not overflow).
+    return !(e.op == ast::Op::Add ? __builtin_add_overflow(offset, d, &offset)
+                                  : __builtin_sub_overflow(offset, d, &offset));
+  }
+  if (e.kind != ast::ExprKind::Member || e.children.size() != 1 || !e.children[0] ||
+      e.children[0]->kind != ast::ExprKind::Column)
+    return false;
+  side = sides(e);
+  const int s = side == 2 ? rp_.interval->stream : rp_.stream;
+  if (s < 0 || e.name != plan.streams[static_cast<std::size_t>(s)].timestamp_field) return false;
+  offset = 0;
+  return true;
+}
+
+void RuleBuilder::build_interval_join(Plan& plan, const ast::Select& sel) {
+  const ast::Join& j = sel.joins[0];
+  const int si = plan.find_stream(j.name);
+  if (sel.joins.size() > 1) {
+    ctx_.error(sel.joins[1].pos, "an interval join of two streams cannot join anything else");
+    return;
+  }
+  if (j.left) {
+    ctx_.error(j.pos, "LEFT JOIN of two streams is not supported; an interval join is written JOIN");
+    return;
+  }
+  if (si == rp_.stream) {
+    ctx_.error(j.name_pos, "an interval join needs two different streams");
+    return;
+  }
+  if (rp_.stream < 0) return;
+  for (int s : {rp_.stream, si}) {
+    const StreamDef& d = plan.streams[static_cast<std::size_t>(s)];
+    if (d.timestamp_field.empty() || d.timestamp_field.find('.') != std::string::npos) {
+      ctx_.error(s == si ? j.name_pos : sel.from_pos,
+                 "an interval join needs event time: stream " + d.name + " has no top-level TIMESTAMP");
+      return;
+    }
+  }
+  interval_ = true;
+  right_name_ = j.name;
+  right_alias_ = j.alias;
+  rp_.interval = std::make_unique<IntervalJoinPlan>();
+  rp_.interval->stream = si;
+  std::vector<const ast::Expr*> conj;
+  conjuncts(*j.on, conj);
+  const std::string example = "e.g. " + (stream_alias_.empty() ? stream_name_ : stream_alias_) + ".k = " +
+                              (right_alias_.empty() ? right_name_ : right_alias_) + ".k";
+  bool bounded = false;
+  for (const ast::Expr* c : conj) {
+    if (c->kind == ast::ExprKind::Between && !c->negated) {
+      int sx = 0, s1 = 0, s2 = 0;
+      TimeNs ox = 0, o1 = 0, o2 = 0;
+      if (bounded || !time_ref(*c->children[0], sx, ox, plan) || !time_ref(*c->children[1], s1, o1, plan) ||
+          !time_ref(*c->children[2], s2, o2, plan) || s1 != s2 || sx == s1 || (sx | s1) != 3) {
+        ctx_.error(c->pos, bounded ? "an interval join takes one BETWEEN on the event times"
+                                   : "the time bound of an interval join compares the two streams' TIMESTAMP "
+                                     "fields: b.ts BETWEEN a.ts - INTERVAL '5' MINUTE AND a.ts");
+        return;
+      }
+      // x.t + ox in [y.t + o1, y.t + o2]: b.t - a.t in [o1 - ox, o2 - ox] when x is b, and in
+      // [ox - o2, ox - o1] when x is a.
+      TimeNs lower = 0, upper = 0;
+      const bool overflow = sx == 2 ? __builtin_sub_overflow(o1, ox, &lower) || __builtin_sub_overflow(o2, ox, &upper)
+                                    : __builtin_sub_overflow(ox, o2, &lower) || __builtin_sub_overflow(ox, o1, &upper);
+      if (overflow) {
+        ctx_.error(c->pos, "the time bound of the interval join is out of range");
+        return;
+      }
+      if (lower > upper) {
+        ctx_.error(c->pos, "the time bound of the interval join is empty (lower bound above the upper)");
+        return;
+      }
+      rp_.interval->lower = lower;
+      rp_.interval->upper = upper;
+      bounded = true;
+      continue;
+    }
+    if (c->kind != ast::ExprKind::Binary || c->op != ast::Op::Eq) {
+      ctx_.error(c->pos, "the ON of an interval join takes key equalities (" + example +
+                             ") and one BETWEEN on the event times, joined by AND");
+      return;
+    }
+    const int a = sides(*c->children[0]), b = sides(*c->children[1]);
+    if (!((a == 1 && b == 2) || (a == 2 && b == 1))) {
+      ctx_.error(c->pos, "each equality of an interval join compares an expression over one stream with one "
+                         "over the other (" + example + ")");
+      return;
+    }
+    Mode on;
+    on.clause = "ON";
+    NodePtr l = compile(*c->children[a == 1 ? 0 : 1], on);
+    NodePtr r = compile(*c->children[a == 1 ? 1 : 0], on);
+    if (!l || !r) return;
+    rp_.interval->left_keys.push_back(std::move(l));
+    rp_.interval->right_keys.push_back(std::move(r));
+  }
+  if (!bounded) {
+    ctx_.error(j.pos, "a join of two streams needs a time bound: ON ... AND " +
+                          (right_alias_.empty() ? right_name_ : right_alias_) + "." +
+                          plan.streams[static_cast<std::size_t>(si)].timestamp_field + " BETWEEN " +
+                          (stream_alias_.empty() ? stream_name_ : stream_alias_) + "." +
+                          plan.streams[static_cast<std::size_t>(rp_.stream)].timestamp_field +
+                          " - INTERVAL '5' MINUTE AND ...");
+    return;
+  }
+  if (rp_.interval->left_keys.empty())
+    ctx_.error(j.pos, "an interval join needs at least one key equality (" + example + ")");
+}
+
 void RuleBuilder::build_joins(Plan& plan, const ast::Select& sel) {
   scoped_ = !sel.joins.empty() || !sel.from_alias.empty();
   stream_name_ = sel.from;
@@ -986,13 +1158,17 @@ void RuleBuilder::build_joins(Plan& plan, const ast::Select& sel) {
     ctx_.error(sel.joins[0].pos, "JOIN cannot be combined with MATCH_RECOGNIZE");
     return;
   }
+  if (plan.find_table(sel.joins[0].name) < 0 && plan.find_stream(sel.joins[0].name) >= 0) {
+    build_interval_join(plan, sel);
+    return;
+  }
   for (const auto& j : sel.joins) {
     const int t = plan.find_table(j.name);
     if (t < 0) {
       if (ctx_.unparsed && ctx_.unparsed->count(j.name)) return;
       ctx_.error(j.name_pos, plan.find_stream(j.name) >= 0
-                                 ? "'" + j.name + "' is a stream; JOIN reads a table (CREATE TABLE)"
-                                 : "unknown table '" + j.name + "' in JOIN");
+                                 ? "'" + j.name + "' is a stream: a join of two streams must be the only JOIN"
+                                 : "unknown table or stream '" + j.name + "' in JOIN");
       return;
     }
     JoinedTable jt;
@@ -1011,14 +1187,7 @@ void RuleBuilder::build_joins(Plan& plan, const ast::Select& sel) {
     TableDef& def = plan.tables[static_cast<std::size_t>(rp_.joins[ji].table)];
     // ON: equalities `stream expression = table column` joined by AND.
     std::vector<const ast::Expr*> conj;
-    std::function<void(const ast::Expr&)> flatten = [&](const ast::Expr& e) {
-      if (e.kind == ast::ExprKind::Binary && e.op == ast::Op::And) {
-        for (const auto& c : e.children) flatten(*c);
-      } else {
-        conj.push_back(&e);
-      }
-    };
-    flatten(*j.on);
+    conjuncts(*j.on, conj);
     // Which side of an equality is a column of this table (by name as written).
     auto table_column = [&](const ast::Expr& e) -> int {
       const auto& cols = def.columns;
@@ -1668,14 +1837,7 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
     }
     ap->options.topic = rp.topic;
     if (key_opt) {
-      std::string list = key_opt->value.as_string();
-      std::size_t start = 0;
-      while (start <= list.size()) {
-        std::size_t comma = list.find(',', start);
-        if (comma == std::string::npos) comma = list.size();
-        std::string name = list.substr(start, comma - start);
-        while (!name.empty() && name.front() == ' ') name.erase(name.begin());
-        while (!name.empty() && name.back() == ' ') name.pop_back();
+      for (const std::string& name : split_names(key_opt->value.as_string())) {
         int found = -1;
         for (std::size_t i = 0; i < rp.items.size(); ++i)
           if (!rp.items[i].star && rp.items[i].name == name) found = static_cast<int>(i);
@@ -1683,7 +1845,6 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
           ctx.error(key_opt->pos, "KEY '" + name + "' is not a column of the alert's SELECT");
         else
           ap->key_items.push_back(found);
-        start = comma + 1;
       }
     } else if (rp.match && !rp.aggregate_mode) {
       ap->key_slots = static_cast<int>(rp.match->partition.size());
@@ -1700,6 +1861,7 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
   }
   if (rp.stream < 0) return;
   const int idx = static_cast<int>(plan.rules.size());
+  if (rp.interval) plan.streams[static_cast<std::size_t>(rp.interval->stream)].join_readers.push_back(idx);
   StreamDef out;
   out.name = rp.name;
   out.file = rp.file;
@@ -1807,6 +1969,11 @@ std::unique_ptr<Plan> plan_files(const std::vector<SourceFile>& files,
       // The body of a MATCH_RECOGNIZE rule sees match rows, not input rows.
       if (rp.match) rp.slot_count = static_cast<int>(rp.match->columns.size());
       s.need_whole = s.need_whole || rp.need_whole;
+    }
+    for (int r : s.join_readers) {
+      auto& ip = *plan->rules[static_cast<std::size_t>(r)].interval;
+      ip.right_slot_offset = static_cast<int>(s.slot_fields.size());
+      for (const auto& f : ip.right_fields) s.slot_fields.push_back(f);
     }
   }
   return plan;

@@ -160,6 +160,7 @@ json RuleRuntime::save() const {
   }
   j["states"] = std::move(states);
   if (match_) j["match"] = match_->save();
+  if (ijoin_) j["interval_join"] = ijoin_->save();
   if (alert_) j["alert"] = alert_->save();
   return j;
 }
@@ -186,6 +187,7 @@ void RuleRuntime::restore(const json& j) {
       }
     }
   }
+  if (auto ij = j.find("interval_join"); ijoin_ && ij != j.end()) ijoin_->restore(*ij, &m_.eval_errors);
   // A malformed pattern or alert checkpoint starts that part fresh rather than half restored.
   if (auto mj = j.find("match"); match_ && mj != j.end()) {
     try {

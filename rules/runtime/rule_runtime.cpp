@@ -451,6 +451,20 @@ void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
     release_matches(wm, now, out);
     return;
   }
+  if (ijoin_) {
+    const bool kept = ijoin_->on_left(row.slots, row.event_time, now, &m_.eval_errors,
+                                      options_->max_pending_events, [&](const Value* slots, TimeNs t) {
+                                        Row r = row;
+                                        r.slots = slots;
+                                        r.event_time = t;
+                                        process_row(r, ijoin_->watermark(), now, out);
+                                      });
+    if (!kept) {
+      ++m_.dropped_rows;
+      limit_hit(Limit::Pending);
+    }
+    return;
+  }
   if (join_) {
     // One body run per joined row; an event an inner join finds nothing for is filtered.
     const std::size_t n = join_->run(row.slots, row.whole, row.event_time, now, &m_.eval_errors,
@@ -469,7 +483,29 @@ void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
   process_row(row, wm, now, out);
 }
 
+void RuleRuntime::on_right_row(const Value* slots, TimeNs event_time, TimeNs now, Output& out) {
+  if (paused || !ijoin_) return;
+  now_ = now;
+  const bool kept = ijoin_->on_right(slots, event_time, now, &m_.eval_errors, options_->max_pending_events,
+                                     [&](const Value* pair, TimeNs t) {
+                                       Row r;
+                                       r.slots = pair;
+                                       r.event_time = t;
+                                       process_row(r, ijoin_->watermark(), now, out);
+                                     });
+  if (!kept) {
+    ++m_.dropped_rows;
+    limit_hit(Limit::Pending);
+  }
+}
+
 void RuleRuntime::set_tables(std::vector<const table::Table*> tables) {
+  if (plan_->interval) {
+    if (!ijoin_) ijoin_ = std::make_unique<join::IntervalJoin>();
+    ijoin_->bind(plan_);
+  } else {
+    ijoin_.reset();
+  }
   if (plan_->joins.empty()) {
     join_.reset();
     return;

@@ -19,6 +19,7 @@
 
 #include "rules/alert/alert.h"
 #include "rules/expr/expr.h"
+#include "rules/join/interval_join.h"
 #include "rules/join/stream_table_join.h"
 #include "rules/planner/plan.h"
 #include "rules/runtime/match_stage.h"
@@ -183,6 +184,10 @@ class RuleRuntime : public expr::StatefulHost {
   //! FROM s JOIN table: the engine's tables, `tables[i]` for plan().joins[i] (after each
   //! install: a reload may have made new ones).
   void set_tables(std::vector<const table::Table*> tables);
+  //! Interval join: a row of the right stream (its fields, IntervalJoinPlan::right_fields order).
+  void on_right_row(const Value* slots, TimeNs event_time, TimeNs now, Output& out);
+  //! Interval join: one input's watermark moved; returns the rule's watermark.
+  TimeNs join_watermark(bool right, TimeNs wm) { return ijoin_ ? ijoin_->on_watermark(right, wm) : wm; }
   const plan::RulePlan& plan() const { return *plan_; }
 
   //! One input row; `watermark` is the stream's watermark including this row.
@@ -345,6 +350,7 @@ class RuleRuntime : public expr::StatefulHost {
   TimeNs lateness_ = 0;
 
   std::unique_ptr<join::StreamTableJoin> join_;  //!< FROM s JOIN table
+  std::unique_ptr<join::IntervalJoin> ijoin_;    //!< FROM a JOIN b (two streams)
   std::unique_ptr<MatchStage> match_;          //!< FROM ... MATCH_RECOGNIZE
   std::unique_ptr<alert::AlertMachine> alert_;  //!< CREATE ALERT
   alert::AlertSink alert_sink_;                 //!< send_alert, built once

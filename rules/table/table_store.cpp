@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "rules/join/key.h"
 #include "rules/table/table.h"
 
 namespace streamgate::rules::table {
@@ -86,20 +87,13 @@ Value Table::project(const std::vector<Value>& row, const std::vector<int>& cols
 }
 
 namespace {
-//! SQL equality: a NULL in a key matches nothing.
-bool has_null(const Value& k) {
-  if (k.is_null()) return true;
-  if (!k.is_array()) return false;
-  for (const auto& v : k.as_array())
-    if (v.is_null()) return true;
-  return false;
-}
+using join::key_has_null;
 }  // namespace
 
 void Table::index_row(std::uint32_t i) {
   for (std::size_t x = 0; x < indexes_.size(); ++x) {
     Value k = project(rows_[i], def_->indexes[x]);
-    if (!has_null(k)) indexes_[x][std::move(k)].push_back(i);
+    if (!key_has_null(k)) indexes_[x][std::move(k)].push_back(i);
   }
 }
 
@@ -147,7 +141,7 @@ std::size_t Table::replace(Rows rows) {
 
 bool Table::upsert(std::vector<Value> row) {
   Value k = key_of(row);
-  if (has_null(k)) {
+  if (key_has_null(k)) {
     ++metrics.bad_messages;
     return true;
   }
@@ -191,7 +185,7 @@ void Table::erase(const Value& key) {
 
 const std::vector<std::uint32_t>* Table::lookup(int index, const Value& probe) const {
   const auto& ix = indexes_[static_cast<std::size_t>(index)];
-  if (ix.empty() || has_null(probe)) return nullptr;
+  if (ix.empty() || key_has_null(probe)) return nullptr;
   auto it = ix.find(probe);
   return it == ix.end() ? nullptr : &it->second;
 }

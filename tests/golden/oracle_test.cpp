@@ -39,6 +39,7 @@ struct Event {
   int key;
   std::int64_t ts_ms;
   std::int64_t quarters;  // value * 4
+  bool side;              // the interval join's right stream (else its left)
 };
 
 struct Agg {
@@ -62,8 +63,13 @@ std::vector<Event> make_events(std::uint64_t seed, int n_events, int n_keys) {
   ev.reserve(static_cast<std::size_t>(n_events));
   // Event i arrives i-th; its time is at most kMaxDisorderMs before the nominal time i*kStepMs,
   // which bounds it below max-seen-so-far by less than the out-of-orderness allowed.
-  for (int i = 0; i < n_events; ++i)
-    ev.push_back({key(rng), kBaseMs + i * kStepMs - jitter(rng), value(rng)});
+  std::bernoulli_distribution side(0.5);
+  for (int i = 0; i < n_events; ++i) {
+    const int k = key(rng);
+    const std::int64_t ts = kBaseMs + i * kStepMs - jitter(rng);
+    const std::int64_t v = value(rng);
+    ev.push_back({k, ts, v, side(rng)});
+  }
   return ev;
 }
 
@@ -141,6 +147,9 @@ std::map<std::string, Table> run_engine(const std::vector<Event>& events, const 
     payload = "{\"k\":\"k" + std::to_string(ev.key) + "\",\"ts\":" + std::to_string(ev.ts_ms) +
               ",\"v\":" + value_json(ev.quarters) + "}";
     auto st = engine.on_message("oracle/in", payload, now, emit);
+    // Every event also goes to one of two streams joined by the interval-join rule.
+    if (st == IngestStatus::Ok)
+      st = engine.on_message(ev.side ? "oracle/right" : "oracle/left", payload, now, emit);
     if (st != IngestStatus::Ok) {
       ADD_FAILURE() << "on_message: " << streamgate::rules::to_string(st) << " for " << payload;
       break;
@@ -187,15 +196,16 @@ Table run_sqlite(Db& db, const char* query) {
 }
 
 void load_events(Db& db, const std::vector<Event>& events) {
-  db.exec("CREATE TABLE ev(k TEXT NOT NULL, ts INTEGER NOT NULL, v REAL NOT NULL)");
+  db.exec("CREATE TABLE ev(k TEXT NOT NULL, ts INTEGER NOT NULL, v REAL NOT NULL, side INTEGER NOT NULL)");
   db.exec("BEGIN");
   sqlite3_stmt* ins = nullptr;
-  sqlite3_prepare_v2(db.db, "INSERT INTO ev VALUES (?1, ?2, ?3)", -1, &ins, nullptr);
+  sqlite3_prepare_v2(db.db, "INSERT INTO ev VALUES (?1, ?2, ?3, ?4)", -1, &ins, nullptr);
   for (const auto& e : events) {
     std::string k = "k" + std::to_string(e.key);
     sqlite3_bind_text(ins, 1, k.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(ins, 2, e.ts_ms);
     sqlite3_bind_double(ins, 3, static_cast<double>(e.quarters) / 4.0);
+    sqlite3_bind_int(ins, 4, e.side ? 1 : 0);
     sqlite3_step(ins);
     sqlite3_reset(ins);
   }
@@ -278,7 +288,23 @@ CREATE RULE table_left_join WITH (TOPIC = 'oracle/table_left_join') AS
 SELECT coalesce(grp, 'none') AS k, window_start() AS ws, count(*) AS n, sum(v * coalesce(w, 1)) AS total,
        min(v) AS lo, max(v) AS hi, avg(v) AS mean
 FROM o LEFT JOIN dim ON o.k = dim.k GROUP BY coalesce(grp, 'none'), TumblingWindow('60s');
+
+CREATE STREAM l WITH (TOPIC = 'oracle/left', TIMESTAMP = 'ts', MAXOUTOFORDERNESS = '10s');
+CREATE STREAM r WITH (TOPIC = 'oracle/right', TIMESTAMP = 'ts', MAXOUTOFORDERNESS = '10s');
+
+CREATE RULE interval_join WITH (TOPIC = 'oracle/interval_join') AS
+SELECT l.k, window_start() AS ws, count(*) AS n, sum(l.v * r.v) AS total, min(r.v) AS lo, max(l.v - r.v) AS hi,
+       avg(r.v) AS mean
+FROM l JOIN r ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL '5' SECOND AND l.ts + INTERVAL '2' SECOND
+GROUP BY l.k, TumblingWindow('60s');
 )sql";
+
+// Pairs of a left and a right event of one key with right.ts - left.ts in [-5 s, 2 s], by the
+// left event's window.
+const char* kIntervalJoinSql =
+    "SELECT a.k, (a.ts / 60000) * 60000 AS ws, count(*), sum(a.v * b.v), min(b.v), max(a.v - b.v), avg(b.v) "
+    "FROM ev a JOIN ev b ON a.k = b.k AND a.side = 0 AND b.side = 1 "
+    "AND b.ts BETWEEN a.ts - 5000 AND a.ts + 2000 GROUP BY a.k, ws";
 
 const char* kTableJoinSql =
     "SELECT d.grp, (ts / 60000) * 60000 AS ws, count(*), sum(v * w), min(v), max(v * w), avg(v) "
@@ -324,6 +350,8 @@ const Dataset& dataset(std::uint64_t seed, int n_events, int n_keys) {
   load_dim(db, dim);
   d.oracle["table_join"] = run_sqlite(db, kTableJoinSql);
   d.oracle["table_left_join"] = run_sqlite(db, kTableLeftJoinSql);
+  db.exec("CREATE INDEX ev_k ON ev(k, side, ts)");
+  d.oracle["interval_join"] = run_sqlite(db, kIntervalJoinSql);
   d.oracle["tumbling"] = run_sqlite(db, kTumblingSql);
   d.oracle["sliding"] = run_sqlite(db, kSlidingSql);
   d.oracle["hopping_gaps"] = run_sqlite(db, kHoppingSql);
@@ -336,6 +364,11 @@ void check_rule(const Dataset& d, const std::string& rule) {
     ADD_FAILURE() << rule << ": " << late->second << " events reported late, but disorder is below "
                   << "MAXOUTOFORDERNESS: nothing may be late";
   auto got = d.engine.find(rule);
+  // A rule SQLite finds no rows for would pass without testing anything (e.g. a join that matches nothing).
+  EXPECT_FALSE(d.oracle.at(rule).empty()) << rule << ": the oracle has no rows";
+  std::uint64_t rows = 0;
+  for (const auto& [key, agg] : d.oracle.at(rule)) rows += static_cast<std::uint64_t>(agg.n);
+  testing::Test::RecordProperty(rule + "_input_rows", std::to_string(rows));
   compare(rule, got == d.engine.end() ? Table{} : got->second, d.oracle.at(rule));
 }
 
@@ -358,5 +391,7 @@ TEST(Oracle, Hopping15s40sWithGaps_100kEvents_20Keys) { check_rule(few_keys(), "
 TEST(Oracle, TableJoinTumbling60s_200kEvents_2500Keys) { check_rule(big(), "table_join"); }
 TEST(Oracle, TableLeftJoinTumbling60s_200kEvents_2500Keys) { check_rule(big(), "table_left_join"); }
 TEST(Oracle, TableJoinTumbling60s_100kEvents_20Keys) { check_rule(few_keys(), "table_join"); }
+TEST(Oracle, IntervalJoinTumbling60s_200kEvents_2500Keys) { check_rule(big(), "interval_join"); }
+TEST(Oracle, IntervalJoinTumbling60s_100kEvents_20Keys) { check_rule(few_keys(), "interval_join"); }
 
 }  // namespace

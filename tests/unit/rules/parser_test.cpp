@@ -386,7 +386,7 @@ TEST(ParserErrors, MessagesAndPositions) {
   EXPECT_EQ(error_of("CREATE RULE r AS SELECT \"a FROM s"),
             "1:25: unterminated quoted identifier\n");
   EXPECT_EQ(error_of("CREATE VIEW v AS SELECT 1 FROM s"),
-            "1:8: expected STREAM, RULE, ALERT or FUNCTION after CREATE, found 'VIEW'\n");
+            "1:8: expected STREAM, TABLE, RULE, ALERT or FUNCTION after CREATE, found 'VIEW'\n");
   EXPECT_EQ(error_of("SELECT 1 FROM s;"),
             "1:1: expected CREATE at the start of a statement, found 'SELECT'\n");
   EXPECT_EQ(error_of("CREATE RULE r AS SELECT a FROM;"),
@@ -410,8 +410,11 @@ TEST(ParserErrors, MessagesAndPositions) {
   EXPECT_EQ(error_of("CREATE STREAM s WITH (TOPIC = );"),
             "1:31: expected a value for option 'TOPIC' (a string, number, boolean or name), "
             "found ')'\n");
-  EXPECT_EQ(error_of("CREATE RULE r AS SELECT a FROM s x"),
-            "1:34: expected ';' at the end of the statement, found 'x'\n");
+  // `FROM s x` names the stream x (an alias); a second name is one too many.
+  EXPECT_EQ(error_of("CREATE RULE r AS SELECT a FROM s x y"),
+            "1:36: expected ';' at the end of the statement, found 'y'\n");
+  EXPECT_EQ(error_of("CREATE RULE r AS SELECT a FROM s JOIN t"),
+            "1:40: expected ON and the join condition after the joined name, found end of input\n");
   EXPECT_EQ(error_of("CREATE RULE r AS SELECT CASE WHEN a THEN 1 FROM s"),
             "1:44: expected WHEN, ELSE or END in CASE expression, found 'FROM'\n");
   EXPECT_EQ(error_of("CREATE RULE r AS SELECT a.* FROM s"),

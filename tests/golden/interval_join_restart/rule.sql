@@ -1,0 +1,1 @@
+@include ../interval_join_clicks/rule.sql
