@@ -3,6 +3,12 @@
 // runs through the runtime's window services, with no change to the planner or the runtime.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "rules/engine.h"
@@ -100,6 +106,59 @@ TEST(WindowRegistry, SlidingWindowIsPerEventInEKuipersUnitFormAndHoppingOtherwis
   eng.flush(sink);
   EXPECT_EQ(windows["hop"], 4);  // each event in two 2 s windows hopping by 1 s
   EXPECT_EQ(windows["per"], 2);  // one window per event
+}
+
+//! Feeds `lines` to a fresh engine with `rules`, restarting from its saved state (as the
+//! gateway's checkpoints do) after the first `restart_after`, and returns the result payloads.
+std::vector<json> run_with_restart(const std::string& rules, const std::vector<std::string>& lines,
+                                   std::size_t restart_after) {
+  std::vector<json> rows;
+  const EmitFn sink = [&](Emission&& e) { rows.push_back(json::parse(e.payload)); };
+  const TimeNs now = 1'700'000'100 * kNsPerSec;
+  auto engine = std::make_unique<Engine>();
+  EXPECT_TRUE(engine->load_file("w.sql", rules).empty());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (i == restart_after) {
+      const json state = engine->save_state();
+      std::vector<std::uint8_t> bytes;
+      json::to_cbor(state, bytes);
+      engine = std::make_unique<Engine>();
+      EXPECT_TRUE(engine->load_file("w.sql", rules).empty());
+      engine->restore_state(json::from_cbor(bytes));
+    }
+    engine->on_message("in", lines[i], now, sink);
+  }
+  engine->flush(sink);
+  return rows;
+}
+
+TEST(WindowRegistry, StateWindowsOfSeveralKeysSurviveARestart) {
+  const std::string rules = std::string(kStream) +
+                            "CREATE RULE r WITH (TOPIC = 'out') AS SELECT k, sum(v) AS total FROM s "
+                            "GROUP BY k, STATEWINDOW(v > 10, v < 5);";
+  const std::vector<std::string> lines = {
+      R"({"k": "a", "v": 12, "ts": 1700000002})", R"({"k": "b", "v": 20, "ts": 1700000003})",
+      R"({"k": "a", "v": 8, "ts": 1700000004})",  R"({"k": "b", "v": 3, "ts": 1700000006})",
+      R"({"k": "a", "v": 2, "ts": 1700000007})",  R"({"k": "a", "v": 40, "ts": 1700000008})"};
+  const auto straight = run_with_restart(rules, lines, lines.size());
+  ASSERT_EQ(straight.size(), 2u);
+  EXPECT_EQ(straight[0], json::parse(R"({"k": "b", "total": 23})"));
+  EXPECT_EQ(straight[1], json::parse(R"({"k": "a", "total": 22})"));
+  for (std::size_t at = 1; at < lines.size(); ++at) EXPECT_EQ(run_with_restart(rules, lines, at), straight) << at;
+}
+
+TEST(WindowRegistry, PerEventWindowsSurviveARestart) {
+  const std::string rules =
+      "CREATE STREAM s WITH (TOPIC = 'in', TIMESTAMP = 'ts', MAXOUTOFORDERNESS = '2s');\n"
+      "CREATE RULE r WITH (TOPIC = 'out') AS SELECT count(*) AS n, sum(v) AS total FROM s "
+      "GROUP BY PerEventSlidingWindow('3s');";
+  const std::vector<std::string> lines = {R"({"v": 1, "ts": 1700000001})", R"({"v": 2, "ts": 1700000002})",
+                                          R"({"v": 4, "ts": 1700000004})", R"({"v": 5, "ts": 1700000005})",
+                                          R"({"v": 6, "ts": 1700000006})", R"({"v": 9, "ts": 1700000009})"};
+  const auto straight = run_with_restart(rules, lines, lines.size());
+  ASSERT_EQ(straight.size(), 6u);
+  EXPECT_EQ(straight[2], json::parse(R"({"n": 3, "total": 7})"));
+  for (std::size_t at = 1; at < lines.size(); ++at) EXPECT_EQ(run_with_restart(rules, lines, at), straight) << at;
 }
 
 }  // namespace
