@@ -67,14 +67,17 @@ int run_check_rules(const std::vector<std::string>& args, std::ostream& out, std
   std::size_t rules_before = 0;
   for (const auto& f : files) {
     auto file_errors = engine.load_file(f.path, f.text);
+    std::string two_phase;  // fleet-wide rules that cluster mode runs in two phases
     if (file_errors.empty() && !partition_field.empty()) {
-      file_errors = rules::check_partition_key(f.path, f.text, partition_field);
+      auto plan = rules::plan_partitions(f.path, f.text, partition_field);
+      file_errors = std::move(plan.errors);
+      for (const auto& r : plan.two_phase) two_phase += (two_phase.empty() ? "; fleet-wide in two phases: " : ", ") + r;
     }
     for (const auto& e : file_errors) err << e.to_string() << "\n";
     errors += file_errors.size();
     if (file_errors.empty()) {
       const std::size_t now = engine.rules().size();
-      out << f.path << ": ok (" << (now - rules_before) << " rules)\n";
+      out << f.path << ": ok (" << (now - rules_before) << " rules" << two_phase << ")\n";
       rules_before = now;
     }
   }

@@ -26,6 +26,7 @@ const char* to_string(rules::EmissionKind kind) {
     case rules::EmissionKind::Result: return "result";
     case rules::EmissionKind::Late: return "late";
     case rules::EmissionKind::Alert: return "alert";
+    case rules::EmissionKind::Partial: return "partial";
   }
   return "result";
 }

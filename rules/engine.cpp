@@ -329,6 +329,8 @@ struct Engine::Impl : runtime::Output {
       rr.set_tables(std::move(joined));
       rr.set_lateness(np.streams[static_cast<std::size_t>(rp.stream)].allowed_lateness);
       rr.has_downstream = !np.streams[static_cast<std::size_t>(rp.out_stream)].readers.empty();
+      rr.partial_phase = std::find(options.partial_rules.begin(), options.partial_rules.end(), rp.name) !=
+                         options.partial_rules.end();
     }
     // Destroy the old set (its plan must outlive its runtimes).
     route_cache.clear();
@@ -727,6 +729,56 @@ void Engine::flush(const EmitFn& emit) {
   im.emit = &emit;
   for (std::size_t i = 0; i < im.cat.streams.size(); ++i)
     if (!im.cat.streams[i]->def->topic_filter.empty()) im.advance_stream(i, kTimeMax);
+  im.emit = nullptr;
+}
+
+Engine::MergeStatus Engine::merge_partial(std::string_view payload) {
+  Impl& im = *impl_;
+  if (!im.cat.plan) return MergeStatus::UnknownRule;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::from_cbor(payload.begin(), payload.end());
+    const std::string& name = j.at("rule").get_ref<const std::string&>();
+    const int r = im.cat.plan->find_rule(name);
+    if (r < 0 || im.cat.plan->rules[static_cast<std::size_t>(r)].text_hash != j.at("hash").get<std::string>())
+      return MergeStatus::UnknownRule;  // another rule set (a rolling change of the rule files)
+    return im.cat.rules[static_cast<std::size_t>(r)]->merge_partial(j.at("start").get<TimeNs>(), j.at("end").get<TimeNs>(),
+                                                                    j.at("group"))
+               ? MergeStatus::Merged
+               : MergeStatus::Late;
+  } catch (const std::exception&) {
+    return MergeStatus::Malformed;
+  }
+}
+
+void Engine::advance_rule(std::string_view rule, TimeNs watermark, TimeNs now_ns, const EmitFn& emit) {
+  Impl& im = *impl_;
+  if (!im.cat.plan) return;
+  const int r = im.cat.plan->find_rule(rule);
+  if (r < 0) return;
+  im.emit = &emit;
+  im.now = now_ns;
+  im.cat.rules[static_cast<std::size_t>(r)]->advance(watermark, now_ns, im);
+  im.emit = nullptr;
+}
+
+void Engine::set_partial_rules(std::vector<std::string> rules) {
+  Impl& im = *impl_;
+  im.options.partial_rules = std::move(rules);
+  const auto& names = im.options.partial_rules;
+  for (auto& r : im.cat.rules)
+    r->partial_phase = std::find(names.begin(), names.end(), r->plan().name) != names.end();
+}
+
+void Engine::advance_event_time(TimeNs watermark, TimeNs now_ns, const EmitFn& emit) {
+  Impl& im = *impl_;
+  if (!im.cat.plan) return;
+  im.emit = &emit;
+  im.now = now_ns;
+  for (std::size_t i = 0; i < im.cat.streams.size(); ++i) {
+    const auto& d = *im.cat.streams[i]->def;
+    if (!d.topic_filter.empty() && !d.timestamp_field.empty()) im.advance_stream(i, watermark);
+  }
   im.emit = nullptr;
 }
 

@@ -58,6 +58,20 @@ class Engine {
   //! End of input (replay): event time goes to +infinity and every open window fires.
   void flush(const EmitFn& emit);
 
+  //! Cluster mode, merge stage: adds one Partial emission's payload (from any partition's
+  //! engine over the same rule files) to the rule's merged window.
+  enum class MergeStatus : std::uint8_t { Merged, Late, UnknownRule, Malformed };
+  MergeStatus merge_partial(std::string_view payload);
+  //! Cluster mode, merge stage: every partition's watermark of `rule` has passed `watermark`:
+  //! fires the merged windows ending at or before it, with single-box ids and payloads.
+  void advance_rule(std::string_view rule, TimeNs watermark, TimeNs now_ns, const EmitFn& emit);
+  //! Cluster mode, an idle partition: moves every source stream's event time on to at least
+  //! `watermark` (the rest of the fleet's), firing what that closes.
+  void advance_event_time(TimeNs watermark, TimeNs now_ns, const EmitFn& emit);
+  //! Cluster mode: replaces EngineOptions::partial_rules (before a reload whose rule set has
+  //! other fleet-wide rules); applies to the rules loaded now and later.
+  void set_partial_rules(std::vector<std::string> rules);
+
   std::vector<RuleMetrics> metrics() const;
   std::vector<TableMetrics> table_metrics() const;
   bool set_paused(std::string_view rule, bool paused);

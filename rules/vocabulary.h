@@ -35,6 +35,10 @@ enum class EmissionKind : std::uint8_t {
   Result,  //!< a row of a rule's SELECT
   Late,    //!< an event that arrived after its window closed (late-data output)
   Alert,   //!< alert raised / cleared (retained state topic handled by the publisher)
+  //! Cluster mode only (EngineOptions::partial_rules): one group's aggregate state of a fired
+  //! window, CBOR in `payload`, for the merge stage (Engine::merge_partial). Never published
+  //! to a topic.
+  Partial,
 };
 
 //! One message leaving the engine. The payload is a complete JSON document.
@@ -100,6 +104,9 @@ struct EngineOptions {
   table::LoadFn sqlite_loader;
   //! One line per table (re)loaded, and per load that failed (`failed`: the old rows stay).
   std::function<void(const std::string& message, bool failed)> on_table_event;
+  //! Cluster mode (docs/scaling-out.md): fleet-wide windowed rules run in two phases; these
+  //! rules emit EmissionKind::Partial at each window's end instead of result rows.
+  std::vector<std::string> partial_rules;
 };
 
 struct RuleMetrics {

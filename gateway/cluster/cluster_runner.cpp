@@ -11,7 +11,9 @@
 #include <spdlog/spdlog.h>
 
 #include "gateway/cluster/lease_view.h"
+#include "gateway/cluster/merge_stage.h"
 #include "gateway/cluster/nats_client.h"
+#include "rules/cluster/partition_check.h"
 #include "gateway/pipeline.h"
 
 namespace streamgate::gateway::cluster {
@@ -29,6 +31,22 @@ constexpr std::uint64_t kCheckpointEveryEvents = kMaxAckPending / 4;
 constexpr auto kNoStreamPatience = std::chrono::seconds(30);
 
 std::string partition_key(int p) { return "p." + std::to_string(p); }
+
+// A partition whose consumer has had nothing for this long is idle: it moves its event time on
+// to the fleet's (merge_stage.h), or fleet-wide windows would wait for it for ever.
+constexpr auto kIdleAfter = std::chrono::seconds(1);
+// Input subject (within a partition) of the idle marker: journaled, so a replay advances alike.
+constexpr std::string_view kWatermarkMarker = ".streamgate.watermark";
+
+//! The fleet-wide rules of `files` that run in two phases (rules/cluster/partition_check.h).
+std::vector<std::string> two_phase_rules(const std::vector<std::pair<std::string, std::string>>& files,
+                                         const std::string& field) {
+  std::vector<std::string> out;
+  for (const auto& [path, text] : files) {
+    for (auto& r : rules::plan_partitions(path, text, field).two_phase) out.push_back(std::move(r));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -58,16 +76,30 @@ struct ClusterRunner::Impl {
     std::uint64_t results = 0;
     std::uint64_t lag = 0;      //!< NumPending with the last fetched message (0 after an empty fetch)
     Clock::time_point covered;  //!< when a checkpoint last covered everything fed to the engine
+    // Two-phase rules: the last heartbeat published, when data last came, the last idle marker.
+    std::string heartbeat;
+    rules::TimeNs watermark = rules::kTimeMin;
+    Clock::time_point last_data;
+    rules::TimeNs marker_sent = rules::kTimeMin;
   };
 
   Impl(const Config& c, std::vector<std::pair<std::string, std::string>> f, rules::EngineOptions eo,
        ClusterStats& s, Heartbeat& h, std::atomic<std::shared_ptr<const ClusterSnapshot>>& snap)
-      : config(c), cc(config.cluster), files(std::move(f)), engine_options(std::move(eo)), stats(s), heartbeat(h),
+      : config(c),
+        cc(config.cluster),
+        files(std::move(f)),
+        two_phase(two_phase_rules(files, cc.partition_field)),
+        partials(PartialsNaming::of(cc)),
+        engine_options(std::move(eo)),
+        stats(s),
+        heartbeat(h),
         snapshot_out(snap) {}
 
   const Config config;
   const ClusterConfig& cc;
   std::vector<std::pair<std::string, std::string>> files;  //!< worker only (reload swaps it)
+  std::vector<std::string> two_phase;  //!< fleet-wide rules of `files`: partials + the merge stage
+  const PartialsNaming partials;
   const rules::EngineOptions engine_options;
   ClusterStats& stats;
   Heartbeat& heartbeat;
@@ -78,6 +110,10 @@ struct ClusterRunner::Impl {
   std::unique_ptr<KvBucket> leases;
   std::unique_ptr<KvBucket> state;
   std::map<int, Partition> owned;
+  std::unique_ptr<MergeStage> merge;  //!< while this instance holds the "global" lease
+  std::uint64_t merge_lease_rev = 0;
+  Clock::time_point merge_renewed;
+  rules::TimeNs fleet_wm = rules::kTimeMin;  //!< read each lease round (merge_stage.h)
   std::uint64_t member_rev = 0;
   Clock::time_point next_lease_round;
   Clock::time_point last_reject_log;
@@ -105,8 +141,11 @@ struct ClusterRunner::Impl {
   std::chrono::milliseconds bucket_ttl() const { return cc.lease_ttl * 2 / 3; }
   std::chrono::milliseconds round_interval() const { return cc.lease_ttl / 8; }
 
-  std::unique_ptr<rules::Engine> make_engine() const {
-    auto e = std::make_unique<rules::Engine>(engine_options);
+  //! `partial`: a partition's engine (two-phase rules emit partials); else the merge stage's.
+  std::unique_ptr<rules::Engine> make_engine(bool partial = true) const {
+    rules::EngineOptions o = engine_options;
+    if (partial) o.partial_rules = two_phase;
+    auto e = std::make_unique<rules::Engine>(std::move(o));
     for (const auto& [path, text] : files) {
       // Errors were reported once by main when the rule set was checked.
       e->load_file(path, text);
@@ -154,6 +193,7 @@ struct ClusterRunner::Impl {
     leases = js->key_value(cc.lease_bucket, replicas,
                            std::chrono::duration_cast<std::chrono::nanoseconds>(bucket_ttl()).count());
     state = js->key_value(cc.state_bucket, replicas, 0);
+    ensure_partials_stream(replicas, out.duplicate_window_ns);
     next_watch = Clock::now();
     // Every instance subscribes: a request gets one reply per instance.
     if (!config.control_topic.empty()) control = js->subscribe(topic_to_subject(config.control_topic));
@@ -222,6 +262,7 @@ struct ClusterRunner::Impl {
         }
       }
     }
+    if (!two_phase.empty()) merge_lease_round(now);
     stats.owned = static_cast<int>(owned.size());
     members_seen = members;
     lease_round_seconds = std::chrono::duration<double>(Clock::now() - now).count();
@@ -267,6 +308,95 @@ struct ClusterRunner::Impl {
     return members;
   }
 
+  // --- two-phase rules (merge_stage.h) ---------------------------------------------------
+
+  void ensure_partials_stream(int replicas, std::int64_t dedup_ns) {
+    if (two_phase.empty()) return;
+    StreamSpec ps;
+    ps.name = partials.stream;
+    ps.subjects = {partials.subject_prefix + ".>"};
+    ps.replicas = replicas;
+    ps.duplicate_window_ns = dedup_ns;
+    // Bounded: the merge stage consumes within seconds; a day covers any outage worth waiting.
+    ps.max_age_ns = std::int64_t{24} * 3600 * 1'000'000'000;
+    js->ensure_stream(ps);
+    spdlog::info("cluster: {} fleet-wide rules run in two phases (partials stream {})", two_phase.size(), ps.name);
+  }
+
+  void merge_lease_round(Clock::time_point now) {
+    if (auto f = state->get(kFleetWatermarkKey)) {
+      try {
+        fleet_wm = std::max<rules::TimeNs>(fleet_wm, std::stoll(f->value));
+      } catch (const std::exception&) {
+      }
+    }
+    if (merge) {
+      if (auto r = leases->update(kMergeKey, cc.instance_id, merge_lease_rev)) {
+        merge_lease_rev = *r;
+        merge_renewed = now;
+      } else if (now - merge_renewed >= bucket_ttl() - round_interval()) {
+        spdlog::warn("cluster: lease of the merge stage lost; dropping it");
+        drop_merge(false);
+      }
+      return;
+    }
+    const auto r = leases->create(kMergeKey, cc.instance_id);
+    if (!r) return;
+    merge_lease_rev = *r;
+    merge_renewed = now;
+    merge = std::make_unique<MergeStage>(*js, *state, cc, make_engine(false), two_phase,
+                                         [this](const rules::Emission& e) { publish(e, e.result_id); });
+    try {
+      merge->load(*r);
+    } catch (const std::exception& e) {
+      spdlog::error("cluster: cannot take the merge stage: {}", e.what());
+      drop_merge(true);
+    }
+  }
+
+  //! `give_back`: erase the lease too (an error of ours: let any instance take it again).
+  void drop_merge(bool give_back) {
+    if (!merge) return;
+    try {
+      merge->close();
+      // Only our own lease: after a freeze it may be another instance's already.
+      const auto lease = give_back ? leases->get(kMergeKey) : std::nullopt;
+      if (lease && lease->revision == merge_lease_rev && lease->value == cc.instance_id) leases->erase(kMergeKey);
+    } catch (const std::exception& e) {
+      spdlog::warn("cluster: merge stage: {}", e.what());
+    }
+    merge.reset();
+  }
+
+  //! After a partition's batch: its two-phase rules' watermarks, published after its partials
+  //! (one publisher, in order), so the merge stage has every partial below a watermark it sees.
+  void publish_heartbeat(Partition& p) {
+    if (two_phase.empty()) return;
+    nlohmann::json wm = nlohmann::json::object();
+    rules::TimeNs low = rules::kTimeMax;
+    for (const auto& m : p.engine->metrics()) {
+      if (std::find(two_phase.begin(), two_phase.end(), m.name) == two_phase.end()) continue;
+      wm[m.name] = m.watermark;
+      low = std::min(low, m.watermark);
+    }
+    std::string payload = nlohmann::json{{"p", p.id}, {"wm", std::move(wm)}}.dump();
+    if (payload == p.heartbeat) return;
+    send(partials.subject_prefix + "." + std::to_string(p.id) + ".wm", payload, "", "heartbeat");
+    p.heartbeat = std::move(payload);
+    p.watermark = low;
+  }
+
+  //! An idle partition journals a marker that moves its event time on to the fleet's: the
+  //! partition's windows close as on one box, whose watermark is the latest of all devices.
+  void advance_if_idle(Partition& p) {
+    if (two_phase.empty() || fleet_wm <= p.watermark || fleet_wm <= p.marker_sent) return;
+    if (Clock::now() - p.last_data < kIdleAfter) return;
+    const std::string wm = std::to_string(fleet_wm);
+    send(cc.subject_prefix + "." + std::to_string(p.id) + std::string(kWatermarkMarker), wm,
+         "wm/" + std::to_string(p.id) + "/" + wm, "idle marker");
+    p.marker_sent = fleet_wm;
+  }
+
   void acquire(int id, std::uint64_t lease_rev, bool lapsed) {
     Partition p;
     p.id = id;
@@ -284,6 +414,8 @@ struct ClusterRunner::Impl {
     if (lapsed) ++stats.takeovers;
     spdlog::info("cluster: took partition {} at stream sequence {}{}", id, p.last_seq + 1,
                  lapsed ? " (its holder stopped renewing the lease)" : "");
+    p.last_data = Clock::now();
+    publish_heartbeat(p);  // the merge stage waits for every partition to be heard of
     owned.emplace(id, std::move(p));
   }
 
@@ -340,6 +472,15 @@ struct ClusterRunner::Impl {
       if (m.stream_seq() <= p.last_seq) continue;  // already covered (redelivery)
       std::string_view subject = m.subject();
       if (subject.rfind(prefix, 0) == 0) subject.remove_prefix(prefix.size());
+      if (subject == kWatermarkMarker.substr(1)) {
+        try {
+          p.engine->advance_event_time(std::stoll(std::string(m.data())), m.timestamp_ns(), emit);
+        } catch (const std::exception&) {
+        }
+        p.last_seq = m.stream_seq();
+        continue;
+      }
+      p.last_data = Clock::now();
       const std::string topic = subject_to_topic(subject);
       payload.assign(m.data());
       payload.reserve(payload.size() + rules::kJsonPadding);
@@ -372,23 +513,35 @@ struct ClusterRunner::Impl {
     }
     const std::size_t n = msgs.size();
     p.last_unacked.emplace(std::move(msgs.back()));
-    for (std::size_t i = 0; i < out.size(); ++i) publish(p, out[i], i);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (out[i].kind == rules::EmissionKind::Partial) {
+        // Deterministic id (rule, window, group, partition): a replay's partials are dropped.
+        send(partials.subject_prefix + "." + std::to_string(p.id) + ".g", out[i].payload,
+             out[i].result_id + "/p" + std::to_string(p.id), out[i].rule);
+        continue;
+      }
+      // An emission without a deterministic id still gets one that a replay from the same
+      // checkpoint reproduces: partition, input position, index within the batch.
+      publish(out[i], !out[i].result_id.empty() ? out[i].result_id
+                                                : "p" + std::to_string(p.id) + "/" + std::to_string(p.last_seq) + "/" +
+                                                      std::to_string(i));
+    }
+    publish_heartbeat(p);
     p.results += out.size();
     p.consistent = true;
     return n;
   }
 
-  void publish(const Partition& p, const rules::Emission& e, std::size_t index) {
-    // An emission without a deterministic id still gets one that a replay from the same
-    // checkpoint reproduces: partition, input position, index within the batch.
-    const std::string id = !e.result_id.empty()
-                               ? e.result_id
-                               : "p" + std::to_string(p.id) + "/" + std::to_string(p.last_seq) + "/" + std::to_string(index);
-    const std::string subject = topic_to_subject(e.topic);
+  void publish(const rules::Emission& e, const std::string& id) {
+    send(topic_to_subject(e.topic), e.payload, id, e.rule);
+  }
+
+  //! Publishes with `id` as message id (empty: none), retrying while NATS is unavailable.
+  void send(const std::string& subject, std::string_view payload, const std::string& id, const std::string& what) {
     const auto first_try = Clock::now();
     while (true) {
       try {
-        if (js->publish(subject, e.payload, id)) {
+        if (js->publish(subject, payload, id)) {
           ++stats.results_published;
         } else {
           ++stats.results_duplicate;
@@ -402,7 +555,7 @@ struct ClusterRunner::Impl {
           ++stats.results_dropped;
           spdlog::error("cluster: no stream takes subject '{}' (rule {}) after {} s: result dropped; add it "
                         "with cluster-results-subject",
-                        subject, e.rule, std::chrono::duration_cast<std::chrono::seconds>(kNoStreamPatience).count());
+                        subject, what, std::chrono::duration_cast<std::chrono::seconds>(kNoStreamPatience).count());
           return;
         }
         if (stopping) throw;
@@ -505,7 +658,9 @@ struct ClusterRunner::Impl {
         for (auto& [id, p] : owned) {
           if (stopping) break;
           try {
-            handled += poll(p);
+            const std::size_t n = poll(p);
+            if (n == 0) advance_if_idle(p);
+            handled += n;
             if (p.last_seq - p.checkpointed_seq >= kCheckpointEveryEvents ||
                 Clock::now() - p.last_checkpoint >= config.checkpoint_interval) {
               checkpoint(p);
@@ -521,6 +676,15 @@ struct ClusterRunner::Impl {
         }
         std::erase_if(owned, [](const auto& kv) { return kv.second.lost; });
         stats.owned = static_cast<int>(owned.size());
+        if (merge && !stopping) {
+          try {
+            handled += merge->poll();
+            if (merge->checkpoint_due() && !merge->checkpoint()) drop_merge(false);  // fenced: not ours
+          } catch (const std::exception& e) {
+            spdlog::warn("cluster: merge stage: {}; giving it back to start again from its checkpoint", e.what());
+            drop_merge(true);
+          }
+        }
         if (handled == 0) std::this_thread::sleep_for(owned.empty() ? 50ms : 5ms);
       } catch (const std::exception& e) {
         spdlog::error("cluster: {}", e.what());
@@ -554,6 +718,17 @@ struct ClusterRunner::Impl {
       ++stats.reload_failures;
       return;
     }
+    // Fleet-wide rules may come or go: partitions emit partials for the new set, and the merge
+    // stage is given back after a checkpoint, to be taken again with an engine over the new files.
+    std::vector<std::string> next_two_phase = two_phase_rules(next, cc.partition_field);
+    if (merge) {
+      try {
+        merge->checkpoint();
+      } catch (const std::exception& e) {
+        spdlog::warn("cluster: merge stage: checkpoint before reload: {}", e.what());
+      }
+      drop_merge(true);
+    }
     for (auto& [id, p] : owned) {
       try {
         checkpoint(p);
@@ -561,9 +736,16 @@ struct ClusterRunner::Impl {
         spdlog::warn("cluster: partition {}: checkpoint before reload: {}", id, e.what());
       }
       // The same files loaded into the probe: they load here too.
+      p.engine->set_partial_rules(next_two_phase);
       p.engine->reload(next);
     }
     files = std::move(next);
+    const bool had_two_phase = !two_phase.empty();
+    two_phase = std::move(next_two_phase);
+    if (!had_two_phase && !two_phase.empty()) {
+      const int replicas = cc.replicas > 0 ? cc.replicas : (js->cluster_size() >= 3 ? 3 : 1);
+      ensure_partials_stream(replicas, std::chrono::duration_cast<std::chrono::nanoseconds>(cc.dedup_window).count());
+    }
     rule_infos = probe.rules();
     ++stats.reloads;
     spdlog::info("reloaded rules: {} rules in {} partitions", rule_infos.size(), owned.size());
@@ -649,6 +831,14 @@ struct ClusterRunner::Impl {
       }
     }
     owned.clear();
+    if (merge) {
+      try {
+        merge->checkpoint();
+      } catch (const std::exception& e) {
+        spdlog::warn("cluster: merge stage at shutdown: {}", e.what());
+      }
+      drop_merge(true);
+    }
     try {
       leases->erase("m." + cc.instance_id);
     } catch (const std::exception&) {

@@ -96,6 +96,11 @@ std::optional<std::uint64_t> KvBucket::update(const std::string& key, std::strin
   return rev;
 }
 
+bool KvBucket::put(const std::string& key, std::string_view value) {
+  std::uint64_t rev = 0;
+  return kvStore_Put(&rev, kv_.get(), key.c_str(), value.data(), static_cast<int>(value.size())) == NATS_OK;
+}
+
 void KvBucket::erase(const std::string& key) {
   (void)kvStore_Delete(kv_.get(), key.c_str());  // best effort: an expired key is gone anyway
 }
@@ -251,6 +256,7 @@ int JetStream::ensure_stream(const StreamSpec& spec) {
   cfg.Storage = js_FileStorage;
   cfg.Replicas = spec.replicas;
   if (spec.duplicate_window_ns > 0) cfg.Duplicates = spec.duplicate_window_ns;
+  if (spec.max_age_ns > 0) cfg.MaxAge = spec.max_age_ns;
   si = nullptr;
   s = js_AddStream(&si, js_.get(), &cfg, nullptr, &jerr);
   if (s != NATS_OK && jerr == JSStreamNameExistErr) return spec.replicas;  // another instance won

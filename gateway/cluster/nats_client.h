@@ -108,6 +108,8 @@ class KvBucket {
   std::optional<std::uint64_t> create(const std::string& key, std::string_view value);
   //! Compare-and-set on the revision; nullopt when the revision moved (or the write failed).
   std::optional<std::uint64_t> update(const std::string& key, std::string_view value, std::uint64_t revision);
+  //! Writes without a revision check (values one writer owns, e.g. under a lease).
+  bool put(const std::string& key, std::string_view value);
   void erase(const std::string& key);
   //! Keys present now (expired and deleted ones are not listed).
   std::vector<std::string> keys();
@@ -152,6 +154,7 @@ struct StreamSpec {
   std::vector<std::string> subjects;
   int replicas = 1;
   std::int64_t duplicate_window_ns = 0;  //!< 0: the server default (2 min)
+  std::int64_t max_age_ns = 0;           //!< 0: messages are kept until removed otherwise
 };
 
 class JetStream {

@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "rules/function_registry.h"
@@ -380,23 +381,49 @@ struct QuantileState {
     }
     offer(x, a[0].is_int());
   }
+  //! Exact while both sides are exact and hold kMaxValues values together. Beyond, a weighted
+  //! compaction (each value stands for seen / size of its side): kMaxValues values at evenly
+  //! spaced ranks of the union, so one merge of exact states misplaces a rank by at most
+  //! N / (2 kMaxValues) of the N values (docs/scaling-out.md states the bound).
   void merge(const QuantileState& o) {
     if (std::isnan(p)) p = o.p;
     bad_p |= o.bad_p;
     all_int &= o.all_int;
-    values.insert(values.end(), o.values.begin(), o.values.end());
-    seen += o.seen;
-    sorted = false;
-    if (values.size() > kMaxValues) {
-      // Keep evenly spaced order statistics: the shape of the distribution survives.
-      std::sort(values.begin(), values.end());
-      std::vector<double> kept(kMaxValues);
-      const double step = static_cast<double>(values.size() - 1) / (kMaxValues - 1);
-      for (std::size_t k = 0; k < kMaxValues; ++k)
-        kept[k] = values[static_cast<std::size_t>(std::llround(step * static_cast<double>(k)))];
-      values = std::move(kept);
-      sorted = true;
+    if (o.values.empty()) {
+      seen += o.seen;
+      return;
     }
+    if (values.size() + o.values.size() <= kMaxValues && seen == values.size() && o.seen == o.values.size()) {
+      values.insert(values.end(), o.values.begin(), o.values.end());
+      seen += o.seen;
+      sorted = false;
+      return;
+    }
+    std::vector<std::pair<double, double>> weighted;
+    weighted.reserve(values.size() + o.values.size());
+    auto take = [&weighted](const std::vector<double>& vs, std::uint64_t n) {
+      if (vs.empty()) return;
+      const double w = static_cast<double>(std::max<std::uint64_t>(n, vs.size())) / static_cast<double>(vs.size());
+      for (double v : vs) weighted.emplace_back(v, w);
+    };
+    take(values, seen);
+    take(o.values, o.seen);
+    std::sort(weighted.begin(), weighted.end());
+    double total = 0;
+    for (const auto& [v, w] : weighted) total += w;
+    const std::size_t k = std::min(kMaxValues, weighted.size());
+    std::vector<double> kept;
+    kept.reserve(k);
+    double cum = 0;
+    std::size_t at = 0;
+    for (std::size_t j = 0; j < k; ++j) {
+      const double target = (static_cast<double>(j) + 0.5) * total / static_cast<double>(k);
+      while (at + 1 < weighted.size() && cum + weighted[at].second < target) cum += weighted[at++].second;
+      kept.push_back(weighted[at].first);
+    }
+    values = std::move(kept);
+    seen += o.seen;
+    sorted = true;
   }
   Value result() const {
     if (values.empty() || std::isnan(p)) return {};

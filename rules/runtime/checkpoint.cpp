@@ -70,6 +70,30 @@ BufferedRow RuleRuntime::row_from_json(const json& j) {
   return r;
 }
 
+void RuleRuntime::append_group_cbor(const Group& g, std::vector<std::uint8_t>& out) const {
+  append_cbor_head(out, 5, g.extra ? 5 : 2);
+  append_cbor_text(out, "key");
+  g.key.append_cbor(out);
+  append_cbor_text(out, "aggs");
+  append_cbor_head(out, 4, plan_->aggs.size());
+  for (const auto& a : plan_->aggs) {
+    if (a.fn->save_cbor) a.fn->save_cbor(g.aggs + a.offset, out);
+    else json::to_cbor(a.fn->save(g.aggs + a.offset), out);
+  }
+  if (!g.extra) return;
+  append_cbor_text(out, "distinct");
+  append_cbor_head(out, 4, g.extra->distinct.size());
+  for (const auto& set : g.extra->distinct) {
+    append_cbor_head(out, 4, set.size());
+    for (const auto& v : set) v.append_cbor(out);
+  }
+  append_cbor_text(out, "last_row");
+  append_cbor_head(out, 4, g.extra->last_row.size());
+  for (const auto& v : g.extra->last_row) v.append_cbor(out);
+  append_cbor_text(out, "whole");
+  g.extra->whole.append_cbor(out);
+}
+
 json RuleRuntime::save_window(const WindowState& w) const {
   json j;
   j["start"] = w.start;
@@ -82,28 +106,7 @@ json RuleRuntime::save_window(const WindowState& w) const {
   std::vector<std::uint8_t> groups;
   for (const auto& g : w.groups) {
     const std::size_t frame = begin_frame(groups);
-    append_cbor_head(groups, 5, g.extra ? 5 : 2);
-    append_cbor_text(groups, "key");
-    g.key.append_cbor(groups);
-    append_cbor_text(groups, "aggs");
-    append_cbor_head(groups, 4, plan_->aggs.size());
-    for (const auto& a : plan_->aggs) {
-      if (a.fn->save_cbor) a.fn->save_cbor(g.aggs + a.offset, groups);
-      else json::to_cbor(a.fn->save(g.aggs + a.offset), groups);
-    }
-    if (g.extra) {
-      append_cbor_text(groups, "distinct");
-      append_cbor_head(groups, 4, g.extra->distinct.size());
-      for (const auto& set : g.extra->distinct) {
-        append_cbor_head(groups, 4, set.size());
-        for (const auto& v : set) v.append_cbor(groups);
-      }
-      append_cbor_text(groups, "last_row");
-      append_cbor_head(groups, 4, g.extra->last_row.size());
-      for (const auto& v : g.extra->last_row) v.append_cbor(groups);
-      append_cbor_text(groups, "whole");
-      g.extra->whole.append_cbor(groups);
-    }
+    append_group_cbor(g, groups);
     end_frame(groups, frame);
   }
   j["group_frames"] = json::binary(std::move(groups));

@@ -192,6 +192,35 @@ Group* RuleRuntime::new_group(WindowState& w, Value key, std::uint64_t hash) {
   return g;
 }
 
+void RuleRuntime::merge_group(Group& into, const Group& from) {
+  for (const auto& a : plan_->aggs)
+    if (!a.distinct) a.fn->merge(into.aggs + a.offset, from.aggs + a.offset);
+  if (!from.extra || !into.extra) return;
+  for (std::size_t i = 0; i < from.extra->distinct.size() && i < into.extra->distinct.size(); ++i) {
+    auto& set = into.extra->distinct[i];
+    for (const auto& v : from.extra->distinct[i]) {
+      if (set.size() >= options_->max_distinct_values && set.find(v) == set.end()) {
+        ++m_.dropped_values;
+        limit_hit(Limit::Distinct);
+        continue;
+      }
+      set.insert(v);
+    }
+  }
+  for (const auto& a : plan_->aggs) {
+    if (!a.distinct) continue;
+    std::byte* st = into.aggs + a.offset;
+    a.fn->destroy(st);
+    a.fn->construct(st);
+    // The set holds each argument once (several arguments as one array), as
+    // add_to_window offered them.
+    for (const auto& v : into.extra->distinct[static_cast<std::size_t>(a.distinct_index)]) {
+      if (a.args.size() > 1 && v.is_array()) a.fn->add(st, Args{v.as_array().data(), v.as_array().size()});
+      else a.fn->add(st, Args{&v, 1});
+    }
+  }
+}
+
 void RuleRuntime::collect_sites(const expr::Node& n, std::vector<int>& sites) {
   // Post-order, like expr::collect_stateful_sites, and through a call's OVER (PARTITION BY ...)
   // expressions too: a stateful call there (lag(x) OVER (PARTITION BY latest(k))) is primed
@@ -825,6 +854,7 @@ void RuleRuntime::append_payload(std::string& p, const Value* values, const Valu
 
 void RuleRuntime::emit_window(WindowState& w, TimeNs start, TimeNs end, const std::string& id_base,
                               TimeNs now, Output& out) {
+  if (partial_phase && plan_->aggregate_mode) return emit_partials(w, start, end, out);
   std::vector<PendingRow> rows;
   expr::Ctx ctx;
   ctx.window_start = start;

@@ -204,6 +204,14 @@ class RuleRuntime : public expr::StatefulHost {
 
   bool has_downstream = false;
   bool paused = false;
+  //! Cluster mode, partition side (rules/runtime/two_phase.cpp): a fired window goes out as
+  //! each group's aggregate state (EmissionKind::Partial) for the merge stage, not as rows.
+  bool partial_phase = false;
+  //! Cluster mode, merge side: combines one partition's state of one group of the window
+  //! [start, end) (a group as emit_partials writes it) into this rule's open windows; advance()
+  //! then fires the merged window exactly as a single engine would. False when the window has
+  //! fired already (a late partial) or a bound refused it.
+  bool merge_partial(TimeNs start, TimeNs end, const nlohmann::json& group);
   RuleMetrics metrics() const;
 
   nlohmann::json save() const;
@@ -233,6 +241,9 @@ class RuleRuntime : public expr::StatefulHost {
   //! Adds a group to w with its aggregate states constructed (and GroupExtra when needed).
   Group* new_group(WindowState& w, Value key, std::uint64_t hash);
   void destroy_window(WindowState& w);
+  //! Adds `from`'s aggregate states into `into` (same rule): merge() for each aggregate; the
+  //! DISTINCT sets are united (bounded) and each DISTINCT aggregate rebuilt from its set.
+  void merge_group(Group& into, const Group& from);
   void emit_window(WindowState& w, TimeNs start, TimeNs end, const std::string& id_base,
                    TimeNs now, Output& out);
   void emit_late(const Row& row, TimeNs watermark, Output& out, const char* reason = "late");
@@ -303,6 +314,11 @@ class RuleRuntime : public expr::StatefulHost {
                          Value& tmp) const;
 
   void restore_group(WindowState& w, const nlohmann::json& group);
+  // rules/runtime/two_phase.cpp
+  void emit_partials(WindowState& w, TimeNs start, TimeNs end, Output& out);
+  //! One group as a CBOR map {"key", "aggs"[, "distinct", "last_row", "whole"]}: checkpoints
+  //! and partial aggregates (restore_group() reads it).
+  void append_group_cbor(const Group& g, std::vector<std::uint8_t>& out) const;
 
   const plan::RulePlan* plan_;
   int index_;

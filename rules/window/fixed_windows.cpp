@@ -131,6 +131,21 @@ void FixedWindows::restore(const nlohmann::json& state) {
   }
 }
 
+WindowState* FixedWindows::open_window(TimeNs start, TimeNs end) {
+  auto it = windows_.find({end, start});
+  if (it != windows_.end()) return it->second.get();
+  if (windows_.size() >= rt_.options().max_open_windows) {
+    ++rt_.counters().dropped_windows;
+    rt_.limit_hit(RuleRuntime::Limit::Windows);
+    return nullptr;
+  }
+  auto ws = std::make_unique<WindowState>();
+  ws->start = start;
+  ws->end = end;
+  rt_.mark_due();
+  return windows_.emplace(std::make_pair(end, start), std::move(ws)).first->second.get();
+}
+
 void FixedWindows::clear() {
   for (auto& [k, w] : windows_) rt_.destroy_window(*w);
   windows_.clear();

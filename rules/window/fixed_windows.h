@@ -24,6 +24,7 @@ class FixedWindows : public WindowOperator {
   void save(nlohmann::json& state) const override;
   void restore(const nlohmann::json& state) override;
   void clear() override;
+  runtime::WindowState* open_window(TimeNs start, TimeNs end) override;
 
  protected:
   //! Puts the row into each window of bounds_ (ascending end), opening those not open yet.

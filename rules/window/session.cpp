@@ -67,36 +67,10 @@ void Sessions::merge(Session& into, Session& from) {
   for (auto& g : from.w.groups) {
     Group* tg = into.w.groups.find(g.key, g.hash);
     if (!tg) tg = rt_.new_group(into.w, g.key, g.hash);
-    for (const auto& a : rt_.plan().aggs)
-      if (!a.distinct) a.fn->merge(tg->aggs + a.offset, g.aggs + a.offset);
-    if (g.extra && tg->extra) {
-      for (std::size_t i = 0; i < g.extra->distinct.size(); ++i) {
-        auto& set = tg->extra->distinct[i];
-        for (const auto& v : g.extra->distinct[i]) {
-          if (set.size() >= rt_.options().max_distinct_values && set.find(v) == set.end()) {
-            ++rt_.counters().dropped_values;
-            rt_.limit_hit(RuleRuntime::Limit::Distinct);
-            continue;
-          }
-          set.insert(v);
-        }
-      }
-      for (const auto& a : rt_.plan().aggs) {
-        if (!a.distinct) continue;
-        std::byte* st = tg->aggs + a.offset;
-        a.fn->destroy(st);
-        a.fn->construct(st);
-        // The set holds each argument once (several arguments as one array), as
-        // add_to_window offered them.
-        for (const auto& v : tg->extra->distinct[static_cast<std::size_t>(a.distinct_index)]) {
-          if (a.args.size() > 1 && v.is_array()) a.fn->add(st, Args{v.as_array().data(), v.as_array().size()});
-          else a.fn->add(st, Args{&v, 1});
-        }
-      }
-      if (from.last > into.last) {
-        tg->extra->last_row = g.extra->last_row;
-        tg->extra->whole = g.extra->whole;
-      }
+    rt_.merge_group(*tg, g);
+    if (g.extra && tg->extra && from.last > into.last) {
+      tg->extra->last_row = g.extra->last_row;
+      tg->extra->whole = g.extra->whole;
     }
   }
   for (auto& r : from.w.rows) into.w.rows.push_back(std::move(r));

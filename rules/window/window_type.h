@@ -34,6 +34,7 @@ namespace runtime {
 class RuleRuntime;
 class Output;
 struct Row;
+struct WindowState;
 }  // namespace runtime
 
 namespace window {
@@ -86,6 +87,10 @@ class WindowOperator {
   virtual void restore(const nlohmann::json& state) = 0;
   //! Destroys every open window (before a restore, and before the runtime goes).
   virtual void clear() = 0;
+  //! Cluster mode's merge stage (rules/runtime/two_phase.cpp): the open window [start, end),
+  //! opened if needed. Null when this kind's windows are not fixed by time alone (their bounds
+  //! depend on one key's events) or a bound refused a new one.
+  virtual runtime::WindowState* open_window(TimeNs /*start*/, TimeNs /*end*/) { return nullptr; }
 };
 
 class WindowType {

@@ -1,5 +1,6 @@
 // Cluster mode (issue 14): a real 3-node nats-server cluster (nats_cluster_fixture.h) and 1-3
-// real `streamgate` instances. Every test compares the results stream with what a single-box
+// real `streamgate` instances. The rules include a per-key window, a per-key pattern and a
+// fleet-wide aggregate (two phases: partials per partition, the leased merge stage). Every test compares the results stream with what a single-box
 // `streamgate replay` of the same input gives, as a multiset of (topic, payload), and checks that
 // every result id is stored once. Input: 20 devices x 60 events in event-time order on
 // devices/<id>/telemetry, then one trailing event per device an hour later that closes every
@@ -35,6 +36,12 @@ CREATE STREAM telemetry WITH (TOPIC = 'devices/+/telemetry', FORMAT = 'json', TI
 CREATE RULE per_device WITH (TOPIC = 'out/per_device') AS
 SELECT device, window_start() AS ws, count(*) AS n, sum(v) AS total, max(v) AS top
 FROM telemetry GROUP BY device, TumblingWindow('10s');
+
+-- Fleet-wide: GROUP BY without the partition key runs in two phases (partials + merge stage).
+CREATE RULE fleet WITH (TOPIC = 'out/fleet') AS
+SELECT window_start() AS ws, count(*) AS n, sum(v) AS total, round(avg(v), 9) AS mean,
+       round(stddev(v), 9) AS sd, min(v) AS lo, max(v) AS hi, count(DISTINCT device) AS devices
+FROM telemetry GROUP BY TumblingWindow('10s');
 
 CREATE RULE hot_3x WITH (TOPIC = 'out/hot') AS
 SELECT device, first_hot, last_hot, times
@@ -92,6 +99,21 @@ class ClusterTest : public ::testing::Test {
     fs::create_directories(dir_ / "rules");
     write_file(dir_ / "rules" / "10-cluster.sql", kRules);
     input_ = make_input();
+    replay_expected();
+    ASSERT_GT(expected_.size(), static_cast<std::size_t>(kDevices * 5));
+    cl::ConnectOptions o;
+    o.urls = nats_.urls();
+    o.name = "test";
+    try {
+      client_ = std::make_unique<cl::JetStream>(o);
+    } catch (const std::exception& e) {
+      FAIL() << e.what() << "\n" << nats_.logs();
+    }
+  }
+
+  //! expected_: what a single-box `streamgate replay` of input_ gives (trailing windows left out).
+  void replay_expected() {
+    expected_.clear();
     std::string jsonl;
     for (const auto& e : input_) jsonl += e.payload + "\n";
     write_file(dir_ / "input.jsonl", jsonl);
@@ -105,15 +127,6 @@ class ClusterTest : public ::testing::Test {
       const auto j = nlohmann::json::parse(line);
       const std::string payload = j["payload"].dump();
       if (!trailing(payload)) expected_.insert({j["topic"].get<std::string>(), payload});
-    }
-    ASSERT_GT(expected_.size(), static_cast<std::size_t>(kDevices * 5));
-    cl::ConnectOptions o;
-    o.urls = nats_.urls();
-    o.name = "test";
-    try {
-      client_ = std::make_unique<cl::JetStream>(o);
-    } catch (const std::exception& e) {
-      FAIL() << e.what() << "\n" << nats_.logs();
     }
   }
 
@@ -307,7 +320,14 @@ TEST_F(ClusterTest, AllInstancesRestartedResumeFromTheirCheckpoints) {
   ASSERT_TRUE(wait_until([&] { return !results().empty(); }, 60s)) << logs_of({&a, &b});
   // A checkpoint covers some input: the restart has state to resume from.
   auto state = client_->key_value("streamgate_state", 1, 0);
-  ASSERT_TRUE(wait_until([&] { return !state->keys().empty(); }, 30s)) << logs_of({&a, &b});
+  // (A partition's: the merge stage writes its own keys, "global" and "fleet", too.)
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto keys = state->keys();
+        return std::any_of(keys.begin(), keys.end(), [](const std::string& k) { return k.rfind("p.", 0) == 0; });
+      },
+      30s))
+      << logs_of({&a, &b});
   a->signal(SIGKILL);
   b->signal(SIGKILL);
   a->wait_exit(10s);
@@ -328,15 +348,67 @@ TEST_F(ClusterTest, AllInstancesRestartedResumeFromTheirCheckpoints) {
   EXPECT_TRUE(resumed) << logs;
 }
 
-// A rule whose per-key state is not keyed by the partition field is refused in cluster mode with
-// its position; the other files run (the results still match the replay of those).
+// The instance holding the merge stage of the fleet-wide rule is killed while windows are open:
+// another takes the stage over from its checkpoint; every fleet result is still stored once,
+// with the replay's values.
+TEST_F(ClusterTest, KillNineOfTheMergeStageOwnerKeepsFleetResultsExactlyOnce) {
+  std::vector<std::unique_ptr<Process>> procs;
+  for (const char* id : {"a", "b", "c"}) procs.push_back(start_instance(id));
+  const std::size_t half = input_.size() / 2;
+  publish(0, half);
+  Process* owner = nullptr;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (auto& p : procs)
+          if (p->err_count("took the merge stage") >= 1) owner = p.get();
+        if (owner == nullptr) return false;
+        for (const auto& m : results())
+          if (m.subject == "out.fleet") return true;
+        return false;
+      },
+      60s))
+      << logs_of({&procs[0], &procs[1], &procs[2]});
+  owner->signal(SIGKILL);
+  owner->wait_exit(10s);
+  publish(half, input_.size());
+  std::vector<std::unique_ptr<Process>*> survivors;
+  for (auto& p : procs)
+    if (p.get() != owner) survivors.push_back(&p);
+  expect_results_match_replay(logs_of(survivors));
+  std::size_t takers = 0;
+  for (auto* p : survivors) takers += (*p)->err_count("took the merge stage");
+  EXPECT_GE(takers, 1u) << logs_of(survivors);
+}
+
+// Only two devices publish: most partitions never get data. They must not hold the fleet-wide
+// windows back: idle for a second, each journals a marker that moves its event time on to the
+// fleet's watermark, as one box's watermark is the latest event time of all devices.
+TEST_F(ClusterTest, IdlePartitionsDoNotHoldFleetWideWindowsBack) {
+  std::vector<Event> two;
+  for (const auto& e : input_)
+    if (e.device == "d0" || e.device == "d1") two.push_back(e);
+  input_ = std::move(two);
+  replay_expected();
+  std::size_t fleet = 0;
+  for (const auto& [topic, payload] : expected_) fleet += topic == "out/fleet" ? 1 : 0;
+  ASSERT_GE(fleet, 5u);
+  auto a = start_instance("a");
+  auto b = start_instance("b");
+  publish(0, input_.size());
+  expect_results_match_replay(logs_of({&a, &b}));
+}
+
+// A rule whose per-key state is not keyed by the partition field, and that cannot run in two
+// phases either, is refused in cluster mode with its position; the other files run (the results
+// still match the replay of those).
 TEST_F(ClusterTest, RuleNotKeyedByThePartitionFieldIsRefusedWithItsPosition) {
   write_file(dir_ / "rules" / "20-fleet.sql",
-             "CREATE RULE fleet WITH (TOPIC = 'out/fleet') AS SELECT count(*) AS n FROM telemetry\n"
-             "GROUP BY TumblingWindow('10s');\n");
+             "CREATE RULE last_device WITH (TOPIC = 'out/last_device') AS\n"
+             "SELECT device, count(*) AS n FROM telemetry GROUP BY TumblingWindow('10s');\n");
   auto a = start_instance("a");
   ASSERT_TRUE(wait_until([&] { return a->err_count("took partition") >= 1; }, 60s)) << a->logs();
-  EXPECT_NE(a->err().find("20-fleet.sql:2:10: rule 'fleet': GROUP BY does not include the partition key 'device'"),
+  EXPECT_NE(a->err().find("20-fleet.sql:2:8: rule 'last_device': GROUP BY does not include the partition key "
+                          "'device' and the rule cannot run in two phases ('device' outside an aggregate"),
             std::string::npos)
       << a->logs();
   publish(0, input_.size());
@@ -358,10 +430,10 @@ TEST_F(ClusterMqttTest, DevicesAndSubscribersSpeakMqtt) {
   MqttTestClient devices(url, "devices");
   for (const auto& e : input_) devices.publish("devices/" + e.device + "/telemetry", e.payload, 1);
   expect_results_match_replay(a->logs());
-  std::size_t per_device = 0;
-  for (const auto& [topic, payload] : expected_) per_device += topic == "out/per_device" ? 1 : 0;
-  EXPECT_TRUE(subscriber.wait_for("out/per_device", per_device, 60s)) << subscriber.on_topic("out/per_device").size();
-  EXPECT_TRUE(subscriber.wait_for("out/hot", expected_.size() - per_device, 60s));
+  std::map<std::string, std::size_t> per_topic;
+  for (const auto& [topic, payload] : expected_) ++per_topic[topic];
+  for (const auto& [topic, n] : per_topic)
+    EXPECT_TRUE(subscriber.wait_for(topic, n, 60s)) << topic << ": " << subscriber.on_topic(topic).size() << " of " << n;
 }
 
 }  // namespace

@@ -24,21 +24,31 @@ TEST(PartitionCheck, RulesKeyedByThePartitionFieldPass) {
                     "PATTERN (A{2}) DEFINE A AS v > 1);").empty());
 }
 
-TEST(PartitionCheck, GroupByWithoutThePartitionFieldIsAnErrorWithItsPosition) {
-  const auto errors = check("CREATE RULE site WITH (TOPIC = 'o') AS SELECT site, count(*) AS n FROM t\n"
+TEST(PartitionCheck, GroupByWithoutThePartitionFieldThatCannotMergeIsAnErrorWithItsPosition) {
+  // `device` outside an aggregate is the group's last event: no merge across partitions.
+  const auto errors = check("CREATE RULE site WITH (TOPIC = 'o') AS SELECT site, device, count(*) AS n FROM t\n"
                             "GROUP BY site, TumblingWindow('10s');");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].file, "r.sql");
-  EXPECT_EQ(errors[0].line, 3);
-  EXPECT_EQ(errors[0].column, 10);
+  EXPECT_EQ(errors[0].line, 2);
+  EXPECT_EQ(errors[0].column, 53);
   EXPECT_NE(errors[0].message.find("rule 'site': GROUP BY does not include the partition key 'device'"),
             std::string::npos)
       << errors[0].to_string();
 }
 
-TEST(PartitionCheck, FleetWideAggregatesPatternsAndLagWithoutTheKeyAreErrors) {
-  EXPECT_EQ(check("CREATE RULE all WITH (TOPIC = 'o') AS SELECT count(*) AS n FROM t "
-                  "GROUP BY TumblingWindow('10s');").size(), 1u);
+TEST(PartitionCheck, FleetWideWindowedAggregatesRunInTwoPhases) {
+  const auto plan = plan_partitions("r.sql", kStream +
+                                                 "CREATE RULE all WITH (TOPIC = 'o') AS SELECT count(*) AS n FROM t "
+                                                 "GROUP BY TumblingWindow('10s');\n"
+                                                 "CREATE RULE site WITH (TOPIC = 'o') AS SELECT site, avg(v) AS a FROM t "
+                                                 "GROUP BY site, HoppingWindow('10s', '5s') HAVING count(*) > 2;",
+                                    "device");
+  EXPECT_TRUE(plan.errors.empty());
+  EXPECT_EQ(plan.two_phase, (std::vector<std::string>{"all", "site"}));
+}
+
+TEST(PartitionCheck, PatternsAndLagWithoutTheKeyAreErrors) {
   EXPECT_EQ(check("CREATE RULE m WITH (TOPIC = 'o') AS SELECT site, n FROM t MATCH_RECOGNIZE ("
                   "PARTITION BY site ORDER BY ts MEASURES COUNT(A.*) AS n ONE ROW PER MATCH "
                   "PATTERN (A{2}) DEFINE A AS v > 1);").size(), 1u);
