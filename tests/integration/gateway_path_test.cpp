@@ -329,7 +329,7 @@ INSTANTIATE_TEST_SUITE_P(Delivery, RefusedTopic,
                          ::testing::Values("QOS = 0", "QOS = 1", "QOS = 1, DELIVERY = 'exactly_once'",
                                            "QOS = 1, DELIVERY = 'at_most_once'"));
 
-long rss_bytes(pid_t pid) {
+[[maybe_unused]] long rss_bytes(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(status, line)) {
@@ -376,7 +376,11 @@ TEST(GatewayPath, AnOutputBrokerThatStopsReadingFillsABoundedBufferAndStopsTheWa
   EXPECT_LE(notify.count("WATCHDOG=1"), pings + 1);
   EXPECT_GT(metric_value(port, "streamgate_metrics_age_seconds"), 1.0) << http_get(port, "/metrics");
   // What is held is bounded: ~300 results of 16 kB, not 5,000 (the process before: +20 kB each).
+  // Not under a sanitizer: its shadow memory and allocator alone take more than the bound (TSan:
+  // 137 MB here); the Release run of this test checks it.
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(rss_bytes(gw.process().pid()), 60L * 1024 * 1024);
+#endif
 
   out_broker.thaw();
   ASSERT_TRUE(sub.wait_for("fz/out", kEvents, 60s)) << "got " << sub.messages().size() << "\n" << gw.logs();
