@@ -162,7 +162,7 @@ std::vector<MetricFamily> collect_metric_families(const MetricsInputs& in) {
     single("streamgate_dead_letters_total", "messages republished to the dead-letter topic", "counter", v(p->dead_letters));
     auto& drops = family("streamgate_drops_total", "messages or results dropped, by reason", "counter");
     drops.points.push_back({{{"reason", "ring_full"}}, v(p->dropped_ring_full)});
-    drops.points.push_back({{{"reason", "too_large"}}, v(p->dropped_oversize)});  // the dead letters' and rejections' name
+    drops.points.push_back({{{"reason", "too_large"}}, v(p->dropped_too_large)});  // the dead letters' and rejections' name
     drops.points.push_back({{{"reason", "topic_too_long"}}, v(p->dropped_topic_too_long)});
     drops.points.push_back({{{"reason", "stopping"}}, v(p->dropped_stopping)});
     drops.points.push_back({{{"reason", "egress_shutdown"}}, v(p->dropped_egress)});

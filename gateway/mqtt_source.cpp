@@ -120,7 +120,7 @@ bool MqttSource::on_message(const InboundMessage& m) {
   }
   const bool keep_head = !config_.dead_letter_topic.empty();
   if (oversize && !keep_head) {
-    metrics_.dropped_oversize.fetch_add(1, std::memory_order_relaxed);
+    metrics_.dropped_too_large.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
   const bool full = ring_.full();
@@ -176,7 +176,7 @@ bool MqttSource::on_message(const InboundMessage& m) {
     }
   }
   if (ring_.try_push(m.topic, m.payload, now, m.qos, m.retained, keep_head, seq, pending) == PushResult::Oversize) {
-    metrics_.dropped_oversize.fetch_add(1, std::memory_order_relaxed);  // queued as a head for the dead letter
+    metrics_.dropped_too_large.fetch_add(1, std::memory_order_relaxed);  // queued as a head for the dead letter
   }
   wake_worker();
   return true;

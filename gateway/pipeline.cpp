@@ -509,7 +509,7 @@ std::string Pipeline::metrics_summary() const {
   std::ostringstream os;
   os << "received=" << v(metrics_.received) << " processed=" << v(metrics_.processed)
      << " emitted=" << v(metrics_.emissions) << " published=" << v(metrics_.published)
-     << " dropped_ring_full=" << v(metrics_.dropped_ring_full) << " dropped_oversize=" << v(metrics_.dropped_oversize)
+     << " dropped_ring_full=" << v(metrics_.dropped_ring_full) << " dropped_too_large=" << v(metrics_.dropped_too_large)
      << " spilled=" << v(metrics_.spilled) << " redeliveries_skipped=" << v(metrics_.redeliveries_skipped)
      << " dead_letters=" << v(metrics_.dead_letters);
   for (std::size_t i = 1; i < metrics_.by_status.size(); ++i) {

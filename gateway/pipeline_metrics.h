@@ -36,7 +36,7 @@ struct PipelineMetrics {
   // Intake (Paho receive thread).
   std::atomic<std::uint64_t> received{0};          //!< messages that reached the receive callback
   std::atomic<std::uint64_t> dropped_ring_full{0};  //!< QoS 0 (or no state db) with the ingress ring full
-  std::atomic<std::uint64_t> dropped_oversize{0};   //!< over max-payload-bytes (not dead-lettered)
+  std::atomic<std::uint64_t> dropped_too_large{0};   //!< over max-payload-bytes (dead-lettered, head only, when dead-letter-topic is set)
   std::atomic<std::uint64_t> dropped_topic_too_long{0};
   std::atomic<std::uint64_t> dropped_stopping{0};   //!< arrived after intake closed
   std::atomic<std::uint64_t> producer_blocked{0};   //!< block policy: messages left with Paho for later

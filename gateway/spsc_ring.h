@@ -135,7 +135,7 @@ class MessageRing {
   //! payload in place (`on_message(..., padded = true)`) instead of copying it into a padded buffer.
   static constexpr std::size_t kPayloadPadding = 64;
 
-  MessageRing(std::size_t capacity, std::size_t max_payload_bytes, std::size_t max_topic_bytes = 1024)
+  MessageRing(std::size_t capacity, std::size_t max_payload_bytes, std::size_t max_topic_bytes)
       : ring_(capacity),
         max_payload_(max_payload_bytes),
         max_topic_(max_topic_bytes),

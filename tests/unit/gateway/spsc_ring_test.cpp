@@ -146,7 +146,7 @@ TEST(MessageRing, PayloadsHavePaddingBeforeTheNextSlotAndCarryJournalFlags) {
 }
 
 TEST(MessageRing, FullRingReportsFull) {
-  sg::MessageRing ring(2, 16);
+  sg::MessageRing ring(2, 16, 32);
   EXPECT_EQ(ring.try_push("t", "1", 0, 0, false, false), sg::PushResult::Ok);
   EXPECT_EQ(ring.try_push("t", "2", 0, 0, false, false), sg::PushResult::Ok);
   EXPECT_EQ(ring.try_push("t", "3", 0, 0, false, false), sg::PushResult::Full);
