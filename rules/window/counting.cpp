@@ -1,7 +1,9 @@
 // Counting windows (a kind of the window registry, window_type.h), in arrival order of the
 // rule's rows (after WHERE), over all keys:
 //  - CountingWindow(n): every n rows form one window, aggregated incrementally;
-//  - CountingWindow(n, m): every m rows, a window over the last n rows (fewer at the very start).
+//  - CountingWindow(n, m): every m rows, a window over the last n rows; nothing fires before the
+//    first n rows have arrived (eKuiper's COUNTWINDOW(5, 2) fires at rows 6, 8, 10, ...: rows 2
+//    and 4 are counted for the schedule but do not fire, as its windows documentation says).
 // window_start is the first row's event time and window_end the last row's event time + 1ns.
 // A window that never filled is not emitted, also not by flush() (like eKuiper's CountWindow).
 // With a slide, aggregate inputs are re-evaluated from the buffered rows at each firing, so a
@@ -34,6 +36,7 @@ class Counting final : public WindowOperator {
     if (window_) rt_.destroy_window(*window_);
     window_.reset();
     buffer_.clear();
+    in_window_ = since_fire_ = arrived_ = 0;
   }
 
  private:
@@ -47,6 +50,8 @@ class Counting final : public WindowOperator {
   std::int64_t in_window_ = 0;
   std::deque<BufferedRow> buffer_;       //!< CountingWindow(n, m): the last n rows
   std::int64_t since_fire_ = 0;
+  //! Rows seen, up to n: the buffer alone cannot tell, max_pending_events may have shortened it.
+  std::int64_t arrived_ = 0;
   std::uint64_t fired_ = 0;
 };
 
@@ -80,8 +85,10 @@ void Counting::on_row(const runtime::Row& row, const Value& key, std::uint64_t h
     ++rt_.counters().dropped_rows;
     rt_.limit_hit(RuleRuntime::Limit::Pending);
   }
+  if (arrived_ < ws.count) ++arrived_;
   if (++since_fire_ < ws.count_slide) return;
   since_fire_ = 0;
+  if (arrived_ < ws.count) return;  // not yet n rows: no partial window
   WindowState w;
   w.start = buffer_.front().event_time;
   w.end = buffer_.front().event_time + 1;
@@ -123,6 +130,7 @@ void Counting::save(nlohmann::json& state) const {
   std::vector<BufferedRow> buf(buffer_.begin(), buffer_.end());
   j["buffer"] = RuleRuntime::rows_to_json(buf);
   j["since_fire"] = since_fire_;
+  j["arrived"] = arrived_;
   j["fired"] = fired_;
   state["counting"] = std::move(j);
 }
@@ -139,6 +147,8 @@ void Counting::restore(const nlohmann::json& state) {
   if (auto b = j.find("buffer"); b != j.end())
     for (const auto& rj : *b) buffer_.push_back(RuleRuntime::row_from_json(rj));
   since_fire_ = j.value("since_fire", std::int64_t{0});
+  // A checkpoint from before "arrived" existed: its buffer held every row seen, up to n.
+  arrived_ = j.value("arrived", static_cast<std::int64_t>(buffer_.size()));
   fired_ = j.value("fired", std::uint64_t{0});
 }
 
