@@ -188,6 +188,7 @@ class Lexer {
       case '+':
         return op(TokenKind::Plus, 1);
       case '-':
+        if (n == '>') return op(TokenKind::Arrow, 2);
         return op(TokenKind::Minus, 1);
       case '/':
         return op(TokenKind::Slash, 1);

@@ -28,6 +28,7 @@ enum class TokenKind : std::uint8_t {
   Comma,
   Semicolon,
   Dot,
+  Arrow,  //!< -> (eKuiper's JSON member access, a->b)
   Star,
   Plus,
   Minus,

@@ -738,16 +738,28 @@ class Parser {
         advance();
         return star;
       }
-      if (at(TokenKind::Dot)) {
-        const Token& dot = advance();
+      if (at(TokenKind::Dot) || at(TokenKind::Arrow)) {
+        const bool arrow = at(TokenKind::Arrow);
+        const Token& op = advance();
         const Token& field = peek();
         if (!at(TokenKind::Identifier) && !at(TokenKind::QuotedIdentifier))
-          fail_expected("expected a field name after '.'");
+          fail_expected(arrow ? "expected a field name after '->'" : "expected a field name after '.'");
         advance();
-        ExprPtr m = make(ExprKind::Member, field.pos);
-        m->name = field.text;
-        m->children.push_back(std::move(e));
-        e = seal(std::move(m), dot);
+        if (arrow) {
+          // eKuiper's `a->b` is a['b']: always a member of the JSON value a, never a stream
+          // qualifier (`demo->x` reads the field demo even in a rule FROM demo).
+          ExprPtr ix = make(ExprKind::Index, op.pos);
+          ix->children.push_back(std::move(e));
+          ExprPtr key = make(ExprKind::Literal, field.pos);
+          key->literal = Value(field.text);
+          ix->children.push_back(std::move(key));
+          e = seal(std::move(ix), op);
+        } else {
+          ExprPtr m = make(ExprKind::Member, field.pos);
+          m->name = field.text;
+          m->children.push_back(std::move(e));
+          e = seal(std::move(m), op);
+        }
       } else if (at(TokenKind::LBracket)) {
         const Token& open = advance();
         ExprPtr ix = make(ExprKind::Index, open.pos);

@@ -1,11 +1,11 @@
 -- eKuiper docs, "JSON Expressions": the sample record and the documented SELECTs, one rule each.
--- Written with `.` where eKuiper writes `->`, array_slice() for slices, and without the source
--- alias (FROM demo AS d): see README.md. ekuiper_doc_json_arrow: `->` itself.
+-- Written without the stream qualifier and the source alias (FROM demo AS d), and with
+-- array_slice() for slices: see README.md. ekuiper_doc_json_arrow: more of `->`.
 CREATE STREAM demo WITH (TOPIC = 'demo/+/in', FORMAT = 'json');
 CREATE RULE age WITH (TOPIC = 'out/age') AS SELECT age FROM demo;
 CREATE RULE dot WITH (TOPIC = 'out/dot') AS SELECT name.first FROM demo;
 CREATE RULE alias_dot WITH (TOPIC = 'out/alias_dot') AS SELECT name.first AS fname FROM demo;
-CREATE RULE nested WITH (TOPIC = 'out/nested') AS SELECT ops.functionA.numArgs AS num FROM demo;
+CREATE RULE nested WITH (TOPIC = 'out/nested') AS SELECT ops->functionA.numArgs AS num FROM demo;
 CREATE RULE idx WITH (TOPIC = 'out/idx') AS
 SELECT children[0] AS c0, children[1] AS c1, children[-1] AS c_1, children[-2] AS c_2 FROM demo;
 CREATE RULE friend WITH (TOPIC = 'out/friend') AS SELECT friends[0].last FROM demo;
