@@ -9,6 +9,7 @@
 
 #include "rules/ast.h"
 #include "rules/planner/plan.h"
+#include "rules/planner/stream_qualifier.h"
 #include "rules/topic.h"
 #include "rules/window/window_type.h"
 
@@ -1737,7 +1738,7 @@ void plan_table(Plan& plan, const ast::Statement& st, Ctx& ctx) {
   plan.tables.push_back(std::move(t));
 }
 
-void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionRegistry& reg) {
+void plan_rule(Plan& plan, ast::Statement& st, Ctx& ctx, const FunctionRegistry& reg) {
   RulePlan rp;
   rp.name = st.name;
   rp.file = ctx.file;
@@ -1797,6 +1798,13 @@ void plan_rule(Plan& plan, const ast::Statement& st, Ctx& ctx, const FunctionReg
   // A rule without TOPIC still feeds rules reading FROM it; its rows go to a default topic.
   if (!have_topic) rp.topic = (is_alert ? "alerts/" : "streamgate/rules/") + st.name;
   if (rp.late_topic.empty()) rp.late_topic = rp.topic + "/late";
+  // `demo.age` in a rule FROM demo is the field age, before anything compiles (stream_qualifier.h).
+  std::vector<QualifierError> qualifier_errors;
+  strip_stream_qualifier(
+      *st.select,
+      [&](std::string_view q) { return plan.find_stream(q) >= 0 || plan.find_table(q) >= 0; },
+      qualifier_errors);
+  for (auto& e : qualifier_errors) ctx.error(e.pos, std::move(e.message));
   const ast::Select& sel = *st.select;
   rp.from = sel.from;
   rp.stream = plan.find_stream(sel.from);

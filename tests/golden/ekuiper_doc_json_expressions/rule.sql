@@ -1,14 +1,14 @@
--- eKuiper docs, "JSON Expressions": the sample record and the documented SELECTs, one rule each.
--- Written without the stream qualifier and the source alias (FROM demo AS d), and with
--- array_slice() for slices: see README.md. ekuiper_doc_json_arrow: more of `->`.
+-- eKuiper docs, "JSON Expressions": the sample record and the documented SELECTs, one rule each,
+-- as documented (stream qualifiers, `->`, the source alias) except array_slice() for slices and
+-- single-quoted strings: see README.md. ekuiper_doc_json_arrow: more of `->`.
 CREATE STREAM demo WITH (TOPIC = 'demo/+/in', FORMAT = 'json');
-CREATE RULE age WITH (TOPIC = 'out/age') AS SELECT age FROM demo;
-CREATE RULE dot WITH (TOPIC = 'out/dot') AS SELECT name.first FROM demo;
+CREATE RULE age WITH (TOPIC = 'out/age') AS SELECT demo.age FROM demo;
+CREATE RULE dot WITH (TOPIC = 'out/dot') AS SELECT demo.name->first FROM demo;
 CREATE RULE alias_dot WITH (TOPIC = 'out/alias_dot') AS SELECT name.first AS fname FROM demo;
 CREATE RULE nested WITH (TOPIC = 'out/nested') AS SELECT ops->functionA.numArgs AS num FROM demo;
 CREATE RULE idx WITH (TOPIC = 'out/idx') AS
 SELECT children[0] AS c0, children[1] AS c1, children[-1] AS c_1, children[-2] AS c_2 FROM demo;
-CREATE RULE friend WITH (TOPIC = 'out/friend') AS SELECT friends[0].last FROM demo;
+CREATE RULE friend WITH (TOPIC = 'out/friend') AS SELECT d.friends[0]->last FROM demo AS d;
 CREATE RULE slices WITH (TOPIC = 'out/slices') AS
 SELECT array_slice(children, 1, 1) AS s01, array_slice(children, 2, -2) AS s1_1,
        array_slice(children, 1, -2) AS s0_1, children AS s_all, array_slice(children, 1, 2) AS s_2
