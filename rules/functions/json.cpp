@@ -1,10 +1,14 @@
 // JSON functions: path queries over values (a JSONPath subset: $, .name, ['name'], [n], [-n],
-// [*], .*; no filters or recursive descent), and values to / from JSON text. Parsing is bounded
-// (kMaxJsonText bytes, kMaxJsonDepth levels) because the text comes from messages.
+// [*], .*, filters [? ...] (json_path_filter.h); no recursive descent or slices), and values to /
+// from JSON text. Parsing is bounded (kMaxJsonText bytes, kMaxJsonDepth levels) because the text
+// comes from messages. A path outside the subset is refused when the rule is planned if it is a
+// literal (json_path.h), and gives NULL otherwise.
 #include <string>
 
 #include "rules/function_registry.h"
 #include "rules/functions/common.h"
+#include "rules/functions/json_path.h"
+#include "rules/functions/json_path_filter.h"
 
 namespace streamgate::rules {
 
@@ -18,18 +22,25 @@ constexpr std::size_t kMaxPathSteps = 64;
 constexpr std::size_t kMaxMatches = 10'000;
 
 struct Step {
-  enum class Kind { Name, Index, Wildcard } kind = Kind::Name;
+  enum class Kind { Name, Index, Wildcard, Filter } kind = Kind::Name;
   std::string name;
   std::int64_t index = 0;
+  std::shared_ptr<const jsonpath::FilterExpr> filter;
 };
 
-std::optional<std::vector<Step>> parse_path(std::string_view p) {
+//! The path's steps; nullopt and `error` (what to write instead) when it is outside the subset.
+std::optional<std::vector<Step>> parse_path(std::string_view p, std::string& error) {
   std::vector<Step> steps;
   std::size_t i = 0;
+  auto bad = [&](std::string msg) -> std::optional<std::vector<Step>> {
+    error = std::move(msg);
+    return std::nullopt;
+  };
   if (i < p.size() && p[i] == '$') ++i;
   while (i < p.size()) {
-    if (steps.size() >= kMaxPathSteps) return std::nullopt;
+    if (steps.size() >= kMaxPathSteps) return bad("more than " + std::to_string(kMaxPathSteps) + " steps");
     Step s;
+    if (p.substr(i, 2) == "..") return bad("recursive descent (..) is not supported: name each level");
     if (p[i] == '.') {
       ++i;
       if (i < p.size() && p[i] == '*') {
@@ -38,15 +49,22 @@ std::optional<std::vector<Step>> parse_path(std::string_view p) {
       } else {
         const std::size_t start = i;
         while (i < p.size() && p[i] != '.' && p[i] != '[') ++i;
-        if (i == start) return std::nullopt;
+        if (i == start) return bad("expected a name after '.' at offset " + std::to_string(i));
         s.name = std::string(p.substr(start, i - start));
       }
+    } else if (p[i] == '[' && p.substr(i + 1, 1) == "?") {
+      i += 2;
+      s.kind = Step::Kind::Filter;
+      s.filter = jsonpath::parse_filter(p, i, error);
+      if (!s.filter) return std::nullopt;
+      steps.push_back(std::move(s));
+      continue;
     } else if (p[i] == '[') {
       ++i;
       if (i < p.size() && (p[i] == '\'' || p[i] == '"')) {
         const char q = p[i++];
         const std::size_t close = p.find(q, i);
-        if (close == std::string_view::npos) return std::nullopt;
+        if (close == std::string_view::npos) return bad("unterminated quoted name");
         s.name = std::string(p.substr(i, close - i));
         i = close + 1;
       } else if (i < p.size() && p[i] == '*') {
@@ -56,15 +74,18 @@ std::optional<std::vector<Step>> parse_path(std::string_view p) {
         const std::size_t start = i;
         if (i < p.size() && p[i] == '-') ++i;
         while (i < p.size() && p[i] >= '0' && p[i] <= '9') ++i;
+        if (i < p.size() && p[i] == ':') return bad("slices ([a:b]) are not supported: use array_slice()");
         auto n = fn::parse_number(p.substr(start, i - start));
-        if (!n || !n->is_int()) return std::nullopt;
+        if (!n || !n->is_int()) return bad("expected an index, a quoted name, * or ? after '['");
         s.kind = Step::Kind::Index;
         s.index = n->as_int();
       }
-      if (i >= p.size() || p[i] != ']') return std::nullopt;
+      if (i < p.size() && (p[i] == ',' || p[i] == ':'))
+        return bad("unions and slices in [...] are not supported: one name or index per step");
+      if (i >= p.size() || p[i] != ']') return bad("expected ']' at offset " + std::to_string(i));
       ++i;
     } else {
-      return std::nullopt;
+      return bad("expected '.' or '[' at offset " + std::to_string(i));
     }
     steps.push_back(std::move(s));
   }
@@ -91,6 +112,14 @@ void walk(const Value& v, const std::vector<Step>& steps, std::size_t k, Array& 
       if (v.is_object())
         for (const auto& [key, e] : v.as_object()) walk(e, steps, k + 1, out);
       break;
+    case Step::Kind::Filter:
+      if (v.is_array())
+        for (const Value& e : v.as_array())
+          if (jsonpath::matches(*s.filter, e)) walk(e, steps, k + 1, out);
+      if (v.is_object())
+        for (const auto& [key, e] : v.as_object())
+          if (jsonpath::matches(*s.filter, e)) walk(e, steps, k + 1, out);
+      break;
   }
 }
 
@@ -110,7 +139,8 @@ std::optional<Value> parse_json_text(std::string_view text) {
 //! Matches of the path in the value (text is parsed as JSON first); nullopt for a bad path.
 std::optional<Array> query(Args a) {
   if (!a[1].is_string()) return std::nullopt;
-  auto steps = parse_path(a[1].as_string());
+  std::string error;
+  auto steps = parse_path(a[1].as_string(), error);
   if (!steps) return std::nullopt;
   Value doc = a[0];
   if (doc.is_string()) {
@@ -125,13 +155,28 @@ std::optional<Array> query(Args a) {
 
 }  // namespace
 
+bool is_json_path_function(std::string_view name) {
+  return name == "json_path_query" || name == "json_path_query_first" || name == "json_path" ||
+         name == "json_path_exists";
+}
+
+std::optional<std::string> json_path_error(std::string_view path) {
+  std::string error;
+  if (parse_path(path, error)) return std::nullopt;
+  return error;
+}
+
 void register_json_builtins(FunctionRegistry& r) {
   const std::string fam = "json";
   const std::vector<std::string> order = {R"({"order":{"items":[{"sku":"a","qty":2},{"sku":"b","qty":5}]}})"};
   add_documented(r, fam, "json_path_query", {}, 2, 2, "json_path_query(value, path) -> array",
                  "Every match of a JSONPath (subset: $, .name, ['name'], [n], [-n] from the end, "
-                 "[*], .*) in a value or in JSON text; NULL for a malformed path or text.",
-                 {{"json_path_query(order, '$.items[*].qty')", "[2,5]", order}},
+                 "[*], .*, filters [? @.x > 1 && @.y == 'a'] with == != < <= > >= && || ! and "
+                 "a lone @.x for 'has x') in a value or in JSON text; NULL for malformed text. "
+                 "A literal path outside the subset is refused when the rule is checked; a "
+                 "computed one gives NULL.",
+                 {{"json_path_query(order, '$.items[*].qty')", "[2,5]", order},
+                  {"json_path_query(order, '$.items[? @.qty > 3].sku')", "[\"b\"]", order}},
                  [](Args a) -> Value {
                    auto m = query(a);
                    return m ? Value(std::move(*m)) : Value();

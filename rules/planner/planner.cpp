@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "rules/ast.h"
+#include "rules/functions/json_path.h"
 #include "rules/planner/plan.h"
 #include "rules/planner/stream_qualifier.h"
 #include "rules/topic.h"
@@ -607,6 +608,14 @@ NodePtr RuleBuilder::compile_call(const ast::Expr& e, const Mode& m) {
     case FnClass::Scalar: {
       const auto* fn = reg_.scalar(l);
       if (!check_arity(fn->min_args, fn->max_args)) return nullptr;
+      // A literal JSON path outside the subset would give NULL for every event: refused here.
+      if (is_json_path_function(l) && e.children[1]->kind == ast::ExprKind::Literal &&
+          e.children[1]->literal.is_string()) {
+        if (auto err = json_path_error(e.children[1]->literal.as_string())) {
+          ctx_.error(e.children[1]->pos, l + "(): path " + e.children[1]->literal.to_json() + ": " + *err);
+          return nullptr;
+        }
+      }
       auto n = make(NodeKind::Scalar);
       n->scalar = fn;
       for (const auto& c : e.children) {

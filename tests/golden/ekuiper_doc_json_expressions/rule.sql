@@ -17,3 +17,7 @@ CREATE RULE path_query WITH (TOPIC = 'out/path_query') AS
 SELECT json_path_query(followers, '$.Group1[*].last') AS last FROM demo;
 CREATE RULE path_bracket WITH (TOPIC = 'out/path_bracket') AS
 SELECT json_path_query_first(friends, '$[0][''last'']') AS last, "fav.movie" AS movie FROM demo;
+CREATE RULE path_filter WITH (TOPIC = 'out/path_filter') AS
+SELECT json_path_query(followers, '$.Group1[? @.age>30].last') AS last,
+       json_path_exists(followers, '$.Group1[? @.age>30]') AS has
+FROM demo;
