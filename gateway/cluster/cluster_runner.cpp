@@ -354,6 +354,18 @@ struct ClusterRunner::Impl {
     }
   }
 
+  //! A checkpoint (best effort), then the stage and its lease given back: before a reload, at
+  //! shutdown. `when` goes into the warning of a failed checkpoint.
+  void release_merge(std::string_view when) {
+    if (!merge) return;
+    try {
+      merge->checkpoint();
+    } catch (const std::exception& e) {
+      spdlog::warn("cluster: merge stage: checkpoint {}: {}", when, e.what());
+    }
+    drop_merge(true);
+  }
+
   //! `give_back`: erase the lease too (an error of ours: let any instance take it again).
   void drop_merge(bool give_back) {
     if (!merge) return;
@@ -721,14 +733,7 @@ struct ClusterRunner::Impl {
     // Fleet-wide rules may come or go: partitions emit partials for the new set, and the merge
     // stage is given back after a checkpoint, to be taken again with an engine over the new files.
     std::vector<std::string> next_two_phase = two_phase_rules(next, cc.partition_field);
-    if (merge) {
-      try {
-        merge->checkpoint();
-      } catch (const std::exception& e) {
-        spdlog::warn("cluster: merge stage: checkpoint before reload: {}", e.what());
-      }
-      drop_merge(true);
-    }
+    release_merge("before reload");
     for (auto& [id, p] : owned) {
       try {
         checkpoint(p);
@@ -831,14 +836,7 @@ struct ClusterRunner::Impl {
       }
     }
     owned.clear();
-    if (merge) {
-      try {
-        merge->checkpoint();
-      } catch (const std::exception& e) {
-        spdlog::warn("cluster: merge stage at shutdown: {}", e.what());
-      }
-      drop_merge(true);
-    }
+    release_merge("at shutdown");
     try {
       leases->erase("m." + cc.instance_id);
     } catch (const std::exception&) {
@@ -846,6 +844,13 @@ struct ClusterRunner::Impl {
     spdlog::info("cluster: {} events, {} results published ({} duplicates dropped by the server), {} checkpoints",
                  stats.events.load(), stats.results_published.load(), stats.results_duplicate.load(),
                  stats.checkpoints.load());
+    // Every libnats handle, then the connection, here on the worker: the connection's last
+    // callbacks (they log) are over when stop() returns, not running while the process exits.
+    view.stop();
+    control.reset();
+    state.reset();
+    leases.reset();
+    js.reset();
   }
 };
 

@@ -53,7 +53,9 @@ class ClusterRunner {
   //! rules for `files` (Engine::reload: unchanged rules keep their state); partitions taken later
   //! load `files` too. On any error the running rules stay.
   void request_reload(std::vector<std::pair<std::string, std::string>> files);
-  //! Checkpoints every owned partition, gives its lease back and joins the worker.
+  //! Checkpoints every owned partition, gives its lease back, closes the NATS connection (its
+  //! last callbacks are over when this returns: nothing of libnats logs while the process exits)
+  //! and joins the worker.
   void stop();
   const ClusterStats& stats() const { return stats_; }
   //! The latest status as metrics and JSON (null until the worker made the first one); any thread.
@@ -63,9 +65,10 @@ class ClusterRunner {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  // Declared before impl_, which refers to them: they are built before it and outlive it.
   ClusterStats stats_;
   std::atomic<std::shared_ptr<const ClusterSnapshot>> snapshot_;
+  std::unique_ptr<Impl> impl_;
   std::thread worker_;
 };
 

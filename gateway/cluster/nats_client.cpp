@@ -4,7 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 
 namespace streamgate::gateway::cluster {
 
@@ -22,12 +26,6 @@ void check(natsStatus s, const std::string& what, jsErrCode js = static_cast<jsE
 }
 
 // Connection events come on libnats' threads: log only, never throw.
-void on_disconnected(natsConnection*, void*) noexcept {
-  try {
-    spdlog::warn("cluster: disconnected from NATS, reconnecting");
-  } catch (...) {
-  }
-}
 void on_reconnected(natsConnection* nc, void*) noexcept {
   try {
     char url[256] = {};
@@ -38,6 +36,15 @@ void on_reconnected(natsConnection* nc, void*) noexcept {
 }
 
 }  // namespace
+
+// libnats runs a connection's callbacks on its one callback thread, in the order it posted them,
+// also after natsConnection_Close returns: closing posts "disconnected", then "closed", the last.
+struct JetStream::Events {
+  std::atomic<bool> closing{false};  //!< our own close: its disconnect is no outage
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false;  //!< the "closed" callback ran: no callback for the connection follows
+};
 
 NatsError::NatsError(const std::string& what, natsStatus status, jsErrCode js)
     : std::runtime_error(what), status_(status), js_(js) {}
@@ -204,8 +211,32 @@ JetStream::JetStream(const ConnectOptions& o) {
   natsOptions_SetMaxReconnect(raw, -1);
   natsOptions_SetReconnectWait(raw, 250);
   natsOptions_SetRetryOnFailedConnect(raw, false, nullptr, nullptr);
-  natsOptions_SetDisconnectedCB(raw, on_disconnected, nullptr);
+  events_ = std::make_unique<Events>();
+  natsOptions_SetDisconnectedCB(
+      raw,
+      [](natsConnection*, void* closure) noexcept {
+        try {
+          if (static_cast<const Events*>(closure)->closing) {
+            spdlog::info("cluster: NATS connection closed");
+          } else {
+            spdlog::warn("cluster: disconnected from NATS, reconnecting");
+          }
+        } catch (...) {
+        }
+      },
+      events_.get());
   natsOptions_SetReconnectedCB(raw, on_reconnected, nullptr);
+  // Not posted for a connect that fails (libnats drops that connection without closing it).
+  natsOptions_SetClosedCB(
+      raw,
+      [](natsConnection*, void* closure) noexcept {
+        auto* events = static_cast<Events*>(closure);
+        // Notified under the lock: the destructor frees `events` only after this unlocks.
+        std::lock_guard<std::mutex> lock(events->mu);
+        events->closed = true;
+        events->cv.notify_all();
+      },
+      events_.get());
   if (!o.creds_file.empty()) {
     check(natsOptions_SetUserCredentialsFromFiles(raw, o.creds_file.c_str(), nullptr),
           "cluster-creds-file '" + o.creds_file + "'");
@@ -223,13 +254,36 @@ JetStream::JetStream(const ConnectOptions& o) {
   check(natsConnection_Connect(&nc, raw), "connect to " + o.urls);
   nc_.reset(nc);
   jsCtx* js = nullptr;
-  check(natsConnection_JetStream(&js, nc, nullptr), "JetStream context");
+  if (const natsStatus s = natsConnection_JetStream(&js, nc, nullptr); s != NATS_OK) {
+    const std::string what = "JetStream context: " + last_error(s);
+    close();  // no destructor runs for a constructor that throws
+    throw NatsError(what, s);
+  }
   js_.reset(js);
 }
 
-JetStream::~JetStream() {
+JetStream::~JetStream() { close(); }
+
+void JetStream::close() noexcept {
   js_.reset();
-  if (nc_) natsConnection_Close(nc_.get());
+  if (!nc_) return;
+  events_->closing = true;
+  natsConnection_Close(nc_.get());
+  bool closed = false;
+  {
+    std::unique_lock<std::mutex> lock(events_->mu);
+    closed = events_->cv.wait_for(lock, std::chrono::seconds(5), [this] { return events_->closed; });
+  }
+  if (!closed) {
+    // libnats never ran it (its library is shutting down) or is stuck: the callbacks may still
+    // come, so what they read must stay (a few bytes, once per such connection).
+    (void)events_.release();
+    try {
+      spdlog::warn("cluster: NATS connection closed without its last callback within 5 s");
+    } catch (...) {
+    }
+  }
+  nc_.reset();  // a callback still pending holds its own reference to the connection
 }
 
 std::int64_t JetStream::max_payload() { return natsConnection_GetMaxPayload(nc_.get()); }

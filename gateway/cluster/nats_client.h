@@ -2,8 +2,9 @@
 // buckets, pull subscriptions and message lists. Every handle is owned by one object and freed
 // by it; failures become NatsError (status + JetStream error code + libnats' last error text).
 // No callback is registered with libnats except the connection-event ones in nats_client.cpp,
-// which only log and never throw. Objects are used by the one thread that owns the cluster
-// runner; libnats' own threads never see them.
+// which only log and never throw, and none of them runs after ~JetStream returns (it waits for
+// the connection's last one). Objects are used by the one thread that owns the cluster runner;
+// libnats' own threads never see them.
 #pragma once
 
 #include <nats/nats.h>
@@ -160,6 +161,8 @@ struct StreamSpec {
 class JetStream {
  public:
   explicit JetStream(const ConnectOptions& options);
+  //! Closes the connection and waits (up to 5 s) until libnats has run its last callback for it:
+  //! they log, and one still running while the process exits would use a destroyed logger.
   ~JetStream();
   JetStream(const JetStream&) = delete;
   JetStream& operator=(const JetStream&) = delete;
@@ -202,6 +205,9 @@ class JetStream {
   std::int64_t max_payload();
 
  private:
+  void close() noexcept;  //!< the destructor's work (also for a constructor that fails late)
+  struct Events;  //!< what the connection's callbacks see (nats_client.cpp)
+  std::unique_ptr<Events> events_;
   NatsPtr<natsConnection, natsConnection_Destroy> nc_;
   NatsPtr<jsCtx, jsCtx_Destroy> js_;
 };

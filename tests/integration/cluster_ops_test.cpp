@@ -3,7 +3,8 @@
 // The partitions split between them, every partition's owner is listed, the lag of every
 // partition goes to 0 once the input is consumed, a rejected message reaches the dead-letter
 // topic through the results stream, and after a kill -9 the survivor counts the partitions it
-// took over as takeovers (and owns all of them).
+// took over as takeovers (and owns all of them). An instance stops with exit 0 after a refused
+// reload, its NATS connection's callbacks over before it exits.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "gateway/cluster/nats_client.h"
 #include "metrics_client.h"
@@ -71,6 +74,27 @@ std::map<std::string, std::string> owners(int port) {
   }
   return out;
 }
+
+//! Keeps every message, each after a pause: a slow log (a full pipe, a loaded machine) made visible.
+class SlowSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> lock(lines_mu_);
+    return lines_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::this_thread::sleep_for(300ms);
+    std::lock_guard<std::mutex> lock(lines_mu_);
+    lines_.emplace_back(msg.payload.data(), msg.payload.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::mutex lines_mu_;
+  std::vector<std::string> lines_;
+};
 
 class ClusterOpsTest : public ::testing::Test {
  protected:
@@ -272,6 +296,51 @@ TEST_F(ClusterOpsTest, ServiceContractHoldsInClusterMode) {
   a->signal(SIGTERM);
   EXPECT_EQ(a->wait_exit(20s), 0) << a->logs();
   EXPECT_TRUE(notify.wait_for("STOPPING=1")) << a->logs();
+}
+
+// Issue 14: an instance once exited 139 on SIGTERM (after a refused reload). libnats runs a
+// connection's callbacks on its own thread, and closing the connection posts "disconnected",
+// which logs: it ran after main returned, on the logger spdlog's registry was destroying. The
+// client now waits for the connection's last callback when it closes it.
+TEST_F(ClusterOpsTest, NoConnectionCallbackRunsAfterTheClientIsGone) {
+  auto sink = std::make_shared<SlowSink>();
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("slow", sink));
+  {
+    cl::ConnectOptions o;
+    o.urls = nats_.urls();
+    o.name = "callbacks";
+    cl::JetStream js(o);
+    EXPECT_TRUE(js.connected());
+  }
+  const std::vector<std::string> at_return = sink->lines();
+  // Without the wait, the callback is still in the sink: let it finish before the logger goes.
+  wait_until([&] { return !sink->lines().empty(); }, 10s);
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(at_return, std::vector<std::string>{"cluster: NATS connection closed"});
+}
+
+// The same in the real process: each time, a reload refused, then SIGTERM gives exit 0, and the
+// connection's last callback logged before the process says goodbye, its last line.
+TEST_F(ClusterOpsTest, StopsCleanlyAfterARefusedReloadEveryTime) {
+  // Skipped at startup (the other file runs); on SIGHUP it refuses the whole reload.
+  write_file(dir_ / "rules" / "30-broken.sql", "CREATE RULE broken AS SELEC nothing;\n");
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    auto a = start_instance("a");
+    ASSERT_TRUE(wait_until([&] { return a->err_count("' connected to ") >= 1; }, 60s)) << a->logs();
+    a->signal(SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return a->err_count("previous rules keep running") >= 1; }, 30s)) << a->logs();
+    a->signal(SIGTERM);
+    EXPECT_EQ(a->wait_exit(20s), 0) << a->logs();
+    // Nothing is logged after goodbye: the process is exiting then.
+    const std::string logs = a->err();
+    const std::string last = "info bye\n";
+    const auto bye = logs.rfind(last);
+    ASSERT_NE(bye, std::string::npos) << logs;
+    EXPECT_EQ(bye + last.size(), logs.size()) << logs;
+    EXPECT_LT(logs.find("cluster: NATS connection closed"), bye) << logs;
+  }
 }
 
 }  // namespace
