@@ -10,7 +10,7 @@
 namespace streamgate::rules {
 
 //! Markdown of every documented function (by family), then the registered names that have no
-//! entry yet with their arity.
+//! entry (functions added through the C++ API without a FunctionDoc) with their arity.
 std::string functions_markdown(const FunctionRegistry& registry);
 
 }  // namespace streamgate::rules

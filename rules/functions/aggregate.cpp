@@ -784,59 +784,136 @@ static_assert(sizeof(SumState) <= 24);
 static_assert(sizeof(AvgState) <= 24);
 static_assert(sizeof(ExtremumState<1>) <= 24);
 
+//! Registers an aggregate under `name` and its aliases with its reference entry (examples are
+//! run by tests/unit/rules/function_docs_test.cpp over a window of all their inputs).
 template <class State>
-void add_all(FunctionRegistry& r, std::initializer_list<const char*> names, int min_args,
-             int max_args) {
-  for (const char* name : names) r.register_aggregate<State>(name, min_args, max_args);
+void add_documented(FunctionRegistry& r, std::string name, std::vector<std::string> aliases,
+                    int min_args, int max_args, std::string signature, std::string description,
+                    std::vector<FunctionExample> examples) {
+  r.register_aggregate<State>(name, min_args, max_args);
+  for (const auto& alias : aliases) r.register_aggregate<State>(alias, min_args, max_args);
+  r.document({std::move(name), "aggregate", FunctionKind::Aggregate, std::move(signature),
+              std::move(description), std::move(examples), std::move(aliases)});
 }
+
 
 }  // namespace
 
 void register_aggregate_builtins(FunctionRegistry& r) {
-  add_all<CountState>(r, {"count"}, 0, 1);
-  add_all<SumState>(r, {"sum"}, 1, 1);
-  add_all<AvgState>(r, {"avg", "mean"}, 1, 1);
-  add_all<ExtremumState<-1>>(r, {"min"}, 1, 1);
-  add_all<ExtremumState<1>>(r, {"max"}, 1, 1);
-  add_all<VarianceState<Spread::StddevSamp>>(r, {"stddev", "stddev_samp"}, 1, 1);
-  add_all<VarianceState<Spread::StddevPop>>(r, {"stddev_pop"}, 1, 1);
-  add_all<VarianceState<Spread::VarSamp>>(r, {"var", "var_samp", "variance"}, 1, 1);
-  add_all<VarianceState<Spread::VarPop>>(r, {"var_pop"}, 1, 1);
-  add_all<QuantileState<Quantile::Median>>(r, {"median"}, 1, 1);
-  add_all<QuantileState<Quantile::Cont>>(r, {"percentile", "percentile_cont"}, 2, 2);
-  add_all<QuantileState<Quantile::Disc>>(r, {"percentile_disc"}, 2, 2);
-  add_all<EdgeValueState<true>>(r, {"first_value"}, 1, 2);
-  add_all<EdgeValueState<false>>(r, {"last_value"}, 1, 2);
-  add_all<CollectState>(r, {"collect"}, 1, 1);
-  add_all<DeduplicateState>(r, {"deduplicate", "collect_distinct"}, 1, 1);
-  add_all<CountDistinctState>(r, {"count_distinct"}, 1, 1);
-  add_all<ModeState>(r, {"mode"}, 1, 1);
-  add_all<TopKState>(r, {"top_k"}, 2, 2);
-  add_all<CountByState>(r, {"count_by", "histogram"}, 1, 1);
-  add_all<SlopeState<false>>(r, {"slope"}, 2, 2);
-  add_all<SlopeState<true>>(r, {"trend"}, 2, 2);
-  add_all<ArgExtremumState<1>>(r, {"max_by", "arg_max"}, 2, 2);
-  add_all<ArgExtremumState<-1>>(r, {"min_by", "arg_min"}, 2, 2);
-
+  using fn::rows_of;
+  const auto nums = rows_of({"3", "1", "null", "2", "10"});
+  add_documented<CountState>(r, "count", {}, 0, 1, "count(x) / count(*) -> int",
+                             "Rows where x is not NULL; count(*) counts every row.",
+                             {{"count(v)", "4", nums}, {"count(*)", "5", nums}});
+  add_documented<SumState>(r, "sum", {}, 1, 1, "sum(x) -> number",
+                           "Sum of the numbers (NULLs and non-numbers skipped): exact ints until "
+                           "they overflow, floats with compensated (Neumaier) summation; NULL for "
+                           "no numbers.",
+                           {{"sum(v)", "16", nums}, {"sum(v)", "3.5", rows_of({"1.5", "2"})}});
+  add_documented<AvgState>(r, "avg", {"mean"}, 1, 1, "avg(x) -> float",
+                           "Mean of the numbers (NULLs skipped); NULL for no numbers.",
+                           {{"avg(v)", "4.0", nums}});
+  add_documented<ExtremumState<-1>>(r, "min", {}, 1, 1, "min(x) -> value",
+                                    "Smallest value (numbers by value, text by bytes); NULLs "
+                                    "skipped.",
+                                    {{"min(v)", "1", nums}, {"min(v)", "\"a\"", rows_of({"\"b\"", "\"a\""})}});
+  add_documented<ExtremumState<1>>(r, "max", {}, 1, 1, "max(x) -> value",
+                                   "Largest value (numbers by value, text by bytes); NULLs "
+                                   "skipped.",
+                                   {{"max(v)", "10", nums}});
+  const auto spread = rows_of({"2", "4", "4", "4", "5", "5", "7", "9"});
   // Where porting users look: these names mean different things in StreamSQL and eKuiper,
   // whose stddev and var are the population versions (issue 16).
-  const std::vector<std::string> spread = {R"({"v":2})", R"({"v":4})", R"({"v":4})", R"({"v":4})",
-                                           R"({"v":5})", R"({"v":5})", R"({"v":7})", R"({"v":9})"};
-  r.document({"stddev", "math", FunctionKind::Aggregate, "stddev(x) -> float",
-              "SAMPLE standard deviation (divides by n - 1, as PostgreSQL and DuckDB); NULL for "
-              "fewer than 2 values. StreamSQL's and eKuiper's stddev is the POPULATION one: write "
-              "stddev_pop there (their stddevs is this one).",
-              {{"round(stddev(v), 4)", "2.1381", spread}}, {"stddev_samp"}});
-  r.document({"stddev_pop", "math", FunctionKind::Aggregate, "stddev_pop(x) -> float",
-              "Population standard deviation (divides by n): StreamSQL's and eKuiper's stddev.",
-              {{"stddev_pop(v)", "2.0", spread}}, {}});
-  r.document({"variance", "math", FunctionKind::Aggregate, "variance(x) -> float",
-              "SAMPLE variance (divides by n - 1); NULL for fewer than 2 values. StreamSQL's and "
-              "eKuiper's var is the POPULATION one: write var_pop there (their vars is this one).",
-              {{"round(variance(v), 4)", "4.5714", spread}}, {"var", "var_samp"}});
-  r.document({"var_pop", "math", FunctionKind::Aggregate, "var_pop(x) -> float",
-              "Population variance (divides by n): StreamSQL's and eKuiper's var.",
-              {{"var_pop(v)", "4.0", spread}}, {}});
+  add_documented<VarianceState<Spread::StddevSamp>>(
+      r, "stddev", {"stddev_samp"}, 1, 1, "stddev(x) -> float",
+      "SAMPLE standard deviation (divides by n - 1, as PostgreSQL and DuckDB); NULL for fewer "
+      "than 2 values. StreamSQL's and eKuiper's stddev is the POPULATION one: write stddev_pop "
+      "there (their stddevs is this one).",
+      {{"round(stddev(v), 4)", "2.1381", spread}});
+  add_documented<VarianceState<Spread::StddevPop>>(
+      r, "stddev_pop", {}, 1, 1, "stddev_pop(x) -> float",
+      "Population standard deviation (divides by n): StreamSQL's and eKuiper's stddev.",
+      {{"stddev_pop(v)", "2.0", spread}});
+  add_documented<VarianceState<Spread::VarSamp>>(
+      r, "variance", {"var", "var_samp"}, 1, 1, "variance(x) -> float",
+      "SAMPLE variance (divides by n - 1); NULL for fewer than 2 values. StreamSQL's and "
+      "eKuiper's var is the POPULATION one: write var_pop there (their vars is this one).",
+      {{"round(variance(v), 4)", "4.5714", spread}});
+  add_documented<VarianceState<Spread::VarPop>>(
+      r, "var_pop", {}, 1, 1, "var_pop(x) -> float",
+      "Population variance (divides by n): StreamSQL's and eKuiper's var.",
+      {{"var_pop(v)", "4.0", spread}});
+  const auto ten = rows_of({"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"});
+  add_documented<QuantileState<Quantile::Median>>(
+      r, "median", {}, 1, 1, "median(x) -> number",
+      "Middle value of the numbers (the mean of the two middle ones for an even count); exact up "
+      "to 100,000 values per group, then a deterministic sample.",
+      {{"median(v)", "2.5", nums}, {"median(v)", "2", rows_of({"3", "1", "2"})}});
+  add_documented<QuantileState<Quantile::Cont>>(
+      r, "percentile", {"percentile_cont"}, 2, 2, "percentile(x, p) -> float",
+      "The p-quantile (0 <= p <= 1) interpolated between the two nearest values (SQL "
+      "percentile_cont, NumPy's default); exact up to 100,000 values per group.",
+      {{"percentile(v, 0.9)", "9.1", ten}, {"percentile_cont(v, 0.5)", "5.5", ten}});
+  add_documented<QuantileState<Quantile::Disc>>(
+      r, "percentile_disc", {}, 2, 2, "percentile_disc(x, p) -> number",
+      "The smallest value whose share of the values at or below it reaches p: always one of the "
+      "values (SQL percentile_disc).",
+      {{"percentile_disc(v, 0.9)", "9", ten}, {"percentile_disc(v, 0.5)", "5", ten}});
+  const auto gaps = rows_of({"null", "1", "2", "null"});
+  add_documented<EdgeValueState<true>>(
+      r, "first_value", {}, 1, 2, "first_value(x [, ignore_null = true]) -> value",
+      "x of the group's first row; NULLs are skipped unless ignore_null is false (as eKuiper).",
+      {{"first_value(v)", "1", gaps}, {"first_value(v, false)", "null", gaps}});
+  add_documented<EdgeValueState<false>>(
+      r, "last_value", {}, 1, 2, "last_value(x [, ignore_null = true]) -> value",
+      "x of the group's last row; NULLs are skipped unless ignore_null is false (as eKuiper).",
+      {{"last_value(v)", "2", gaps}, {"last_value(v, false)", "null", gaps}});
+  add_documented<CollectState>(
+      r, "collect", {}, 1, 1, "collect(x) -> array",
+      "The group's non-NULL values of x in arrival order (at most 100,000). eKuiper's collect(*) "
+      "(whole rows) is refused here: collect the fields you need.",
+      {{"collect(v)", "[3,1,2,10]", nums}});
+  const auto words = rows_of({"\"b\"", "\"a\"", "\"b\"", "null", "\"c\"", "\"b\""});
+  add_documented<DeduplicateState>(
+      r, "deduplicate", {"collect_distinct"}, 1, 1, "deduplicate(x) -> array",
+      "The group's distinct non-NULL values in first-seen order. eKuiper's deduplicate(x, all) "
+      "with its second argument is not taken.",
+      {{"deduplicate(v)", R"(["b","a","c"])", words}});
+  add_documented<CountDistinctState>(r, "count_distinct", {}, 1, 1, "count_distinct(x) -> int",
+                                     "Number of distinct non-NULL values; count(DISTINCT x) is "
+                                     "the same.",
+                                     {{"count_distinct(v)", "3", words}, {"count(DISTINCT v)", "3", words}});
+  add_documented<ModeState>(r, "mode", {}, 1, 1, "mode(x) -> value",
+                            "The most frequent non-NULL value; ties go to the smallest value.",
+                            {{"mode(v)", "\"b\"", words}});
+  add_documented<TopKState>(r, "top_k", {}, 2, 2, "top_k(x, k) -> array",
+                            "The k most frequent non-NULL values, most frequent first (ties: "
+                            "smallest value first); k at most 10,000.",
+                            {{"top_k(v, 2)", R"(["b","a"])", words}});
+  add_documented<CountByState>(r, "count_by", {"histogram"}, 1, 1, "count_by(x) -> object",
+                               "How often each non-NULL value occurs, keyed by its text, in "
+                               "first-seen order.",
+                               {{"count_by(v)", R"({"b":3,"a":1,"c":1})", words}});
+  add_documented<SlopeState<false>>(
+      r, "slope", {}, 2, 2, "slope(y, x) -> float",
+      "Least-squares slope of y over x (change of y per unit of x); NULL for fewer than 2 points "
+      "or when x does not vary.",
+      {{"slope(v, x)", "2.0", {R"({"v":1,"x":0})", R"({"v":3,"x":1})", R"({"v":5,"x":2})"}}});
+  add_documented<SlopeState<true>>(
+      r, "trend", {}, 2, 2, "trend(y, time) -> float",
+      "Least-squares slope of y per SECOND of time (RFC 3339 text or an epoch number).",
+      {{"trend(v, t)", "0.5",
+        {R"({"v":10,"t":"2024-01-15T10:00:00Z"})", R"({"v":40,"t":"2024-01-15T10:01:00Z"})"}}});
+  const auto sales = std::vector<std::string>{R"({"shop":"north","v":5})", R"({"shop":"south","v":9})",
+                                              R"({"shop":"east","v":9})", R"({"shop":"west","v":2})"};
+  add_documented<ArgExtremumState<1>>(
+      r, "max_by", {"arg_max"}, 2, 2, "max_by(value, by) -> value",
+      "value on the row with the largest `by` (the earliest such row on ties).",
+      {{"max_by(shop, v)", "\"south\"", sales}});
+  add_documented<ArgExtremumState<-1>>(
+      r, "min_by", {"arg_min"}, 2, 2, "min_by(value, by) -> value",
+      "value on the row with the smallest `by` (the earliest such row on ties).",
+      {{"min_by(shop, v)", "\"west\"", sales}});
 }
 
 }  // namespace streamgate::rules

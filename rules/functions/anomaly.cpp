@@ -217,19 +217,33 @@ class ThresholdCrossState final : public StatefulState {
   bool active_ = false;
 };
 
-template <class State>
-void add(FunctionRegistry& r, const char* name, int min_args, int max_args) {
-  r.add_stateful({name, min_args, max_args, [] { return std::make_unique<State>(); }});
-}
-
 }  // namespace
 
 void fn::register_anomaly_builtins(FunctionRegistry& r) {
-  add<ZscoreState>(r, "zscore", 2, 2);
-  add<EwmaState>(r, "ewma", 2, 2);
-  add<EwmaBandState>(r, "ewma_band", 3, 3);
-  add<EwmaBandState>(r, "ewma_anomaly", 3, 3);
-  add<ThresholdCrossState>(r, "threshold_cross", 3, 3);
+  add_documented_analytic<ZscoreState>(
+      r, "zscore", {}, 2, 2, "zscore(x, n) -> float",
+      "How many (sample) standard deviations x lies from the mean of the key's previous values, "
+      "x itself excluded; n is a count (the last n values) or a duration text ('10m' of event "
+      "time). NULL until two previous values exist.",
+      {{"zscore(v, 10)", "8.0", rows_of({"1", "2", "3", "10"})}});
+  add_documented_analytic<EwmaState>(
+      r, "ewma", {}, 2, 2, "ewma(x, alpha) -> float",
+      "Exponentially weighted moving average of the key's x including this row (0 < alpha <= "
+      "1: the new value's weight); the first value starts it.",
+      {{"ewma(v, 0.5)", "22.5", rows_of({"10", "20", "30"})}});
+  add_documented_analytic<EwmaBandState>(
+      r, "ewma_band", {"ewma_anomaly"}, 3, 3, "ewma_band(x, alpha, k) -> bool",
+      "true when x lies more than k exponentially weighted standard deviations from the "
+      "weighted mean of the key's earlier values (x is judged before it joins them); NULL until "
+      "two earlier values exist.",
+      {{"ewma_band(v, 0.5, 3)", "true", rows_of({"10", "20", "40"})},
+       {"ewma_band(v, 0.5, 3)", "false", rows_of({"10", "20", "20"})}});
+  add_documented_analytic<ThresholdCrossState>(
+      r, "threshold_cross", {}, 3, 3, "threshold_cross(x, high, low) -> bool",
+      "Hysteresis: becomes true when x >= high and stays true until x <= low, so a value "
+      "hovering between the two does not flap an alert.",
+      {{"threshold_cross(v, 80, 70)", "true", rows_of({"85", "75"})},
+       {"threshold_cross(v, 80, 70)", "false", rows_of({"85", "75", "65"})}});
 }
 
 }  // namespace streamgate::rules

@@ -64,6 +64,26 @@ inline void add_documented(FunctionRegistry& r, std::string family, std::string 
               std::move(description), std::move(examples), std::move(aliases)});
 }
 
+//! Registers an analytic (per-key, row-by-row) function under `name` and its aliases with its
+//! reference entry; examples give the value on their last input row.
+template <class State>
+void add_documented_analytic(FunctionRegistry& r, std::string name, std::vector<std::string> aliases,
+                             int min_args, int max_args, std::string signature,
+                             std::string description, std::vector<FunctionExample> examples) {
+  auto create = [] { return std::unique_ptr<StatefulState>(std::make_unique<State>()); };
+  r.add_stateful({name, min_args, max_args, create});
+  for (const auto& alias : aliases) r.add_stateful({alias, min_args, max_args, create});
+  r.document({std::move(name), "analytic", FunctionKind::Analytic, std::move(signature),
+              std::move(description), std::move(examples), std::move(aliases)});
+}
+
+//! Example inputs: one message per value of field v.
+inline std::vector<std::string> rows_of(std::initializer_list<const char*> values) {
+  std::vector<std::string> out;
+  for (const char* v : values) out.push_back(std::string(R"({"v":)") + v + "}");
+  return out;
+}
+
 //! SQL NULL propagation: true when any argument is NULL.
 inline bool any_null(Args a) {
   for (std::size_t i = 0; i < a.size; ++i)

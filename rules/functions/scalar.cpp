@@ -23,6 +23,7 @@ namespace streamgate::rules {
 
 namespace {
 
+using fn::add_documented;
 using fn::any_null;
 using fn::any_time;
 using fn::Civil;
@@ -169,50 +170,83 @@ Value extremum(Args a, int want) {
 }
 
 void register_math(FunctionRegistry& r) {
-  add(r, {"abs"}, 1, 1, [](Args a) -> Value {
-    if (a[0].is_int()) {
-      const std::int64_t x = a[0].as_int();
-      if (x == std::numeric_limits<std::int64_t>::min()) return -static_cast<double>(x);
-      return x < 0 ? -x : x;
-    }
-    if (a[0].is_double()) return std::fabs(a[0].as_double_exact());
-    return {};
-  });
-  add(r, {"ceil", "ceiling"}, 1, 1, [](Args a) -> Value {
-    if (a[0].is_int()) return a[0];
-    if (a[0].is_double()) return integral(std::ceil(a[0].as_double_exact()));
-    return {};
-  });
-  add(r, {"floor"}, 1, 1, [](Args a) -> Value {
-    if (a[0].is_int()) return a[0];
-    if (a[0].is_double()) return integral(std::floor(a[0].as_double_exact()));
-    return {};
-  });
-  add(r, {"round"}, 1, 2, round_fn);
-  add(r, {"sqrt"}, 1, 1, [](Args a) -> Value {
-    if (!a[0].is_number() || a[0].as_number() < 0) return {};
-    return finite(std::sqrt(a[0].as_number()));
-  });
-  add(r, {"power", "pow"}, 2, 2, power_fn);
-  add(r, {"exp"}, 1, 1, [](Args a) -> Value {
-    if (!a[0].is_number()) return {};
-    return finite(std::exp(a[0].as_number()));
-  });
-  add(r, {"ln"}, 1, 1, log_fn);
-  add(r, {"log"}, 1, 2, log_fn);
-  add(r, {"log10"}, 1, 1, [](Args a) -> Value {
-    if (!a[0].is_number() || a[0].as_number() <= 0) return {};
-    return finite(std::log10(a[0].as_number()));
-  });
-  add(r, {"mod"}, 2, 2, mod_fn);
-  add(r, {"sign"}, 1, 1, [](Args a) -> Value {
-    if (!a[0].is_number()) return {};
-    const double x = a[0].as_number();
-    if (std::isnan(x)) return {};
-    return std::int64_t{x > 0 ? 1 : (x < 0 ? -1 : 0)};
-  });
-  add(r, {"greatest"}, 1, -1, [](Args a) { return extremum(a, 1); });
-  add(r, {"least"}, 1, -1, [](Args a) { return extremum(a, -1); });
+  const std::string fam = "math";
+  add_documented(r, fam, "abs", {}, 1, 1, "abs(x) -> number",
+                 "Absolute value; an int stays an int.", {{"abs(-3)", "3"}, {"abs(-2.5)", "2.5"}},
+                 [](Args a) -> Value {
+                   if (a[0].is_int()) {
+                     const std::int64_t x = a[0].as_int();
+                     if (x == std::numeric_limits<std::int64_t>::min()) return -static_cast<double>(x);
+                     return x < 0 ? -x : x;
+                   }
+                   if (a[0].is_double()) return std::fabs(a[0].as_double_exact());
+                   return {};
+                 });
+  add_documented(r, fam, "ceil", {"ceiling"}, 1, 1, "ceil(x) -> int",
+                 "Smallest integer not below x, as an int (eKuiper gives a float).",
+                 {{"ceil(2.1)", "3"}, {"ceil(-2.9)", "-2"}}, [](Args a) -> Value {
+                   if (a[0].is_int()) return a[0];
+                   if (a[0].is_double()) return integral(std::ceil(a[0].as_double_exact()));
+                   return {};
+                 });
+  add_documented(r, fam, "floor", {}, 1, 1, "floor(x) -> int",
+                 "Largest integer not above x, as an int (eKuiper gives a float).",
+                 {{"floor(2.9)", "2"}, {"floor(-2.1)", "-3"}}, [](Args a) -> Value {
+                   if (a[0].is_int()) return a[0];
+                   if (a[0].is_double()) return integral(std::floor(a[0].as_double_exact()));
+                   return {};
+                 });
+  add_documented(r, fam, "round", {}, 1, 2, "round(x [, digits = 0]) -> number",
+                 "x rounded half away from zero to `digits` decimals (negative: tens, hundreds, "
+                 "...), judged on the decimal text of x, so round(2.675, 2) is 2.68 although the "
+                 "binary double lies below; without digits the result is an int.",
+                 {{"round(2.5)", "3"}, {"round(2.675, 2)", "2.68"}, {"round(1234, -2)", "1200"}},
+                 round_fn);
+  add_documented(r, fam, "sqrt", {}, 1, 1, "sqrt(x) -> float", "Square root; NULL for x < 0.",
+                 {{"sqrt(16)", "4.0"}, {"sqrt(-1)", "null"}}, [](Args a) -> Value {
+                   if (!a[0].is_number() || a[0].as_number() < 0) return {};
+                   return finite(std::sqrt(a[0].as_number()));
+                 });
+  add_documented(r, fam, "power", {"pow"}, 2, 2, "power(base, exponent) -> number",
+                 "base raised to exponent: exact int arithmetic for int base and non-negative int "
+                 "exponent (a float once it overflows), else a float.",
+                 {{"power(2, 10)", "1024"}, {"power(4, 0.5)", "2.0"}}, power_fn);
+  add_documented(r, fam, "exp", {}, 1, 1, "exp(x) -> float", "e raised to x.",
+                 {{"exp(0)", "1.0"}, {"round(exp(1), 5)", "2.71828"}}, [](Args a) -> Value {
+                   if (!a[0].is_number()) return {};
+                   return finite(std::exp(a[0].as_number()));
+                 });
+  add_documented(r, fam, "ln", {}, 1, 1, "ln(x) -> float", "Natural logarithm; NULL for x <= 0.",
+                 {{"round(ln(10), 4)", "2.3026"}}, log_fn);
+  add_documented(r, fam, "log", {}, 1, 2, "log([base,] x) -> float",
+                 "Logarithm of x to base; with ONE argument the NATURAL logarithm (as ln), where "
+                 "eKuiper and PostgreSQL take base 10: write log10(x) there. NULL for x <= 0 or "
+                 "an invalid base.",
+                 {{"log(2, 8)", "3.0"}, {"round(log(100), 4)", "4.6052"}}, log_fn);
+  add_documented(r, fam, "log10", {}, 1, 1, "log10(x) -> float",
+                 "Base-10 logarithm (eKuiper's one-argument log); NULL for x <= 0.",
+                 {{"log10(1000)", "3.0"}}, [](Args a) -> Value {
+                   if (!a[0].is_number() || a[0].as_number() <= 0) return {};
+                   return finite(std::log10(a[0].as_number()));
+                 });
+  add_documented(r, fam, "mod", {}, 2, 2, "mod(x, y) -> number",
+                 "Remainder of x / y with the sign of x (as the % operator); NULL when y is 0.",
+                 {{"mod(7, 3)", "1"}, {"mod(-7, 3)", "-1"}, {"mod(7.5, 2)", "1.5"}}, mod_fn);
+  add_documented(r, fam, "sign", {}, 1, 1, "sign(x) -> int", "-1, 0 or 1 by the sign of x.",
+                 {{"sign(-4.2)", "-1"}, {"sign(0)", "0"}}, [](Args a) -> Value {
+                   if (!a[0].is_number()) return {};
+                   const double x = a[0].as_number();
+                   if (std::isnan(x)) return {};
+                   return std::int64_t{x > 0 ? 1 : (x < 0 ? -1 : 0)};
+                 });
+  add_documented(r, fam, "greatest", {}, 1, -1, "greatest(v1, v2, ...) -> value",
+                 "The largest argument; NULLs are skipped (as PostgreSQL), so NULL only when all "
+                 "are NULL.",
+                 {{"greatest(3, 7.5, NULL, 1)", "7.5"}}, [](Args a) { return extremum(a, 1); });
+  add_documented(r, fam, "least", {}, 1, -1, "least(v1, v2, ...) -> value",
+                 "The smallest argument; NULLs are skipped (as PostgreSQL).",
+                 {{"least(3, 7.5, NULL, 1)", "1"}, {"least('b', 'a')", "\"a\""}},
+                 [](Args a) { return extremum(a, -1); });
 }
 
 // ---- strings ----------------------------------------------------------------------------
@@ -412,6 +446,7 @@ Value format_number_fn(Args a) {
 }
 
 void register_strings(FunctionRegistry& r) {
+  const std::string fam = "text";
   // Unicode-aware for Latin-1, Latin Extended-A, Greek and Cyrillic (unicode_case.cpp).
   add(r, {"lower", "lcase"}, 1, 1, [](Args a) -> Value {
     if (!a[0].is_string()) return {};
@@ -425,46 +460,104 @@ void register_strings(FunctionRegistry& r) {
       " of UTF-8 text in Basic Latin, Latin-1 Supplement, Latin Extended-A, Greek and Cyrillic "
       "(U+0000-017F, U+0370-04FF; Unicode's one-to-one mappings). Letters without a one-letter "
       "counterpart stay (ß, ŉ, ĸ, ſ, µ, Turkish İ and ı); other scripts pass through.";
-  r.document({"upper", "text", FunctionKind::Scalar, "upper(text) -> text",
+  r.document({"upper", fam, FunctionKind::Scalar, "upper(text) -> text",
               std::string("Upper-cases the letters") + case_ranges,
               {{"upper('café σοφία')", "\"CAFÉ ΣΟΦΊΑ\""}}, {"ucase"}});
-  r.document({"lower", "text", FunctionKind::Scalar, "lower(text) -> text",
+  r.document({"lower", fam, FunctionKind::Scalar, "lower(text) -> text",
               std::string("Lower-cases the letters") + case_ranges,
               {{"lower('ÀÉÎ ЖЁ')", "\"àéî жё\""}}, {"lcase"}});
-  add(r, {"trim"}, 1, 2, [](Args a) { return trim_fn(a, true, true); });
-  add(r, {"ltrim"}, 1, 2, [](Args a) { return trim_fn(a, true, false); });
-  add(r, {"rtrim"}, 1, 2, [](Args a) { return trim_fn(a, false, true); });
-  add(r, {"length", "len", "char_length"}, 1, 1, [](Args a) -> Value {
-    if (a[0].is_string()) return static_cast<std::int64_t>(utf8_length(a[0].as_string()));
-    if (a[0].is_array()) return static_cast<std::int64_t>(a[0].as_array().size());
-    if (a[0].is_object()) return static_cast<std::int64_t>(a[0].as_object().size());
-    return {};
-  });
+  add_documented(r, fam, "trim", {}, 1, 2, "trim(text [, characters]) -> text",
+                 "text without leading and trailing white space (or any of `characters`).",
+                 {{"trim('  hi  ')", "\"hi\""}, {"trim('xxhix', 'x')", "\"hi\""}},
+                 [](Args a) { return trim_fn(a, true, true); });
+  add_documented(r, fam, "ltrim", {}, 1, 2, "ltrim(text [, characters]) -> text",
+                 "text without leading white space (or any of `characters`).",
+                 {{"ltrim('  hi  ')", "\"hi  \""}}, [](Args a) { return trim_fn(a, true, false); });
+  add_documented(r, fam, "rtrim", {}, 1, 2, "rtrim(text [, characters]) -> text",
+                 "text without trailing white space (or any of `characters`).",
+                 {{"rtrim('  hi  ')", "\"  hi\""}, {"rtrim('12.500', '0')", "\"12.5\""}},
+                 [](Args a) { return trim_fn(a, false, true); });
+  add_documented(r, fam, "length", {"len", "char_length"}, 1, 1, "length(value) -> int",
+                 "Characters (UTF-8 code points, not bytes: see numbytes) of a text, elements of "
+                 "an array, keys of an object.",
+                 {{"length('héllo')", "5"}, {"length(split('a,b,c', ','))", "3"}},
+                 [](Args a) -> Value {
+                   if (a[0].is_string()) return static_cast<std::int64_t>(utf8_length(a[0].as_string()));
+                   if (a[0].is_array()) return static_cast<std::int64_t>(a[0].as_array().size());
+                   if (a[0].is_object()) return static_cast<std::int64_t>(a[0].as_object().size());
+                   return {};
+                 });
   // concat skips NULLs (PostgreSQL): one missing field should not blank a whole label.
-  add(r, {"concat"}, 1, -1, [](Args a) -> Value {
-    std::string out;
-    for (std::size_t i = 0; i < a.size; ++i)
-      if (!a[i].is_null()) out += a[i].to_text();
-    return out;
-  });
-  add(r, {"substring", "substr"}, 2, 3, substring_fn);
-  add(r, {"replace"}, 3, 3, replace_fn);
-  add(r, {"split"}, 2, 2, split_fn);
-  add(r, {"startswith", "starts_with"}, 2, 2, [](Args a) -> Value {
-    if (any_null(a) || !a[0].is_string() || !a[1].is_string()) return {};
-    return a[0].as_string().starts_with(a[1].as_string());
-  });
-  add(r, {"endswith", "ends_with"}, 2, 2, [](Args a) -> Value {
-    if (any_null(a) || !a[0].is_string() || !a[1].is_string()) return {};
-    return a[0].as_string().ends_with(a[1].as_string());
-  });
-  add(r, {"indexof", "strpos"}, 2, 2, indexof_fn);
-  add(r, {"lpad"}, 2, 3, [](Args a) { return pad_fn(a, true); });
-  add(r, {"rpad"}, 2, 3, [](Args a) { return pad_fn(a, false); });
-  add(r, {"regexp_matches"}, 2, 2, regexp_matches_fn);
-  add(r, {"regexp_replace"}, 3, 3, regexp_replace_fn);
-  add(r, {"regexp_extract"}, 2, 3, regexp_extract_fn);
-  add(r, {"format_number"}, 1, 2, format_number_fn);
+  add_documented(r, fam, "concat", {}, 1, -1, "concat(v1, v2, ...) -> text",
+                 "The arguments' text joined; NULLs are skipped (as PostgreSQL), where the || "
+                 "operator gives NULL.",
+                 {{"concat('id-', 7, NULL, '/', true)", "\"id-7/true\""}}, [](Args a) -> Value {
+                   std::string out;
+                   for (std::size_t i = 0; i < a.size; ++i)
+                     if (!a[i].is_null()) out += a[i].to_text();
+                   return out;
+                 });
+  add_documented(r, fam, "substring", {"substr"}, 2, 3, "substring(text, from [, count]) -> text",
+                 "`count` characters of text starting at position `from`, 1-BASED (SQL), to the "
+                 "end without count. eKuiper's substring(text, start, end) takes a 0-based start "
+                 "and an end index: its substring(s, 1, 3) is substring(s, 2, 2) here.",
+                 {{"substring('sensor-42', 8)", "\"42\""}, {"substring('hello', 2, 3)", "\"ell\""}},
+                 substring_fn);
+  add_documented(r, fam, "replace", {}, 3, 3, "replace(text, from, to) -> text",
+                 "Every occurrence of `from` replaced by `to` (plain text; see regexp_replace).",
+                 {{"replace('a-b-c', '-', '+')", "\"a+b+c\""}}, replace_fn);
+  add_documented(r, fam, "split", {}, 2, 2, "split(text, separator) -> array",
+                 "text split at every separator; an empty separator splits into characters.",
+                 {{"split('a,b,,c', ',')", R"(["a","b","","c"])"}, {"split('héj', '')", R"(["h","é","j"])"}},
+                 split_fn);
+  add_documented(r, fam, "startswith", {"starts_with"}, 2, 2, "startswith(text, prefix) -> bool",
+                 "Whether text begins with prefix (case-sensitive).",
+                 {{"startswith('sensor-1', 'sensor')", "true"}}, [](Args a) -> Value {
+                   if (any_null(a) || !a[0].is_string() || !a[1].is_string()) return {};
+                   return a[0].as_string().starts_with(a[1].as_string());
+                 });
+  add_documented(r, fam, "endswith", {"ends_with"}, 2, 2, "endswith(text, suffix) -> bool",
+                 "Whether text ends with suffix (case-sensitive).",
+                 {{"endswith('report.csv', '.json')", "false"}}, [](Args a) -> Value {
+                   if (any_null(a) || !a[0].is_string() || !a[1].is_string()) return {};
+                   return a[0].as_string().ends_with(a[1].as_string());
+                 });
+  add_documented(r, fam, "indexof", {"strpos"}, 2, 2, "indexof(text, part) -> int",
+                 "1-BASED character position of the first `part` in text, 0 when absent (as "
+                 "PostgreSQL's strpos); eKuiper's indexof is 0-based and gives -1: subtract 1.",
+                 {{"indexof('hello', 'l')", "3"}, {"indexof('hello', 'z')", "0"}}, indexof_fn);
+  add_documented(r, fam, "lpad", {}, 2, 3, "lpad(text, width [, fill = ' ']) -> text",
+                 "text padded on the left with fill to `width` characters, cut to width when "
+                 "longer (as PostgreSQL); eKuiper's lpad(text, n) instead adds n spaces.",
+                 {{"lpad('7', 3, '0')", "\"007\""}, {"lpad('hello', 2)", "\"he\""}},
+                 [](Args a) { return pad_fn(a, true); });
+  add_documented(r, fam, "rpad", {}, 2, 3, "rpad(text, width [, fill = ' ']) -> text",
+                 "text padded on the right with fill to `width` characters, cut when longer; "
+                 "eKuiper's rpad(text, n) instead adds n spaces.",
+                 {{"rpad('ab', 4, '.')", "\"ab..\""}}, [](Args a) { return pad_fn(a, false); });
+  add_documented(r, fam, "regexp_matches", {}, 2, 2, "regexp_matches(text, pattern) -> bool",
+                 "Whether the regular expression (ECMAScript) matches anywhere in text; NULL for "
+                 "an invalid pattern.",
+                 {{"regexp_matches('sensor-12', '^sensor-[0-9]+$')", "true"}}, regexp_matches_fn);
+  add_documented(r, fam, "regexp_replace", {}, 3, 3,
+                 "regexp_replace(text, pattern, replacement) -> text",
+                 "Every match of the regular expression replaced; `$1` in replacement is the first "
+                 "group.",
+                 {{"regexp_replace('a1b22c', '[0-9]+', '#')", "\"a#b#c\""},
+                  {"regexp_replace('2024-01-15', '([0-9]+)-([0-9]+)-([0-9]+)', '$3.$2.$1')", "\"15.01.2024\""}},
+                 regexp_replace_fn);
+  add_documented(r, fam, "regexp_extract", {}, 2, 3,
+                 "regexp_extract(text, pattern [, group = 0]) -> text",
+                 "The first match of the regular expression (or its numbered group); NULL when "
+                 "nothing matches.",
+                 {{"regexp_extract('temp=21.5C', '[0-9.]+')", "\"21.5\""},
+                  {"regexp_extract('id:ab-7', '([a-z]+)-([0-9])', 2)", "\"7\""}},
+                 regexp_extract_fn);
+  add_documented(r, fam, "format_number", {}, 1, 2, "format_number(x [, digits = 0]) -> text",
+                 "x as text with exactly `digits` decimals (rounded half away from zero), no "
+                 "thousands separators.",
+                 {{"format_number(3.14159, 2)", "\"3.14\""}, {"format_number(2, 3)", "\"2.000\""}},
+                 format_number_fn);
 }
 
 // ---- conditional and conversion ---------------------------------------------------------
@@ -503,25 +596,61 @@ Value cast_fn(Args a) {
 }
 
 void register_conditional(FunctionRegistry& r) {
-  add(r, {"coalesce"}, 1, -1, [](Args a) -> Value {
-    for (std::size_t i = 0; i < a.size; ++i)
-      if (!a[i].is_null()) return a[i];
-    return {};
-  });
-  add(r, {"if_null", "ifnull", "nvl"}, 2, 2,
-      [](Args a) -> Value { return a[0].is_null() ? a[1] : a[0]; });
-  add(r, {"nullif"}, 2, 2, [](Args a) -> Value {
-    if (a[0].is_null() || a[1].is_null()) return a[0];
-    return a[0] == a[1] ? Value() : a[0];
-  });
-  add(r, {"if", "iif"}, 3, 3, [](Args a) -> Value { return a[0].is_true() ? a[1] : a[2]; });
-  add(r, {"cast"}, 2, 2, cast_fn);
-  add(r, {"to_number", "tonumber"}, 1, 1, [](Args a) { return to_number(a[0]); });
-  add(r, {"to_string", "tostring"}, 1, 1, [](Args a) -> Value {
-    if (a[0].is_null()) return {};
-    return a[0].to_text();
-  });
-  add(r, {"to_boolean"}, 1, 1, [](Args a) { return to_boolean(a[0]); });
+  const std::string fam = "conditional";
+  add_documented(r, fam, "coalesce", {}, 1, -1, "coalesce(v1, v2, ...) -> value",
+                 "The first argument that is not NULL; NULL when all are.",
+                 {{"coalesce(NULL, v, 0)", "0", {R"({"x":1})"}}, {"coalesce(NULL, 2, 3)", "2"}},
+                 [](Args a) -> Value {
+                   for (std::size_t i = 0; i < a.size; ++i)
+                     if (!a[i].is_null()) return a[i];
+                   return {};
+                 });
+  add_documented(r, fam, "if_null", {"ifnull", "nvl"}, 2, 2, "if_null(v, fallback) -> value",
+                 "v, or fallback when v is NULL (coalesce of two).",
+                 {{"if_null(v, -1)", "-1", {R"({"x":1})"}}, {"ifnull(5, -1)", "5"}},
+                 [](Args a) -> Value { return a[0].is_null() ? a[1] : a[0]; });
+  add_documented(r, fam, "nullif", {}, 2, 2, "nullif(a, b) -> value",
+                 "NULL when a equals b, else a: turns a sentinel (-999, '') into NULL.",
+                 {{"nullif(-999, -999)", "null"}, {"nullif(21.5, -999)", "21.5"}}, [](Args a) -> Value {
+                   if (a[0].is_null() || a[1].is_null()) return a[0];
+                   return a[0] == a[1] ? Value() : a[0];
+                 });
+  add_documented(r, fam, "if", {"iif"}, 3, 3, "if(condition, then, else) -> value",
+                 "then when condition is true, else otherwise (NULL counts as false); the short "
+                 "form of CASE WHEN.",
+                 {{"if(v > 30, 'hot', 'ok')", "\"hot\"", {R"({"v":35})"}},
+                  {"iif(NULL, 1, 2)", "2"}},
+                 [](Args a) -> Value { return a[0].is_true() ? a[1] : a[2]; });
+}
+
+void register_conversions(FunctionRegistry& r) {
+  const std::string fam = "type";
+  add_documented(r, fam, "cast", {}, 2, 2, "cast(value, type) -> value",
+                 "value converted to type, given as text: 'bigint' (also int, integer, long: "
+                 "truncates toward zero), 'float' (double, real, number), 'string' (text, "
+                 "varchar), 'boolean' (bool); NULL when it does not convert. eKuiper's "
+                 "cast(v, \"bigint\") reads the same; SQL's CAST(v AS type) is not parsed.",
+                 {{"cast('42', 'bigint')", "42"}, {"cast(7.9, 'bigint')", "7"},
+                  {"cast(3, 'float')", "3.0"}, {"cast('yes', 'boolean')", "true"}},
+                 cast_fn);
+  add_documented(r, fam, "to_number", {"tonumber"}, 1, 1, "to_number(value) -> number",
+                 "A number from a number, a boolean (1/0) or numeric text (an int when it is "
+                 "whole); NULL otherwise.",
+                 {{"to_number(' 12 ')", "12"}, {"to_number('2.5e3')", "2500.0"},
+                  {"to_number('abc')", "null"}},
+                 [](Args a) { return to_number(a[0]); });
+  add_documented(r, fam, "to_string", {"tostring"}, 1, 1, "to_string(value) -> text",
+                 "value as text: numbers and booleans as written, arrays and objects as JSON.",
+                 {{"to_string(2.5)", "\"2.5\""}, {"to_string(split('a,b', ','))", R"("[\"a\",\"b\"]")"}},
+                 [](Args a) -> Value {
+                   if (a[0].is_null()) return {};
+                   return a[0].to_text();
+                 });
+  add_documented(r, fam, "to_boolean", {}, 1, 1, "to_boolean(value) -> bool",
+                 "true/false from a boolean, a number (0 is false) or text (true/t/1/yes/y/on, "
+                 "false/f/0/no/n/off, any case); NULL otherwise.",
+                 {{"to_boolean('ON')", "true"}, {"to_boolean(0)", "false"}, {"to_boolean('maybe')", "null"}},
+                 [](Args a) { return to_boolean(a[0]); });
 }
 
 // ---- time (UTC; inputs are RFC 3339 text or epoch numbers) --------------------------------
@@ -608,22 +737,52 @@ Value date_trunc_fn(Args a) {
 }
 
 void register_time(FunctionRegistry& r) {
-  add(r, {"to_timestamp"}, 1, 1, [](Args a) -> Value {
-    auto t = any_time(a[0]);
-    if (!t) return {};
-    return floor_div(*t, kNsPerMs);
-  });
-  add(r, {"format_time"}, 1, 2, format_time_fn);
-  add(r, {"year"}, 1, 1, time_part([](const Civil& c) { return c.year; }));
-  add(r, {"month"}, 1, 1, time_part([](const Civil& c) { return c.month; }));
-  add(r, {"day", "day_of_month"}, 1, 1, time_part([](const Civil& c) { return c.day; }));
-  add(r, {"hour"}, 1, 1, time_part([](const Civil& c) { return c.hour; }));
-  add(r, {"minute"}, 1, 1, time_part([](const Civil& c) { return c.minute; }));
-  add(r, {"second"}, 1, 1, time_part([](const Civil& c) { return c.second; }));
+  const std::string fam = "datetime";
+  const std::string t = "'2024-01-15T10:30:45Z'";
+  add_documented(r, fam, "to_timestamp", {}, 1, 1, "to_timestamp(time) -> epoch ms",
+                 "A time (RFC 3339 text, or an epoch number or numeric text in s, ms, us or ns, "
+                 "the unit guessed from its size) as epoch milliseconds.",
+                 {{"to_timestamp('2024-01-15T10:00:00Z')", "1705312800000"},
+                  {"to_timestamp(1705312800)", "1705312800000"}},
+                 [](Args a) -> Value {
+                   auto tt = any_time(a[0]);
+                   if (!tt) return {};
+                   return floor_div(*tt, kNsPerMs);
+                 });
+  add_documented(r, fam, "format_time", {}, 1, 2, "format_time(time [, format = 'rfc3339']) -> text",
+                 "A time (UTC) as text: 'rfc3339' (or 'iso8601'), or strftime-like directives %Y "
+                 "%m %d %H %M %S, %L milliseconds, %f microseconds, %s epoch seconds, %%; an "
+                 "unknown directive gives NULL. eKuiper's format_time uses Java-style patterns "
+                 "(yyyy-MM-dd): see format_date.",
+                 {{"format_time(1705314645000, '%Y-%m-%d %H:%M')", "\"2024-01-15 10:30\""},
+                  {"format_time(1705314645123)", "\"2024-01-15T10:30:45.123Z\""}},
+                 format_time_fn);
+  add_documented(r, fam, "year", {}, 1, 1, "year(time) -> int", "The UTC year of a time.",
+                 {{"year(" + t + ")", "2024"}}, time_part([](const Civil& c) { return c.year; }));
+  add_documented(r, fam, "month", {}, 1, 1, "month(time) -> int", "The UTC month, 1-12.",
+                 {{"month(" + t + ")", "1"}}, time_part([](const Civil& c) { return c.month; }));
+  add_documented(r, fam, "day", {"day_of_month"}, 1, 1, "day(time) -> int",
+                 "The UTC day of the month, 1-31.", {{"day(" + t + ")", "15"}},
+                 time_part([](const Civil& c) { return c.day; }));
+  add_documented(r, fam, "hour", {}, 1, 1, "hour(time) -> int", "The UTC hour, 0-23.",
+                 {{"hour(" + t + ")", "10"}, {"hour('2024-01-15T10:30:45+02:00')", "8"}},
+                 time_part([](const Civil& c) { return c.hour; }));
+  add_documented(r, fam, "minute", {}, 1, 1, "minute(time) -> int", "The minute, 0-59.",
+                 {{"minute(" + t + ")", "30"}}, time_part([](const Civil& c) { return c.minute; }));
+  add_documented(r, fam, "second", {}, 1, 1, "second(time) -> int", "The second, 0-59.",
+                 {{"second(" + t + ")", "45"}}, time_part([](const Civil& c) { return c.second; }));
   // 0 = Sunday .. 6 = Saturday (PostgreSQL's dow); 1970-01-01 was a Thursday.
-  add(r, {"day_of_week", "dayofweek", "dow"}, 1, 1,
-      time_part([](const Civil& c) { return ((c.days % 7) + 7 + 4) % 7; }));
-  add(r, {"date_trunc"}, 2, 2, date_trunc_fn);
+  add_documented(r, fam, "day_of_week", {"dayofweek", "dow"}, 1, 1, "day_of_week(time) -> int",
+                 "The UTC weekday, 0 = Sunday .. 6 = Saturday (PostgreSQL's dow; MySQL's "
+                 "dayofweek counts 1 = Sunday: add 1).",
+                 {{"day_of_week(" + t + ")", "1"}},
+                 time_part([](const Civil& c) { return ((c.days % 7) + 7 + 4) % 7; }));
+  add_documented(r, fam, "date_trunc", {}, 2, 2, "date_trunc(unit, time) -> epoch ms",
+                 "The time cut down (UTC) to the start of its 'second', 'minute', 'hour', 'day', "
+                 "'week' (Monday), 'month' or 'year', as epoch milliseconds.",
+                 {{"date_trunc('hour', " + t + ")", "1705312800000"},
+                  {"format_time(date_trunc('month', " + t + "))", "\"2024-01-01T00:00:00Z\""}},
+                 date_trunc_fn);
 }
 
 // ---- arrays and objects ------------------------------------------------------------------
@@ -666,41 +825,73 @@ Value element_at_fn(Args a) {
 }
 
 void register_collections(FunctionRegistry& r) {
-  add(r, {"cardinality", "array_length"}, 1, 1, [](Args a) -> Value {
-    if (a[0].is_array()) return static_cast<std::int64_t>(a[0].as_array().size());
-    if (a[0].is_object()) return static_cast<std::int64_t>(a[0].as_object().size());
-    return {};
-  });
-  add(r, {"array_contains"}, 2, 2, [](Args a) -> Value {
-    if (!a[0].is_array() || a[1].is_null()) return {};
-    for (const auto& v : a[0].as_array())
-      if (v == a[1]) return true;
-    return false;
-  });
-  add(r, {"array_intersect"}, 2, 2, [](Args a) { return set_op(a, 0); });
-  add(r, {"array_except"}, 2, 2, [](Args a) { return set_op(a, 1); });
-  add(r, {"array_union"}, 2, 2, [](Args a) { return set_op(a, 2); });
-  add(r, {"array_distinct"}, 1, 1, [](Args a) -> Value {
-    if (!a[0].is_array()) return {};
-    ValueSet seen;
-    Array out;
-    for (const auto& v : a[0].as_array())
-      if (seen.insert(v).second) out.push_back(v);
-    return out;
-  });
-  add(r, {"element_at"}, 2, 2, element_at_fn);
-  add(r, {"object_keys"}, 1, 1, [](Args a) -> Value {
-    if (!a[0].is_object()) return {};
-    Array out;
-    for (const auto& [k, v] : a[0].as_object()) out.emplace_back(k);
-    return out;
-  });
-  add(r, {"object_values"}, 1, 1, [](Args a) -> Value {
-    if (!a[0].is_object()) return {};
-    Array out;
-    for (const auto& [k, v] : a[0].as_object()) out.push_back(v);
-    return out;
-  });
+  const std::string fam = "array";
+  add_documented(r, fam, "cardinality", {"array_length"}, 1, 1, "cardinality(value) -> int",
+                 "Elements of an array or keys of an object; NULL for anything else.",
+                 {{"cardinality(array_create(1, 2, 3))", "3"}, {"array_length(v)", "2", {R"({"v":[7,8]})"}}},
+                 [](Args a) -> Value {
+                   if (a[0].is_array()) return static_cast<std::int64_t>(a[0].as_array().size());
+                   if (a[0].is_object()) return static_cast<std::int64_t>(a[0].as_object().size());
+                   return {};
+                 });
+  add_documented(r, fam, "array_contains", {}, 2, 2, "array_contains(array, value) -> bool",
+                 "Whether the array holds value (1 and 1.0 are equal).",
+                 {{"array_contains(tags, 'hot')", "true", {R"({"tags":["dry","hot"]})"}}},
+                 [](Args a) -> Value {
+                   if (!a[0].is_array() || a[1].is_null()) return {};
+                   for (const auto& v : a[0].as_array())
+                     if (v == a[1]) return true;
+                   return false;
+                 });
+  add_documented(r, fam, "array_intersect", {}, 2, 2, "array_intersect(a1, a2) -> array",
+                 "Distinct elements of a1 also in a2, in a1's order.",
+                 {{"array_intersect(array_create(1, 2, 2, 3), array_create(3, 2))", "[2,3]"}},
+                 [](Args a) { return set_op(a, 0); });
+  add_documented(r, fam, "array_except", {}, 2, 2, "array_except(a1, a2) -> array",
+                 "Distinct elements of a1 not in a2, in a1's order.",
+                 {{"array_except(array_create(1, 2, 2, 3), array_create(3))", "[1,2]"}},
+                 [](Args a) { return set_op(a, 1); });
+  add_documented(r, fam, "array_union", {}, 2, 2, "array_union(a1, a2) -> array",
+                 "Distinct elements of a1 then of a2, first occurrence first.",
+                 {{"array_union(array_create(1, 2), array_create(2, 3))", "[1,2,3]"}},
+                 [](Args a) { return set_op(a, 2); });
+  add_documented(r, fam, "array_distinct", {}, 1, 1, "array_distinct(array) -> array",
+                 "The array without repeated elements, first occurrence first.",
+                 {{"array_distinct(array_create('a', 'b', 'a'))", R"(["a","b"])"}},
+                 [](Args a) -> Value {
+                   if (!a[0].is_array()) return {};
+                   ValueSet seen;
+                   Array out;
+                   for (const auto& v : a[0].as_array())
+                     if (seen.insert(v).second) out.push_back(v);
+                   return out;
+                 });
+  add_documented(r, fam, "element_at", {}, 2, 2, "element_at(array_or_object, index_or_key) -> value",
+                 "The array element at a 1-BASED index (negative counts from the end; eKuiper's "
+                 "index is 0-based: its element_at(a, 0) is element_at(a, 1) here), or the "
+                 "object's value under key; NULL when absent.",
+                 {{"element_at(array_create('a', 'b', 'c'), 1)", "\"a\""},
+                  {"element_at(array_create('a', 'b', 'c'), -1)", "\"c\""},
+                  {"element_at(m, 'k')", "2", {R"({"m":{"k":2}})"}}},
+                 element_at_fn);
+  add_documented(r, fam, "object_keys", {}, 1, 1, "object_keys(object) -> array",
+                 "The object's keys in message order.",
+                 {{"object_keys(m)", R"(["b","a"])", {R"({"m":{"b":1,"a":2}})"}}},
+                 [](Args a) -> Value {
+                   if (!a[0].is_object()) return {};
+                   Array out;
+                   for (const auto& [k, v] : a[0].as_object()) out.emplace_back(k);
+                   return out;
+                 });
+  add_documented(r, fam, "object_values", {}, 1, 1, "object_values(object) -> array",
+                 "The object's values in message order.",
+                 {{"object_values(m)", "[1,2]", {R"({"m":{"b":1,"a":2}})"}}},
+                 [](Args a) -> Value {
+                   if (!a[0].is_object()) return {};
+                   Array out;
+                   for (const auto& [k, v] : a[0].as_object()) out.push_back(v);
+                   return out;
+                 });
 }
 
 }  // namespace
@@ -803,6 +994,7 @@ void register_scalar_builtins(FunctionRegistry& r) {
   register_math(r);
   register_strings(r);
   register_conditional(r);
+  register_conversions(r);
   register_time(r);
   register_collections(r);
 }

@@ -221,19 +221,39 @@ class FirstSeenState final : public StatefulState {
   TimeNs now_ = kTimeMin;  // the largest event time seen: expiry never runs backwards
 };
 
-template <class State>
-void add(FunctionRegistry& r, const char* name, int min_args, int max_args) {
-  r.add_stateful({name, min_args, max_args, [] { return std::make_unique<State>(); }});
-}
-
 }  // namespace
 
 void register_stateful_builtins(FunctionRegistry& r) {
-  add<LagState>(r, "lag", 1, 3);
-  add<LatestState>(r, "latest", 1, 2);
-  add<ChangedColState>(r, "changed_col", 2, 2);
-  add<HadChangedState>(r, "had_changed", 2, -1);
-  add<FirstSeenState>(r, "first_seen", 1, 2);
+  using fn::add_documented_analytic;
+  using fn::rows_of;
+  add_documented_analytic<LagState>(
+      r, "lag", {}, 1, 3, "lag(x [, n = 1 [, default]]) -> value",
+      "x of the row n rows back in the key (NULL rows count), else default (NULL); n at most "
+      "1,000.",
+      {{"lag(v)", "2", rows_of({"1", "2", "3"})}, {"lag(v, 2, 0)", "0", rows_of({"1", "2"})}});
+  add_documented_analytic<LatestState>(
+      r, "latest", {}, 1, 2, "latest(x [, default]) -> value",
+      "The last non-NULL x of the key, this row included (a gap-filling 'last known value'); "
+      "default until there is one.",
+      {{"latest(v)", "1", rows_of({"1", "null"})}, {"latest(v, 0)", "0", rows_of({"null"})}});
+  add_documented_analytic<ChangedColState>(
+      r, "changed_col", {}, 2, 2, "changed_col(ignore_null, x) -> value",
+      "x when it differs from the key's previous x (the first row counts as a change), else "
+      "NULL; with ignore_null true, NULL rows are passed over (as eKuiper).",
+      {{"changed_col(true, v)", "null", rows_of({"5", "5"})},
+       {"changed_col(true, v)", "7", rows_of({"5", "null", "7"})}});
+  add_documented_analytic<HadChangedState>(
+      r, "had_changed", {}, 2, -1, "had_changed(ignore_null, x1, x2, ...) -> bool",
+      "Whether any x differs from its value on the key's previous row (the first row counts as "
+      "a change); with ignore_null true, NULL values are passed over (as eKuiper).",
+      {{"had_changed(true, v)", "false", rows_of({"5", "null", "5"})},
+       {"had_changed(true, v)", "true", rows_of({"5", "6"})}});
+  add_documented_analytic<FirstSeenState>(
+      r, "first_seen", {}, 1, 2, "first_seen(x [, ttl = '24h']) -> bool",
+      "true the first time x is seen in the key; a value unseen for ttl (event time) is "
+      "forgotten, and at most 100,000 values are kept (least recently seen dropped first).",
+      {{"first_seen(v)", "false", rows_of({"\"a\"", "\"b\"", "\"a\""})},
+       {"first_seen(v)", "true", rows_of({"\"a\"", "\"b\""})}});
   fn::register_anomaly_builtins(r);
 }
 

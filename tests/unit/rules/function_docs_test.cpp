@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -95,6 +96,42 @@ TEST(FunctionDocs, EntriesNameRealFunctionsAndHaveExamples) {
     EXPECT_FALSE(d->signature.empty()) << d->name;
     EXPECT_FALSE(d->description.empty()) << d->name;
   }
+}
+
+// The checker itself can fail: a wrong documented result is told apart from the right one.
+TEST(FunctionDocs, AWrongExampleIsCaught) {
+  const FunctionDoc* d = reg().doc("indexof");
+  ASSERT_NE(d, nullptr);
+  const json got = json::parse(run_example(*d, {"indexof('hello', 'l')", "2"}));
+  EXPECT_TRUE(same(got, json(3)));
+  EXPECT_FALSE(same(got, json(2)));  // eKuiper's 0-based answer is not ours
+  const FunctionDoc* agg = reg().doc("stddev_pop");
+  ASSERT_NE(agg, nullptr);
+  const json spread = json::parse(run_example(*agg, {"stddev_pop(v)", "1", {R"({"v":2})", R"({"v":4})"}}));
+  EXPECT_TRUE(same(spread, json(1.0)));
+  EXPECT_FALSE(same(spread, json(std::sqrt(2.0))));  // the sample deviation of 2 and 4
+}
+
+// Every built-in function has a reference entry (under its name or as an alias), so
+// docs/functions.md never regrows an "Other registered functions" list. Plugins document
+// themselves (rules/plugin/), and none is loaded in this binary.
+TEST(FunctionDocs, EveryRegisteredFunctionHasAnEntry) {
+  std::set<std::string> documented;
+  for (const FunctionDoc* d : reg().docs()) {
+    documented.insert(d->name);
+    documented.insert(d->aliases.begin(), d->aliases.end());
+  }
+  std::string missing;
+  std::size_t names = 0;
+  for (const auto& name : reg().names()) {
+    ++names;
+    if (!documented.count(name)) missing += " " + name;
+  }
+  EXPECT_TRUE(missing.empty()) << "registered without a FunctionDoc (add one with an example "
+                                  "next to the registration):"
+                               << missing;
+  EXPECT_GT(names, 200u);
+  EXPECT_EQ(functions_markdown(reg()).find("## Other registered functions"), std::string::npos);
 }
 
 TEST(FunctionDocs, MarkdownFileIsCurrent) {
