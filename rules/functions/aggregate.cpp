@@ -540,6 +540,58 @@ struct CollectState {
   }
 };
 
+//! merge_agg(object): the group's objects merged into one (eKuiper's merge_agg). A key seen
+//! again takes the later value and keeps its first position; non-objects are ignored; at most
+//! kMaxValues keys (later new keys are dropped). merge() treats `from` as the later part.
+struct MergeAggState {
+  Object merged;
+  std::unordered_map<std::string, std::size_t> pos;
+  bool seen = false;
+
+  void put(const std::string& key, const Value& v) {
+    if (auto it = pos.find(key); it != pos.end()) {
+      merged[it->second].second = v;
+      return;
+    }
+    if (merged.size() >= kMaxValues) return;
+    pos.emplace(key, merged.size());
+    merged.emplace_back(key, v);
+  }
+  void add(Args a) {
+    if (a.empty() || !a[0].is_object()) return;
+    seen = true;
+    for (const auto& [k, v] : a[0].as_object()) put(k, v);
+  }
+  void merge(const MergeAggState& o) {
+    seen |= o.seen;
+    for (const auto& [k, v] : o.merged) put(k, v);
+  }
+  Value result() const { return seen ? Value(merged) : Value(); }
+  // Pairs, not a JSON object: a checkpoint must keep the keys' order.
+  json save() const {
+    if (!seen) return json::object();
+    json arr = json::array();
+    for (const auto& [k, v] : merged) arr.push_back(json::array({k, v.to_nlohmann()}));
+    return {{"pairs", std::move(arr)}};
+  }
+  void restore(const json& j) {
+    merged.clear();
+    pos.clear();
+    const json* arr = fn::json_field(j, "pairs");
+    seen = arr && arr->is_array();
+    if (!seen) return;
+    for (const auto& e : *arr)
+      if (e.is_array() && e.size() == 2 && e[0].is_string())
+        put(e[0].get<std::string>(), Value::from_nlohmann(e[1]));
+  }
+  std::size_t heap_bytes() const {
+    std::size_t b = merged.capacity() * sizeof(merged[0]) + pos.bucket_count() * sizeof(void*);
+    for (const auto& [k, v] : merged)
+      b += 2 * k.capacity() + value_heap_bytes(v) + sizeof(std::size_t) + 2 * sizeof(void*);
+    return b;
+  }
+};
+
 //! Distinct values in first-seen order, each with how often it was seen. Shared by
 //! deduplicate, mode, top_k, count_by and count_distinct.
 struct FrequencyTable {
@@ -822,27 +874,29 @@ void register_aggregate_builtins(FunctionRegistry& r) {
                                    "skipped.",
                                    {{"max(v)", "10", nums}});
   const auto spread = rows_of({"2", "4", "4", "4", "5", "5", "7", "9"});
-  // Where porting users look: these names mean different things in StreamSQL and eKuiper,
-  // whose stddev and var are the population versions (issue 16).
+  // Where porting users look: stddev and var mean the POPULATION versions in StreamSQL and
+  // eKuiper, the sample ones here (PostgreSQL, DuckDB); stddevs/vars are eKuiper's sample names,
+  // stddevp/varp spell out the population ones (issue 16).
   add_documented<VarianceState<Spread::StddevSamp>>(
-      r, "stddev", {"stddev_samp"}, 1, 1, "stddev(x) -> float",
+      r, "stddev", {"stddev_samp", "stddevs"}, 1, 1, "stddev(x) -> float",
       "SAMPLE standard deviation (divides by n - 1, as PostgreSQL and DuckDB); NULL for fewer "
       "than 2 values. StreamSQL's and eKuiper's stddev is the POPULATION one: write stddev_pop "
-      "there (their stddevs is this one).",
-      {{"round(stddev(v), 4)", "2.1381", spread}});
+      "(or stddevp) there; their stddevs is this one.",
+      {{"round(stddev(v), 4)", "2.1381", spread}, {"round(stddevs(v), 4)", "2.1381", spread}});
   add_documented<VarianceState<Spread::StddevPop>>(
-      r, "stddev_pop", {}, 1, 1, "stddev_pop(x) -> float",
+      r, "stddev_pop", {"stddevp"}, 1, 1, "stddev_pop(x) -> float",
       "Population standard deviation (divides by n): StreamSQL's and eKuiper's stddev.",
-      {{"stddev_pop(v)", "2.0", spread}});
+      {{"stddev_pop(v)", "2.0", spread}, {"stddevp(v)", "2.0", spread}});
   add_documented<VarianceState<Spread::VarSamp>>(
-      r, "variance", {"var", "var_samp"}, 1, 1, "variance(x) -> float",
+      r, "variance", {"var", "var_samp", "vars"}, 1, 1, "variance(x) -> float",
       "SAMPLE variance (divides by n - 1); NULL for fewer than 2 values. StreamSQL's and "
-      "eKuiper's var is the POPULATION one: write var_pop there (their vars is this one).",
-      {{"round(variance(v), 4)", "4.5714", spread}});
+      "eKuiper's var is the POPULATION one: write var_pop (or varp) there; their vars is this "
+      "one.",
+      {{"round(variance(v), 4)", "4.5714", spread}, {"round(vars(v), 4)", "4.5714", spread}});
   add_documented<VarianceState<Spread::VarPop>>(
-      r, "var_pop", {}, 1, 1, "var_pop(x) -> float",
+      r, "var_pop", {"varp"}, 1, 1, "var_pop(x) -> float",
       "Population variance (divides by n): StreamSQL's and eKuiper's var.",
-      {{"var_pop(v)", "4.0", spread}});
+      {{"var_pop(v)", "4.0", spread}, {"varp(v)", "4.0", spread}});
   const auto ten = rows_of({"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"});
   add_documented<QuantileState<Quantile::Median>>(
       r, "median", {}, 1, 1, "median(x) -> number",
@@ -914,6 +968,13 @@ void register_aggregate_builtins(FunctionRegistry& r) {
       r, "min_by", {"arg_min"}, 2, 2, "min_by(value, by) -> value",
       "value on the row with the smallest `by` (the earliest such row on ties).",
       {{"min_by(shop, v)", "\"west\"", sales}});
+  add_documented<MergeAggState>(
+      r, "merge_agg", {}, 1, 1, "merge_agg(object) -> object",
+      "The group's objects merged into one: a key seen again takes the later value (keeping its "
+      "first position); non-objects are skipped; NULL when there was no object. At most 100,000 "
+      "keys.",
+      {{"merge_agg(m)", R"({"a":1,"b":3,"c":4})",
+        {R"({"m":{"a":1,"b":2}})", R"({"m":null})", R"({"m":{"b":3,"c":4}})"}}});
 }
 
 }  // namespace streamgate::rules

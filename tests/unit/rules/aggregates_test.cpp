@@ -371,6 +371,35 @@ TEST(Aggregates, SaveCborDecodesToWhatSaveReturns) {
 }
 
 
+TEST(Aggregates, MergeAggLaterValuesWinInFirstSeenKeyOrder) {
+  Agg a("merge_agg");
+  EXPECT_EQ(a.j(), "null");  // no object seen
+  a.add({Object{{"b", 1}, {"a", 2}}}).add({Value()}).add({5}).add({Object{{"c", 3}, {"b", "x"}}});
+  EXPECT_EQ(a.j(), R"({"b":"x","a":2,"c":3})");
+  // A checkpoint keeps the order (pairs, not a JSON object whose keys would come back sorted).
+  Agg b("merge_agg");
+  b.restore(json::from_cbor(a.save_cbor()));
+  EXPECT_EQ(b.j(), R"({"b":"x","a":2,"c":3})");
+  // merge(): the other state is the later part of the stream.
+  Agg later("merge_agg");
+  later.add({Object{{"a", 9}, {"d", 4}}});
+  b.merge(later);
+  EXPECT_EQ(b.j(), R"({"b":"x","a":9,"c":3,"d":4})");
+  Agg empty_objects("merge_agg");
+  empty_objects.add({Object{}});
+  EXPECT_EQ(empty_objects.j(), "{}");
+  EXPECT_GT(b.heap_bytes(), 0u);
+}
+
+TEST(Aggregates, EKuiperSpreadNamesAreTheSampleAndPopulationVersions) {
+  const std::vector<Row> spread = {{2}, {4}, {4}, {4}, {5}, {5}, {7}, {9}};
+  EXPECT_DOUBLE_EQ(Agg("stddevp").add_all(spread).result().as_number(), 2.0);
+  EXPECT_DOUBLE_EQ(Agg("varp").add_all(spread).result().as_number(), 4.0);
+  EXPECT_DOUBLE_EQ(Agg("vars").add_all(spread).result().as_number(), 32.0 / 7);
+  EXPECT_DOUBLE_EQ(Agg("stddevs").add_all(spread).result().as_number(), std::sqrt(32.0 / 7));
+  EXPECT_EQ(Agg("stddevs").add({1}).j(), "null");  // a sample of one has no spread
+}
+
 // ---- merges across partitions (cluster mode's two-phase aggregates) -----------------------
 
 //! Rows dealt at random to `parts` states, each shipped as a partial (CBOR of save(), restored
@@ -414,7 +443,7 @@ TEST(AggregateMerge, EveryMergeableAggregateMatchesTheSinglePassOverRandomPartit
       for (bool ints : {true, false}) {
         const auto rows = random_numbers(500, seed, ints);
         for (const char* name : {"count", "sum", "avg", "min", "max", "var", "var_pop", "stddev", "stddev_pop",
-                                 "median", "count_distinct", "mode"}) {
+                                 "stddevs", "stddevp", "vars", "varp", "median", "count_distinct", "mode"}) {
           Agg single(name);
           single.add_all(rows);
           expect_same(merged_over_partitions(name, rows, parts, seed), single.result(),
@@ -476,6 +505,33 @@ TEST(AggregateMerge, SetsAndCollectionsHoldTheSameElements) {
   std::vector<Row> topk;
   for (const auto& r : rows) topk.push_back({r[0], 2});
   EXPECT_EQ(merged_over_partitions("top_k", topk, 4, 5).to_json(), R"(["a","b"])");
+}
+
+// merge_agg over partitions: keys that only one row carries (or that every row gives the same
+// value) come out the same whatever the merge order; which of two different values wins follows
+// the merge order, as the later part of the stream wins on one box.
+TEST(AggregateMerge, MergeAggHoldsTheSameKeys) {
+  std::vector<Row> rows;
+  for (int i = 0; i < 300; ++i) {
+    Object o{{"k" + std::to_string(i), i}, {"site", "north"}};
+    if (i % 7 == 0) rows.push_back({Value()});
+    rows.push_back({Value(std::move(o))});
+  }
+  Agg single("merge_agg");
+  single.add_all(rows);
+  auto as_map = [](const Value& v) {
+    std::map<std::string, std::string> m;
+    for (const auto& [k, x] : v.as_object()) m[k] = x.to_json();
+    return m;
+  };
+  ASSERT_TRUE(single.result().is_object());
+  EXPECT_EQ(single.result().as_object().size(), 301u);
+  for (int parts : {1, 2, 3, 8, 64}) {
+    for (std::uint32_t seed : {1u, 7u, 42u}) {
+      EXPECT_EQ(as_map(merged_over_partitions("merge_agg", rows, parts, seed)), as_map(single.result()))
+          << parts << " partitions, seed " << seed;
+    }
+  }
 }
 
 // Percentiles stay exact while a group's values in a window total at most 100,000 (the bound
