@@ -283,16 +283,12 @@ class RuleBuilder::WindowCall final : public window::WindowArgs {
   void error(const ast::SourcePos& pos, std::string message) override { b_.ctx_.error(pos, std::move(message)); }
 
   std::optional<TimeNs> duration(std::size_t& i, const char* what) override {
-    if (i >= size()) {
-      error(call_.pos, name_ + ": missing " + what);
-      return std::nullopt;
-    }
+    if (!present(i, what)) return std::nullopt;
     const ast::Expr& a = arg(i);
     // eKuiper style: TumblingWindow(ss, 10) -- a time unit then a count.
     if (const auto mult = unit(i)) {
       const std::string u = lower(a.name);
-      if (i + 1 >= size() || arg(i + 1).kind != ast::ExprKind::Literal || !arg(i + 1).literal.is_int() ||
-          arg(i + 1).literal.as_int() <= 0) {
+      if (i + 1 >= size() || !positive_int_literal(arg(i + 1))) {
         error(a.pos, name_ + ": expected a positive integer after unit " + u);
         return std::nullopt;
       }
@@ -314,12 +310,9 @@ class RuleBuilder::WindowCall final : public window::WindowArgs {
   }
 
   std::optional<std::int64_t> positive_int(std::size_t& i, const char* what) override {
-    if (i >= size()) {
-      error(call_.pos, name_ + ": missing " + what);
-      return std::nullopt;
-    }
+    if (!present(i, what)) return std::nullopt;
     const auto& a = arg(i);
-    if (a.kind != ast::ExprKind::Literal || !a.literal.is_int() || a.literal.as_int() <= 0) {
+    if (!positive_int_literal(a)) {
       error(a.pos, name_ + ": " + what + " must be a positive integer");
       return std::nullopt;
     }
@@ -328,10 +321,7 @@ class RuleBuilder::WindowCall final : public window::WindowArgs {
   }
 
   NodePtr condition(std::size_t i, const char* what) override {
-    if (i >= size()) {
-      error(call_.pos, name_ + ": missing " + what);
-      return nullptr;
-    }
+    if (!present(i, what)) return nullptr;
     const std::size_t before = b_.ctx_.errors->size();
     const std::string clause = name_ + " " + what;
     Mode m;
@@ -354,6 +344,16 @@ class RuleBuilder::WindowCall final : public window::WindowArgs {
   }
 
  private:
+  //! Argument i exists; else "missing <what>" at the call.
+  bool present(std::size_t i, const char* what) {
+    if (i < size()) return true;
+    error(call_.pos, name_ + ": missing " + what);
+    return false;
+  }
+  static bool positive_int_literal(const ast::Expr& a) {
+    return a.kind == ast::ExprKind::Literal && a.literal.is_int() && a.literal.as_int() > 0;
+  }
+
   RuleBuilder& b_;
   const ast::Expr& call_;
   std::string name_;
