@@ -51,7 +51,9 @@ void flatten(const Array& in, Array& out, int depth) {
 void register_array_builtins(FunctionRegistry& r) {
   const std::string fam = "array";
   add_documented(r, fam, "array_create", {"array"}, 0, -1, "array_create(v1, v2, ...) -> array",
-                 "An array of the arguments.", {{"array_create(1, 'a', null)", R"([1,"a",null])"}},
+                 "An array of the arguments; the literal [v1, v2, ...] is the same (eKuiper's "
+                 "spelling).",
+                 {{"array_create(1, 'a', null)", R"([1,"a",null])"}, {"[1, 'a', [2]]", R"([1,"a",[2]])"}},
                  [](Args a) -> Value { return Array(a.data, a.data + a.size); });
   add_documented(r, fam, "array_position", {}, 2, 2, "array_position(array, value) -> int",
                  "1-based position of the first element equal to value; 0 when absent.",

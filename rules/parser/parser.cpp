@@ -822,6 +822,18 @@ class Parser {
         expect(TokenKind::RParen, "expected ')' to close '('");
         return e;
       }
+      case TokenKind::LBracket: {
+        // [a, b, ...]: an array literal as eKuiper writes one; the call array_create(a, b, ...).
+        const Token& open = advance();
+        ExprPtr e = make(ExprKind::Call, open.pos);
+        e->name = "array_create";
+        if (!at(TokenKind::RBracket)) {
+          do e->children.push_back(expr());
+          while (accept(TokenKind::Comma));
+        }
+        expect(TokenKind::RBracket, "expected ',' or ']' in the array [...]");
+        return seal(std::move(e), open);
+      }
       case TokenKind::QuotedIdentifier:
         advance();
         if (at(TokenKind::LParen)) return call(t);

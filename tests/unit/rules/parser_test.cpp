@@ -152,6 +152,17 @@ TEST(Lexer, DotAfterNameIsMemberAccessNotNumber) {
   EXPECT_EQ(toks[2].kind, TokenKind::Integer);
 }
 
+// eKuiper writes arrays as [a, b]: the parser reads the literal as array_create(a, b).
+TEST(Parser, ArrayLiteralIsArrayCreate) {
+  EXPECT_EQ(expr_sx("[1, 'a', x + 1]"), expr_sx("array_create(1, 'a', x + 1)"));
+  EXPECT_EQ(expr_sx("[]"), expr_sx("array_create()"));
+  EXPECT_EQ(expr_sx("[[1], [2, 3]][0]"), expr_sx("array_create(array_create(1), array_create(2, 3))[0]"));
+  EXPECT_EQ(expr_sx("array_contains([-1, 2], v)"), expr_sx("array_contains(array_create(-1, 2), v)"));
+  EXPECT_NE(error_of("CREATE RULE r AS SELECT [1, 2 FROM s;").find("1:31: expected ',' or ']' in the array"),
+            std::string::npos)
+      << error_of("CREATE RULE r AS SELECT [1, 2 FROM s;");
+}
+
 TEST(Parser, CreateStreamWithOptions) {
   const ParseResult r = parse(
       "CREATE STREAM shop WITH (TOPIC = 'shop/+/events', format = 'json', Qos = 1, "
