@@ -228,6 +228,24 @@ std::vector<MetricFamily> collect_metric_families(const MetricsInputs& in) {
     late_total += static_cast<double>(m.late_events);
   }
   single("streamgate_late_events_total", "late events over all rules", "counter", late_total);
+
+  // Tables (CREATE TABLE): what a JOIN sees, and what loading them cost or refused.
+  if (!in.tables.empty()) {
+    // Indexes, not references: adding a family may move the others.
+    const std::size_t rows = rule_family("streamgate_table_rows", "rows a table holds", "gauge");
+    const std::size_t loads = rule_family("streamgate_table_loads_total", "successful (re)loads of a file or SQLite table", "counter");
+    const std::size_t errs = rule_family("streamgate_table_load_errors_total", "failed (re)loads: the previous rows stayed", "counter");
+    const std::size_t refused = rule_family("streamgate_table_refused_rows_total", "rows beyond the table's bound (MAXROWS, max-table-rows)", "counter");
+    const std::size_t bad = rule_family("streamgate_table_bad_messages_total", "MQTT-fed table: payloads not an object or without the key", "counter");
+    for (const auto& t : in.tables) {
+      const std::vector<std::pair<std::string, std::string>> l{{"table", t.name}};
+      f[rows].points.push_back({l, static_cast<double>(t.rows)});
+      f[loads].points.push_back({l, static_cast<double>(t.loads)});
+      f[errs].points.push_back({l, static_cast<double>(t.load_errors)});
+      f[refused].points.push_back({l, static_cast<double>(t.refused_rows)});
+      f[bad].points.push_back({l, static_cast<double>(t.bad_messages)});
+    }
+  }
   single("streamgate_rules", "rules currently loaded", "gauge", static_cast<double>(in.rules.size()));
 
   auto& occ = family("streamgate_ring_occupancy", "messages waiting in a ring", "gauge");

@@ -82,6 +82,7 @@ class TopicCounter {
 struct MetricsInputs {
   const PipelineMetrics* pipeline = nullptr;
   std::vector<rules::RuleMetrics> rules;
+  std::vector<rules::TableMetrics> tables;  //!< CREATE TABLE: rows, loads, refusals per table
   std::size_t ingress_size = 0, ingress_capacity = 0;
   std::size_t egress_size = 0, egress_capacity = 0;
   const MqttClientStats* input_stats = nullptr;

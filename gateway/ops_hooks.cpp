@@ -60,6 +60,7 @@ std::optional<rules::Emission> OpsHooks::tick(std::int64_t now, const rules::Eng
   next_snapshot_ns_ = now + kSnapshotIntervalNs;
   MetricsInputs in;
   in.rules = engine.metrics();
+  in.tables = engine.table_metrics();
   in.durability = &durability_;
   in.control = control_ ? &control_stats_ : nullptr;
   in.topics_in = &topics_in_;

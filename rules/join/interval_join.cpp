@@ -23,20 +23,6 @@ TimeNs add(TimeNs a, TimeNs b) {
 }
 }  // namespace
 
-Value IntervalJoin::key_of(const std::vector<expr::NodePtr>& keys, const std::vector<Value>& row,
-                           TimeNs t, TimeNs now, std::uint64_t* eval_errors) const {
-  expr::Ctx ctx;
-  ctx.slots = row.data();
-  ctx.event_time = t;
-  ctx.now = now;
-  ctx.eval_errors = eval_errors;
-  if (keys.size() == 1) return expr::eval_value(*keys[0], ctx);
-  Array a;
-  a.reserve(keys.size());
-  for (const auto& k : keys) a.push_back(expr::eval_value(*k, ctx));
-  return Value(std::move(a));
-}
-
 std::vector<Value> IntervalJoin::widen_right(const Value* slots) const {
   std::vector<Value> row(static_cast<std::size_t>(plan_->slot_count));
   for (const auto& [field, right] : plan_->interval->fields)
@@ -57,19 +43,24 @@ bool IntervalJoin::on_left(const Value* slots, TimeNs t, TimeNs now, std::uint64
                            std::size_t max_rows, const Body& body) {
   const plan::IntervalJoinPlan& ij = *plan_->interval;
   Held h{t, std::vector<Value>(slots, slots + plan_->slot_count)};
-  Value key = key_of(ij.left_keys, h.row, t, now, eval_errors);
-  if (key_has_null(key)) return true;  // pairs with nothing (SQL equality)
+  Value key = row_key(ij.left_keys, h.row.data(), t, now, eval_errors);
   const TimeNs expires = add(t, ij.upper);
-  if (auto it = right_.find(key); it != right_.end()) {
+  // Pairs with nothing (SQL equality); a LEFT JOIN's row still comes out, when it would expire.
+  if (key_has_null(key) && !ij.left) return true;
+  if (auto it = key_has_null(key) ? right_.end() : right_.find(key); it != right_.end()) {
     for (const Held& r : it->second) {
       if (r.t < add(t, ij.lower) || r.t > add(t, ij.upper)) continue;  // saturating: no overflow
+      h.matched = true;
       pair_ = h.row;
       for (const auto& [field, right] : ij.fields) pair_[static_cast<std::size_t>(field)] = r.row[static_cast<std::size_t>(field)];
       body(pair_.data(), t);
     }
   }
   // Too old to pair with a right row still to come: paired with those held, not kept.
-  if (wm_right_ != kTimeMin && expires < wm_right_) return true;
+  if (wm_right_ != kTimeMin && expires < wm_right_) {
+    if (ij.left && !h.matched) unmatched_.push_back(std::move(h));
+    return true;
+  }
   return hold(left_, left_expiry_, std::move(key), std::move(h), expires, max_rows);
 }
 
@@ -77,11 +68,12 @@ bool IntervalJoin::on_right(const Value* slots, TimeNs t, TimeNs now, std::uint6
                             std::size_t max_rows, const Body& body) {
   const plan::IntervalJoinPlan& ij = *plan_->interval;
   Held h{t, widen_right(slots)};
-  Value key = key_of(ij.right_keys, h.row, t, now, eval_errors);
+  Value key = row_key(ij.right_keys, h.row.data(), t, now, eval_errors);
   if (key_has_null(key)) return true;
   if (auto it = left_.find(key); it != left_.end()) {
-    for (const Held& l : it->second) {
+    for (Held& l : it->second) {
       if (t < add(l.t, ij.lower) || t > add(l.t, ij.upper)) continue;
+      l.matched = true;
       pair_ = l.row;
       for (const auto& [field, right] : ij.fields) pair_[static_cast<std::size_t>(field)] = h.row[static_cast<std::size_t>(field)];
       body(pair_.data(), l.t);
@@ -100,9 +92,13 @@ void IntervalJoin::expire(Side& side, std::multimap<TimeNs, Value>& expiry, Time
     if (it == side.end()) continue;
     auto& rows = it->second;
     const auto n = rows.size();
-    rows.erase(std::remove_if(rows.begin(), rows.end(),
-                              [&](const Held& h) { return add(h.t, right ? -ij.lower : ij.upper) < before; }),
-               rows.end());
+    const auto gone = std::stable_partition(rows.begin(), rows.end(), [&](const Held& h) {
+      return add(h.t, right ? -ij.lower : ij.upper) >= before;
+    });
+    if (!right && ij.left)
+      for (auto g = gone; g != rows.end(); ++g)
+        if (!g->matched) unmatched_.push_back(std::move(*g));
+    rows.erase(gone, rows.end());
     held_ -= n - rows.size();
     if (rows.empty()) side.erase(it);
   }
@@ -119,23 +115,36 @@ TimeNs IntervalJoin::on_watermark(bool right, TimeNs wm) {
   return watermark();
 }
 
+void IntervalJoin::take_unmatched(const Body& body) {
+  if (unmatched_.empty()) return;
+  // Expired in key order, not time order: the body sees them by event time, as they would have
+  // arrived.
+  std::stable_sort(unmatched_.begin(), unmatched_.end(), [](const Held& a, const Held& b) { return a.t < b.t; });
+  std::vector<Held> rows;
+  rows.swap(unmatched_);
+  for (const Held& h : rows) body(h.row.data(), h.t);
+}
+
 TimeNs IntervalJoin::watermark() const {
   return std::min(wm_left_, add(wm_right_, -plan_->interval->upper));
 }
 
 nlohmann::json IntervalJoin::save() const {
-  auto side = [](const Side& s) {
+  auto held = [](const Held& h) {
+    nlohmann::json r = nlohmann::json::array();
+    for (const auto& v : h.row) r.push_back(v.to_nlohmann());
+    return nlohmann::json{h.t, std::move(r), h.matched};
+  };
+  auto side = [&](const Side& s) {
     nlohmann::json a = nlohmann::json::array();
-    for (const auto& [key, rows] : s) {
-      for (const Held& h : rows) {
-        nlohmann::json r = nlohmann::json::array();
-        for (const auto& v : h.row) r.push_back(v.to_nlohmann());
-        a.push_back({h.t, std::move(r)});
-      }
-    }
+    for (const auto& [key, rows] : s)
+      for (const Held& h : rows) a.push_back(held(h));
     return a;
   };
-  return {{"wm_left", wm_left_}, {"wm_right", wm_right_}, {"left", side(left_)}, {"right", side(right_)}};
+  nlohmann::json unmatched = nlohmann::json::array();
+  for (const Held& h : unmatched_) unmatched.push_back(held(h));
+  return {{"wm_left", wm_left_},    {"wm_right", wm_right_}, {"left", side(left_)},
+          {"right", side(right_)}, {"unmatched", std::move(unmatched)}};
 }
 
 void IntervalJoin::restore(const nlohmann::json& j, std::uint64_t* eval_errors) {
@@ -145,6 +154,7 @@ void IntervalJoin::restore(const nlohmann::json& j, std::uint64_t* eval_errors) 
   left_expiry_.clear();
   right_expiry_.clear();
   held_ = 0;
+  unmatched_.clear();
   wm_left_ = j.value("wm_left", kTimeMin);
   wm_right_ = j.value("wm_right", kTimeMin);
   auto side = [&](const nlohmann::json& a, bool right) {
@@ -153,9 +163,10 @@ void IntervalJoin::restore(const nlohmann::json& j, std::uint64_t* eval_errors) 
       h.t = e.at(0).get<TimeNs>();
       for (const auto& v : e.at(1)) h.row.push_back(Value::from_nlohmann(v));
       h.row.resize(static_cast<std::size_t>(plan_->slot_count));
+      h.matched = e.size() > 2 && e.at(2).is_boolean() && e.at(2).get<bool>();
       // Keys are recomputed from the rows: the plan (same rule text) computes them the same way.
-      Value key = key_of(right ? ij.right_keys : ij.left_keys, h.row, h.t, 0, eval_errors);
-      if (key_has_null(key)) continue;
+      Value key = row_key(right ? ij.right_keys : ij.left_keys, h.row.data(), h.t, 0, eval_errors);
+      if (key_has_null(key) && (right || !ij.left)) continue;
       const TimeNs expires = add(h.t, right ? -ij.lower : ij.upper);
       hold(right ? right_ : left_, right ? right_expiry_ : left_expiry_, std::move(key), std::move(h),
            expires, static_cast<std::size_t>(-1));
@@ -163,6 +174,15 @@ void IntervalJoin::restore(const nlohmann::json& j, std::uint64_t* eval_errors) 
   };
   if (auto it = j.find("left"); it != j.end()) side(*it, false);
   if (auto it = j.find("right"); it != j.end()) side(*it, true);
+  if (auto it = j.find("unmatched"); it != j.end()) {
+    for (const auto& e : *it) {
+      Held h;
+      h.t = e.at(0).get<TimeNs>();
+      for (const auto& v : e.at(1)) h.row.push_back(Value::from_nlohmann(v));
+      h.row.resize(static_cast<std::size_t>(plan_->slot_count));
+      unmatched_.push_back(std::move(h));
+    }
+  }
 }
 
 }  // namespace streamgate::rules::join

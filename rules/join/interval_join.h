@@ -1,8 +1,10 @@
 // Interval join of two streams (Flink's form): FROM a JOIN b ON a.k = b.k AND
 // b.ts BETWEEN a.ts - INTERVAL '5' MINUTE AND a.ts. Rows of each side wait, by key, until the
 // other side's watermark says no partner can come any more; each pair found is handed to the rule
-// body as one combined row with the left row's event time. Owned by its RuleRuntime (worker
-// thread). State is bounded by the interval and watermarks, and by max_pending_events.
+// body as one combined row with the left row's event time. A LEFT JOIN's left row that found no
+// partner by then is handed over once, with the right fields NULL (take_unmatched()). Owned by
+// its RuleRuntime (worker thread). State is bounded by the interval and watermarks, and by
+// max_pending_events.
 #pragma once
 
 #include <cstdint>
@@ -33,9 +35,13 @@ class IntervalJoin {
   bool on_right(const Value* slots, TimeNs t, TimeNs now, std::uint64_t* eval_errors,
                 std::size_t max_rows, const Body& body);
 
-  //! A side's watermark moved: rows that can no longer pair are dropped. Returns the rule's
-  //! watermark, min(left, right - upper): no pair found later has an earlier event time.
+  //! A side's watermark moved: rows that can no longer pair are dropped (a LEFT JOIN's unmatched
+  //! left rows wait for take_unmatched()). Returns the rule's watermark, min(left, right - upper):
+  //! no pair found later has an earlier event time.
   TimeNs on_watermark(bool right, TimeNs wm);
+  //! LEFT JOIN: calls body once per left row that can no longer find a partner and found none
+  //! (right fields NULL), in the order they expired; forgets them.
+  void take_unmatched(const Body& body);
   TimeNs watermark() const;
   std::size_t size() const { return held_; }
 
@@ -46,11 +52,10 @@ class IntervalJoin {
   struct Held {
     TimeNs t = 0;
     std::vector<Value> row;  //!< full width (plan.fields), the other side's fields NULL
+    bool matched = false;    //!< a left row that paired at least once (LEFT JOIN)
   };
   using Side = std::unordered_map<Value, std::vector<Held>, ValueHash>;
 
-  Value key_of(const std::vector<expr::NodePtr>& keys, const std::vector<Value>& row, TimeNs t,
-               TimeNs now, std::uint64_t* eval_errors) const;
   bool hold(Side& side, std::multimap<TimeNs, Value>& expiry, Value key, Held h, TimeNs expires,
             std::size_t max_rows);
   void expire(Side& side, std::multimap<TimeNs, Value>& expiry, TimeNs before, bool right);
@@ -64,6 +69,9 @@ class IntervalJoin {
   TimeNs wm_left_ = kTimeMin;
   TimeNs wm_right_ = kTimeMin;
   std::vector<Value> pair_;  //!< scratch: the combined row
+  //! LEFT JOIN: expired left rows without a partner, until take_unmatched(); bounded by the
+  //! held rows they were (each watermark step hands them on).
+  std::vector<Held> unmatched_;
 };
 
 }  // namespace streamgate::rules::join

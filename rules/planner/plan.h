@@ -92,6 +92,14 @@ struct IntervalJoinPlan {
   std::vector<std::pair<int, int>> fields; //!< (rule-local field, right-local slot)
   std::vector<std::string> right_fields;   //!< right-local field names (slots in stream b)
   int right_slot_offset = 0;               //!< where they start in stream b's slots
+  //! LEFT JOIN: a left row that found no partner comes out once, with the right fields NULL,
+  //! when no partner can come any more (interval: the right watermark passed its interval;
+  //! window: its window fires).
+  bool left = false;
+  //! No time bound in ON: a window join (rules/join/window_join.h). The rows of both streams in
+  //! one window of the rule's TUMBLINGWINDOW / HOPPINGWINDOW are joined when it fires; the
+  //! bounds above are unused.
+  bool in_window = false;
 };
 
 struct TableJoin {

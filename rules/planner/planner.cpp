@@ -230,6 +230,11 @@ class RuleBuilder {
   int sides(const ast::Expr& e) const;
   bool time_ref(const ast::Expr& e, int& side, TimeNs& offset, const Plan& plan) const;
   void build_interval_join(Plan& plan, const ast::Select& sel);
+  //! A join of two streams without a time bound is a window join: once the window is known,
+  //! refuses it unless the window is tumbling or hopping (message and place kept from the ON).
+  void check_window_join(const ast::Expr* window_call);
+  std::string window_join_error_;
+  ast::SourcePos window_join_pos_;
   //! Compiles a qualified (`t.c`, `s.x`) or joined (`c` of a table) reference; false when `e`
   //! is neither, so it compiles as before.
   bool compile_join_ref(const ast::Expr& e, const Mode& m, NodePtr& out);
@@ -790,6 +795,7 @@ void RuleBuilder::build(const ast::Select& sel) {
   // Everything below compiles against the window; when the window itself is wrong, further
   // errors (e.g. "aggregate needs a window") would only be knock-ons of that one.
   if (ctx_.errors->size() != errors_before) return;
+  check_window_join(window_call);
   bool has_agg = false;
   for (const auto& it : sel.items)
     if (it.expr && contains_aggregate(reg_, *it.expr, rp_.windowed())) has_agg = true;
@@ -1071,10 +1077,6 @@ void RuleBuilder::build_interval_join(Plan& plan, const ast::Select& sel) {
     ctx_.error(sel.joins[1].pos, "an interval join of two streams cannot join anything else");
     return;
   }
-  if (j.left) {
-    ctx_.error(j.pos, "LEFT JOIN of two streams is not supported; an interval join is written JOIN");
-    return;
-  }
   if (si == rp_.stream) {
     ctx_.error(j.name_pos, "an interval join needs two different streams");
     return;
@@ -1093,6 +1095,7 @@ void RuleBuilder::build_interval_join(Plan& plan, const ast::Select& sel) {
   right_alias_ = j.alias;
   rp_.interval = std::make_unique<IntervalJoinPlan>();
   rp_.interval->stream = si;
+  rp_.interval->left = j.left;
   std::vector<const ast::Expr*> conj;
   conjuncts(*j.on, conj);
   const std::string example = "e.g. " + (stream_alias_.empty() ? stream_name_ : stream_alias_) + ".k = " +
@@ -1147,16 +1150,41 @@ void RuleBuilder::build_interval_join(Plan& plan, const ast::Select& sel) {
     rp_.interval->right_keys.push_back(std::move(r));
   }
   if (!bounded) {
-    ctx_.error(j.pos, "a join of two streams needs a time bound: ON ... AND " +
-                          (right_alias_.empty() ? right_name_ : right_alias_) + "." +
-                          plan.streams[static_cast<std::size_t>(si)].timestamp_field + " BETWEEN " +
-                          (stream_alias_.empty() ? stream_name_ : stream_alias_) + "." +
-                          plan.streams[static_cast<std::size_t>(rp_.stream)].timestamp_field +
-                          " - INTERVAL '5' MINUTE AND ...");
-    return;
+    // A window join, if GROUP BY has a window that suits it (check_window_join, once known).
+    rp_.interval->in_window = true;
+    window_join_pos_ = j.pos;
+    window_join_error_ = "a join of two streams needs a time bound: ON ... AND " +
+                         (right_alias_.empty() ? right_name_ : right_alias_) + "." +
+                         plan.streams[static_cast<std::size_t>(si)].timestamp_field + " BETWEEN " +
+                         (stream_alias_.empty() ? stream_name_ : stream_alias_) + "." +
+                         plan.streams[static_cast<std::size_t>(rp_.stream)].timestamp_field +
+                         " - INTERVAL '5' MINUTE AND ..., or a window in GROUP BY (a window join: "
+                         "TumblingWindow or HoppingWindow)";
+    // A window join fires each window once; re-emitting a fired window for a late row of either
+    // stream would need every row of both kept as long again.
+    for (int s : {rp_.stream, si}) {
+      const StreamDef& d = plan.streams[static_cast<std::size_t>(s)];
+      if (d.allowed_lateness > 0)
+        ctx_.error(s == si ? j.name_pos : sel.from_pos,
+                   "a window join does not take ALLOWEDLATENESS: stream " + d.name +
+                       " has it (late rows of a window join go to the late output)");
+    }
   }
   if (rp_.interval->left_keys.empty())
     ctx_.error(j.pos, "an interval join needs at least one key equality (" + example + ")");
+}
+
+void RuleBuilder::check_window_join(const ast::Expr* window_call) {
+  if (!rp_.interval || !rp_.interval->in_window) return;
+  if (!rp_.windowed()) {
+    ctx_.error(window_join_pos_, window_join_error_);
+    return;
+  }
+  const std::string kind = rp_.window.type->names().front();
+  if (kind != "tumblingwindow" && kind != "hoppingwindow")
+    ctx_.error(window_join_pos_, "a window join of two streams takes a TumblingWindow or HoppingWindow in "
+                                 "GROUP BY (not " + window_call->name + "), or give the join a time bound: "
+                                 "ON ... AND b.ts BETWEEN a.ts - INTERVAL '5' MINUTE AND a.ts");
 }
 
 void RuleBuilder::build_joins(Plan& plan, const ast::Select& sel) {

@@ -164,6 +164,7 @@ json RuleRuntime::save() const {
   j["states"] = std::move(states);
   if (match_) j["match"] = match_->save();
   if (ijoin_) j["interval_join"] = ijoin_->save();
+  if (wjoin_) j["window_join"] = wjoin_->save();
   if (alert_) j["alert"] = alert_->save();
   return j;
 }
@@ -191,6 +192,7 @@ void RuleRuntime::restore(const json& j) {
     }
   }
   if (auto ij = j.find("interval_join"); ijoin_ && ij != j.end()) ijoin_->restore(*ij, &m_.eval_errors);
+  if (auto wj = j.find("window_join"); wjoin_ && wj != j.end()) wjoin_->restore(*wj, &m_.eval_errors);
   // A malformed pattern or alert checkpoint starts that part fresh rather than half restored.
   if (auto mj = j.find("match"); match_ && mj != j.end()) {
     try {

@@ -160,6 +160,7 @@ RuleMetrics RuleRuntime::metrics() const {
   RuleMetrics m = m_;
   m.name = plan_->name;
   m.open_windows = window_ ? window_->open_windows() : 0;
+  if (wjoin_) m.open_windows += wjoin_->open_windows();
   m.group_keys = total_groups_;
   m.paused = paused;
   return m;
@@ -480,6 +481,12 @@ void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
     release_matches(wm, now, out);
     return;
   }
+  if (wjoin_) {
+    window_join_outcome(wjoin_->on_left(row.slots, row.event_time, now, &m_.eval_errors,
+                                        {options_->max_pending_events, options_->max_open_windows}),
+                        row, out);
+    return;
+  }
   if (ijoin_) {
     const bool kept = ijoin_->on_left(row.slots, row.event_time, now, &m_.eval_errors,
                                       options_->max_pending_events, [&](const Value* slots, TimeNs t) {
@@ -492,6 +499,8 @@ void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
       ++m_.dropped_rows;
       limit_hit(Limit::Pending);
     }
+    // A LEFT JOIN's row too old for any partner still to come, and without one held.
+    if (plan_->interval->left) release_unmatched(ijoin_->watermark(), now, out);
     return;
   }
   if (join_) {
@@ -513,8 +522,30 @@ void RuleRuntime::on_row(const Row& row, TimeNs wm, TimeNs now, Output& out) {
 }
 
 void RuleRuntime::on_right_row(const Value* slots, TimeNs event_time, TimeNs now, Output& out) {
-  if (paused || !ijoin_) return;
+  if (paused) return;
   now_ = now;
+  if (wjoin_) {
+    const auto o = wjoin_->on_right(slots, event_time, now, &m_.eval_errors,
+                                    {options_->max_pending_events, options_->max_open_windows});
+    if (!o.late) {
+      window_join_outcome(o, Row{}, out);
+      return;
+    }
+    // A late right row is reported with its own fields (the rule's names for them are internal).
+    const auto& ip = *plan_->interval;
+    Object ev;
+    for (std::size_t i = 0; i < ip.right_fields.size(); ++i)
+      if (!slots[i].is_null()) ev.emplace_back(ip.right_fields[i], slots[i]);
+    const Value whole(std::move(ev));
+    std::vector<Value> none(static_cast<std::size_t>(plan_->slot_count));
+    Row r;
+    r.slots = none.data();
+    r.event_time = event_time;
+    r.whole = &whole;
+    window_join_outcome(o, r, out);
+    return;
+  }
+  if (!ijoin_) return;
   const bool kept = ijoin_->on_right(slots, event_time, now, &m_.eval_errors, options_->max_pending_events,
                                      [&](const Value* pair, TimeNs t) {
                                        Row r;
@@ -529,11 +560,17 @@ void RuleRuntime::on_right_row(const Value* slots, TimeNs event_time, TimeNs now
 }
 
 void RuleRuntime::set_tables(std::vector<const table::Table*> tables) {
-  if (plan_->interval) {
+  if (plan_->interval && !plan_->interval->in_window) {
     if (!ijoin_) ijoin_ = std::make_unique<join::IntervalJoin>();
     ijoin_->bind(plan_);
   } else {
     ijoin_.reset();
+  }
+  if (plan_->interval && plan_->interval->in_window) {
+    if (!wjoin_) wjoin_ = std::make_unique<join::WindowJoin>();
+    wjoin_->bind(plan_);
+  } else {
+    wjoin_.reset();
   }
   if (plan_->joins.empty()) {
     join_.reset();
@@ -541,6 +578,58 @@ void RuleRuntime::set_tables(std::vector<const table::Table*> tables) {
   }
   if (!join_) join_ = std::make_unique<join::StreamTableJoin>();
   join_->bind(plan_, std::move(tables));
+}
+
+void RuleRuntime::window_join_outcome(const join::WindowJoin::Outcome& o, const Row& row, Output& out) {
+  if (o.late) emit_late(row, wjoin_->watermark(), out);
+  if (o.refused_row) {
+    ++m_.dropped_rows;
+    limit_hit(Limit::Pending);
+  }
+  for (int i = 0; i < o.refused_windows; ++i) {
+    ++m_.dropped_windows;
+    limit_hit(Limit::Windows);
+  }
+}
+
+void RuleRuntime::fire_window_join(TimeNs wm, TimeNs now, Output& out) {
+  std::unique_ptr<WindowState> w;
+  join::WindowJoin::Fire f;
+  f.open = [&](TimeNs start, TimeNs end) {
+    w = std::make_unique<WindowState>();
+    w->start = start;
+    w->end = end;
+    w->fired = true;
+    rebuilding_ = w.get();  // the joined rows go to this window alone
+  };
+  f.row = [&](const Value* slots, TimeNs t) {
+    Row r;
+    r.slots = slots;
+    r.event_time = t;
+    process_row(r, wm, now, out);
+  };
+  f.close = [&](TimeNs start, TimeNs end, std::uint64_t refused) {
+    rebuilding_ = nullptr;
+    if (refused > 0) {
+      m_.dropped_rows += refused;
+      limit_hit(Limit::RowsPerWindow);
+    }
+    // A window whose rows all failed WHERE (or found no partner) is not emitted, like any other.
+    if (w->groups.size() > 0 || !w->rows.empty())
+      emit_window(*w, start, end, id_prefix_ + std::to_string(start) + "/", now, out);
+    destroy_window(*w);
+    w.reset();
+  };
+  wjoin_->fire(options_->max_rows_per_window, f);
+}
+
+void RuleRuntime::release_unmatched(TimeNs wm, TimeNs now, Output& out) {
+  ijoin_->take_unmatched([&](const Value* slots, TimeNs t) {
+    Row r;
+    r.slots = slots;
+    r.event_time = t;
+    process_row(r, wm, now, out);
+  });
 }
 
 void RuleRuntime::release_matches(TimeNs wm, TimeNs now, Output& out) {
@@ -1120,6 +1209,10 @@ void RuleRuntime::advance(TimeNs wm, TimeNs now, Output& out) {
   // Called after every event: when the watermark did not move and the event opened nothing
   // that is already due, there is nothing to fire or expire. Matches and alerts keep their own
   // timers, so rules with them always go through.
+  // LEFT interval join: a right watermark step may have ended some left rows' intervals even
+  // when the rule's watermark (held back by the left stream) did not move. They go to windows as
+  // of the previous watermark: the windows they belong to fire below.
+  if (ijoin_ && plan_->interval->left) release_unmatched(advanced_to_, now, out);
   if (wm == advanced_to_ && !due_ && !match_ && !alert_) return;
   if (!plan_->windowed() && !match_ && !alert_ && states_.empty()) {
     // A plain rule (filter, projection) has nothing that waits for time.
@@ -1132,6 +1225,7 @@ void RuleRuntime::advance(TimeNs wm, TimeNs now, Output& out) {
   now_ = now;
   m_.watermark = wm;
   if (match_) release_matches(wm, now, out);
+  if (wjoin_) fire_window_join(wm, now, out);
   if (window_) window_->advance(wm, now, out);
   sweep_states(wm);
   if (alert_ && alert_->due(wm)) {

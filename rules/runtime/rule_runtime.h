@@ -21,6 +21,7 @@
 #include "rules/expr/expr.h"
 #include "rules/join/interval_join.h"
 #include "rules/join/stream_table_join.h"
+#include "rules/join/window_join.h"
 #include "rules/planner/plan.h"
 #include "rules/runtime/match_stage.h"
 #include "rules/window/window.h"
@@ -186,8 +187,12 @@ class RuleRuntime : public expr::StatefulHost {
   void set_tables(std::vector<const table::Table*> tables);
   //! Interval join: a row of the right stream (its fields, IntervalJoinPlan::right_fields order).
   void on_right_row(const Value* slots, TimeNs event_time, TimeNs now, Output& out);
-  //! Interval join: one input's watermark moved; returns the rule's watermark.
-  TimeNs join_watermark(bool right, TimeNs wm) { return ijoin_ ? ijoin_->on_watermark(right, wm) : wm; }
+  //! Join of two streams (interval or window): one input's watermark moved; returns the rule's
+  //! watermark.
+  TimeNs join_watermark(bool right, TimeNs wm) {
+    if (ijoin_) return ijoin_->on_watermark(right, wm);
+    return wjoin_ ? wjoin_->on_watermark(right, wm) : wm;
+  }
   const plan::RulePlan& plan() const { return *plan_; }
 
   //! One input row; `watermark` is the stream's watermark including this row.
@@ -303,6 +308,12 @@ class RuleRuntime : public expr::StatefulHost {
   //! The rule body for one row (an input row, or a match row of MATCH_RECOGNIZE).
   void process_row(const Row& row, TimeNs wm, TimeNs now, Output& out);
   void release_matches(TimeNs wm, TimeNs now, Output& out);
+  //! Window join: counts what the join refused or found late (`row` is the arriving row).
+  void window_join_outcome(const join::WindowJoin::Outcome& o, const Row& row, Output& out);
+  //! Window join: the windows the watermark passed, each joined and fired on its own.
+  void fire_window_join(TimeNs wm, TimeNs now, Output& out);
+  //! LEFT interval join: the left rows that can no longer find a partner, through the body.
+  void release_unmatched(TimeNs wm, TimeNs now, Output& out);
   //! CREATE ALERT: one evaluation of the condition for one output row.
   //! `row_values` / `whole`: the output row (SELECT items in order, the event for `*`).
   void observe_alert(const Value* row_values, const Value& whole, bool cond, const Value& key,
@@ -366,7 +377,8 @@ class RuleRuntime : public expr::StatefulHost {
   TimeNs lateness_ = 0;
 
   std::unique_ptr<join::StreamTableJoin> join_;  //!< FROM s JOIN table
-  std::unique_ptr<join::IntervalJoin> ijoin_;    //!< FROM a JOIN b (two streams)
+  std::unique_ptr<join::IntervalJoin> ijoin_;    //!< FROM a JOIN b ON ... BETWEEN (two streams)
+  std::unique_ptr<join::WindowJoin> wjoin_;      //!< FROM a JOIN b ... GROUP BY <window>
   std::unique_ptr<MatchStage> match_;          //!< FROM ... MATCH_RECOGNIZE
   std::unique_ptr<alert::AlertMachine> alert_;  //!< CREATE ALERT
   alert::AlertSink alert_sink_;                 //!< send_alert, built once

@@ -1,7 +1,8 @@
 // Oracle test: seeded random out-of-order streams (thousands of keys, hundreds of thousands of
-// events) go through the Engine API with tumbling and sliding windows, and joined with a random
-// table (JOIN and LEFT JOIN, grouped by a table column); every (window, key) row must equal the
-// same aggregation (and join) computed by SQLite over the same events.
+// events) go through the Engine API with tumbling and sliding windows, joined with a random
+// table (JOIN and LEFT JOIN, grouped by a table column), and split over two streams joined with
+// each other (interval and window joins, JOIN and LEFT JOIN); every (window, key) row must equal
+// the same aggregation (and join) computed by SQLite over the same events.
 //
 // Disorder is bounded below MAXOUTOFORDERNESS, so no event is late and every event must be counted
 // in every window that covers it. Values are multiples of 0.25 in [-1000, 1000], so sums are exact
@@ -297,6 +298,27 @@ SELECT l.k, window_start() AS ws, count(*) AS n, sum(l.v * r.v) AS total, min(r.
        avg(r.v) AS mean
 FROM l JOIN r ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL '5' SECOND AND l.ts + INTERVAL '2' SECOND
 GROUP BY l.k, TumblingWindow('60s');
+
+CREATE RULE interval_left_join WITH (TOPIC = 'oracle/interval_left_join') AS
+SELECT l.k, window_start() AS ws, count(*) AS n, sum(l.v * coalesce(r.v, 1)) AS total, min(l.v) AS lo,
+       max(coalesce(r.v, 0)) AS hi, avg(l.v) AS mean
+FROM l LEFT JOIN r ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL '5' SECOND AND l.ts + INTERVAL '2' SECOND
+GROUP BY l.k, TumblingWindow('60s');
+
+CREATE RULE window_join WITH (TOPIC = 'oracle/window_join') AS
+SELECT l.k, window_start() AS ws, count(*) AS n, sum(l.v * r.v) AS total, min(r.v) AS lo, max(l.v - r.v) AS hi,
+       avg(r.v) AS mean
+FROM l JOIN r ON l.k = r.k GROUP BY l.k, TumblingWindow('5s');
+
+CREATE RULE window_join_hopping WITH (TOPIC = 'oracle/window_join_hopping') AS
+SELECT l.k, window_start() AS ws, count(*) AS n, sum(l.v * r.v) AS total, min(r.v) AS lo, max(l.v - r.v) AS hi,
+       avg(r.v) AS mean
+FROM l JOIN r ON l.k = r.k GROUP BY l.k, HoppingWindow('10s', '5s');
+
+CREATE RULE window_left_join WITH (TOPIC = 'oracle/window_left_join') AS
+SELECT l.k, window_start() AS ws, count(*) AS n, sum(l.v * coalesce(r.v, 1)) AS total, min(l.v) AS lo,
+       max(coalesce(r.v, 0)) AS hi, avg(l.v) AS mean
+FROM l LEFT JOIN r ON l.k = r.k GROUP BY l.k, TumblingWindow('5s');
 )sql";
 
 // Pairs of a left and a right event of one key with right.ts - left.ts in [-5 s, 2 s], by the
@@ -305,6 +327,33 @@ const char* kIntervalJoinSql =
     "SELECT a.k, (a.ts / 60000) * 60000 AS ws, count(*), sum(a.v * b.v), min(b.v), max(a.v - b.v), avg(b.v) "
     "FROM ev a JOIN ev b ON a.k = b.k AND a.side = 0 AND b.side = 1 "
     "AND b.ts BETWEEN a.ts - 5000 AND a.ts + 2000 GROUP BY a.k, ws";
+
+// LEFT JOIN: every left event once per partner in its interval, or once with NULLs.
+const char* kIntervalLeftJoinSql =
+    "SELECT a.k, (a.ts / 60000) * 60000 AS ws, count(*), sum(a.v * coalesce(b.v, 1)), min(a.v), "
+    "max(coalesce(b.v, 0)), avg(a.v) "
+    "FROM ev a LEFT JOIN ev b ON a.k = b.k AND b.side = 1 AND b.ts BETWEEN a.ts - 5000 AND a.ts + 2000 "
+    "WHERE a.side = 0 GROUP BY a.k, ws";
+// Window joins: pairs of a left and a right event of one key in the same window (a range on
+// b.ts, so SQLite walks the (k, side, ts) index).
+const char* kWindowJoinSql =
+    "SELECT a.k, (a.ts / 5000) * 5000 AS ws, count(*), sum(a.v * b.v), min(b.v), max(a.v - b.v), avg(b.v) "
+    "FROM ev a JOIN ev b ON a.k = b.k AND a.side = 0 AND b.side = 1 "
+    "AND b.ts >= (a.ts / 5000) * 5000 AND b.ts < (a.ts / 5000) * 5000 + 5000 GROUP BY a.k, ws";
+// Size 10 s, hop 5 s: the windows holding a.ts start at floor(a.ts/5s)*5s - j*5s, j = 0..1;
+// a pair belongs to each of them that also holds b.ts.
+const char* kWindowJoinHoppingSql =
+    "WITH offs(j) AS (VALUES (0), (1)), "
+    "lw AS (SELECT k, v, (ts / 5000) * 5000 - j * 5000 AS ws FROM ev, offs WHERE side = 0) "
+    "SELECT a.k, a.ws, count(*), sum(a.v * b.v), min(b.v), max(a.v - b.v), avg(b.v) "
+    "FROM lw a JOIN ev b ON a.k = b.k AND b.side = 1 AND b.ts >= a.ws AND b.ts < a.ws + 10000 "
+    "GROUP BY a.k, a.ws";
+const char* kWindowLeftJoinSql =
+    "SELECT a.k, (a.ts / 5000) * 5000 AS ws, count(*), sum(a.v * coalesce(b.v, 1)), min(a.v), "
+    "max(coalesce(b.v, 0)), avg(a.v) "
+    "FROM ev a LEFT JOIN ev b ON a.k = b.k AND b.side = 1 "
+    "AND b.ts >= (a.ts / 5000) * 5000 AND b.ts < (a.ts / 5000) * 5000 + 5000 "
+    "WHERE a.side = 0 GROUP BY a.k, ws";
 
 const char* kTableJoinSql =
     "SELECT d.grp, (ts / 60000) * 60000 AS ws, count(*), sum(v * w), min(v), max(v * w), avg(v) "
@@ -352,6 +401,10 @@ const Dataset& dataset(std::uint64_t seed, int n_events, int n_keys) {
   d.oracle["table_left_join"] = run_sqlite(db, kTableLeftJoinSql);
   db.exec("CREATE INDEX ev_k ON ev(k, side, ts)");
   d.oracle["interval_join"] = run_sqlite(db, kIntervalJoinSql);
+  d.oracle["interval_left_join"] = run_sqlite(db, kIntervalLeftJoinSql);
+  d.oracle["window_join"] = run_sqlite(db, kWindowJoinSql);
+  d.oracle["window_join_hopping"] = run_sqlite(db, kWindowJoinHoppingSql);
+  d.oracle["window_left_join"] = run_sqlite(db, kWindowLeftJoinSql);
   d.oracle["tumbling"] = run_sqlite(db, kTumblingSql);
   d.oracle["sliding"] = run_sqlite(db, kSlidingSql);
   d.oracle["hopping_gaps"] = run_sqlite(db, kHoppingSql);
@@ -393,5 +446,13 @@ TEST(Oracle, TableLeftJoinTumbling60s_200kEvents_2500Keys) { check_rule(big(), "
 TEST(Oracle, TableJoinTumbling60s_100kEvents_20Keys) { check_rule(few_keys(), "table_join"); }
 TEST(Oracle, IntervalJoinTumbling60s_200kEvents_2500Keys) { check_rule(big(), "interval_join"); }
 TEST(Oracle, IntervalJoinTumbling60s_100kEvents_20Keys) { check_rule(few_keys(), "interval_join"); }
+TEST(Oracle, IntervalLeftJoinTumbling60s_200kEvents_2500Keys) { check_rule(big(), "interval_left_join"); }
+TEST(Oracle, IntervalLeftJoinTumbling60s_100kEvents_20Keys) { check_rule(few_keys(), "interval_left_join"); }
+TEST(Oracle, WindowJoinTumbling5s_200kEvents_2500Keys) { check_rule(big(), "window_join"); }
+TEST(Oracle, WindowJoinTumbling5s_100kEvents_20Keys) { check_rule(few_keys(), "window_join"); }
+TEST(Oracle, WindowJoinHopping10s5s_200kEvents_2500Keys) { check_rule(big(), "window_join_hopping"); }
+TEST(Oracle, WindowJoinHopping10s5s_100kEvents_20Keys) { check_rule(few_keys(), "window_join_hopping"); }
+TEST(Oracle, WindowLeftJoinTumbling5s_200kEvents_2500Keys) { check_rule(big(), "window_left_join"); }
+TEST(Oracle, WindowLeftJoinTumbling5s_100kEvents_20Keys) { check_rule(few_keys(), "window_left_join"); }
 
 }  // namespace

@@ -3,7 +3,7 @@ CREATE STREAM b WITH (TOPIC = 'in/b', TIMESTAMP = 'ts');
 CREATE STREAM p WITH (TOPIC = 'in/p');
 CREATE RULE r1 AS SELECT a.x FROM a JOIN b ON a.k = b.k;
 CREATE RULE r2 AS SELECT a.x FROM a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts - INTERVAL '1' MINUTE;
-CREATE RULE r3 AS SELECT a.x FROM a LEFT JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts;
+CREATE RULE r3 AS SELECT a.x FROM a LEFT JOIN b ON a.k = b.k;
 CREATE RULE r4 AS SELECT a.x FROM a JOIN p ON a.k = p.k AND p.ts BETWEEN a.ts AND a.ts;
 CREATE RULE r5 AS SELECT a.x FROM a JOIN b ON a.k < b.k AND b.ts BETWEEN a.ts AND a.ts;
 CREATE RULE r6 AS SELECT * FROM a JOIN b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts;

@@ -171,6 +171,28 @@ TEST(Prometheus, CollectedFamiliesCarryTheDocumentedNames) {
   }
 }
 
+TEST(Metrics, TablesAreListedWithRowsLoadsAndRefusals) {
+  MetricsInputs in;
+  streamgate::rules::TableMetrics t;
+  t.name = "devices";
+  t.rows = 12;
+  t.loads = 3;
+  t.load_errors = 1;
+  t.refused_rows = 4;
+  t.bad_messages = 2;
+  in.tables.push_back(t);
+  const std::string text = format_prometheus(collect_metric_families(in));
+  for (const char* line : {"streamgate_table_rows{table=\"devices\"} 12", "streamgate_table_loads_total{table=\"devices\"} 3",
+                           "streamgate_table_load_errors_total{table=\"devices\"} 1",
+                           "streamgate_table_refused_rows_total{table=\"devices\"} 4",
+                           "streamgate_table_bad_messages_total{table=\"devices\"} 2",
+                           "# TYPE streamgate_table_rows gauge", "# TYPE streamgate_table_loads_total counter"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+  // No tables, no table families (nothing to list, and no empty HELP blocks).
+  EXPECT_EQ(format_prometheus(collect_metric_families(MetricsInputs{})).find("streamgate_table_"), std::string::npos);
+}
+
 TEST(TopicCounter, KeepsTheBusiestAndFoldsTheRestIntoOther) {
   TopicCounter c(3);
   for (int i = 0; i < 5; ++i) c.add("a");

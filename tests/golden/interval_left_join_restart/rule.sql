@@ -1,0 +1,1 @@
+@include ../interval_left_join/rule.sql

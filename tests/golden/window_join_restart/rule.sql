@@ -1,0 +1,1 @@
+@include ../window_join_tumbling/rule.sql
