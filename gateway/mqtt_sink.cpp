@@ -167,7 +167,7 @@ void MqttSink::send(rules::Emission&& e, Delivery delivery) {
   }
   check_connection();
   // Straight out when nothing older waits on disk: the outbox would only add a write and a delete.
-  if (output_.connected() && batch_.empty() && outbox_->depth() == 0 && count_ < capacity_) {
+  if (output_ready() && batch_.empty() && outbox_->depth() == 0 && count_ < capacity_) {
     InFlight& f = at(count_);
     f.emission = std::move(e);
     f.seq = seq;
@@ -222,6 +222,14 @@ void MqttSink::check_connection() {
   }
 }
 
+bool MqttSink::output_ready() const {
+  // A connection that came up after check_connection() last looked is not used until the next
+  // check has taken it up: that check forgets whatever is in flight and resends it from the outbox,
+  // so a result sent on it before the check would go out twice more (once now, once resent), beyond
+  // the outbox-inflight bound. Paho counts the connect before it reports connected (release).
+  return output_.connected() && output_.stats().connects.load(std::memory_order_relaxed) == connects_seen_;
+}
+
 void MqttSink::collect_acks() {
   std::int64_t acked_outbox = 0;
   while (count_ > 0) {
@@ -233,7 +241,7 @@ void MqttSink::collect_acks() {
     } else if (outcome == DeliverySlot::Failed) {
       // Refused (e.g. an MQTT 5 PUBACK with an error reason): try again a few times, then drop it
       // loudly rather than block every later result.
-      if (++f.attempts < kMaxAttempts && output_.connected()) {
+      if (++f.attempts < kMaxAttempts && output_ready()) {
         const bool again = f.direct && publish_tracked(f, f.emission.topic, f.emission.payload, f.emission.qos,
                                                        f.emission.retain, f.emission.result_id) == PublishResult::Sent;
         if (again) break;
@@ -267,7 +275,7 @@ void MqttSink::collect_acks() {
 }
 
 void MqttSink::pump_outbox() {
-  if (!output_.connected() || count_ >= capacity_ || outbox_->depth() <= outbox_in_flight_) return;
+  if (!output_ready() || count_ >= capacity_ || outbox_->depth() <= outbox_in_flight_) return;
   try {
     for (auto& e : outbox_->peek(capacity_ - count_, outbox_sent_through_)) {
       InFlight& f = at(count_);

@@ -74,6 +74,8 @@ class MqttSink final : public Sink {
   void flush_outbox_batch();
   void collect_acks();
   void check_connection();
+  //! Connected, on the connection check_connection() has taken up: results may go out.
+  bool output_ready() const;
   void move_direct_to_outbox();
   void pump_outbox();
   void maybe_save_checkpoint();
