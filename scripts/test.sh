@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh: the one-command test suite. Installs what is missing (apt), builds with warnings as
 # errors (./build) and runs every test with ctest. With STREAMGATE_SANITIZE=1, or when $CI is
-# set, it also builds with ASan+UBSan (./build-asan) and runs the unit and golden tests there,
-# and runs each libFuzzer target for 60 s (STREAMGATE_FUZZ_SECONDS=N to choose; clang, ./build-fuzz).
+# set, it also builds with ASan+UBSan (./build-asan) and runs the unit, golden and cluster-mode
+# tests there, and runs each libFuzzer target for 60 s (STREAMGATE_FUZZ_SECONDS=N to choose;
+# clang, ./build-fuzz).
 # With STREAMGATE_TSAN=1, or when $CI is set, it builds the gateway with ThreadSanitizer
 # (./build-tsan) and runs the gateway unit tests (rings, ...) and the integration tests there.
 #
@@ -54,6 +55,22 @@ if [ "$sanitize" = 1 ]; then
   echo "==> ctest under ASan+UBSan (./build-asan: unit and golden tests)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE 'integration|bench|oracle|packaging' || status=$?
+  # Cluster mode under ASan+UBSan: the tests and every `streamgate` instance they start (also the
+  # ones they kill or stop) write their reports to build-asan/asan/report.<pid>, so a report in
+  # an instance whose exit status a test does not read still fails the run (~100 s).
+  echo "==> ctest under ASan+UBSan (./build-asan: cluster mode)"
+  rm -rf build-asan/asan && mkdir -p build-asan/asan
+  ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$root/build-asan/asan/report" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$root/build-asan/asan/report" \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" -R '^Cluster' || status=$?
+  shopt -s nullglob
+  asan_reports=(build-asan/asan/report.*)
+  shopt -u nullglob
+  if [ "${#asan_reports[@]}" -gt 0 ]; then
+    head -n 60 "${asan_reports[@]}" >&2
+    echo "error: ASan/UBSan reported in ${#asan_reports[@]} process(es): build-asan/asan/" >&2
+    status=1
+  fi
 fi
 
 # ThreadSanitizer: every process it instruments (the test binaries and each `streamgate` they
