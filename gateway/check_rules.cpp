@@ -65,21 +65,23 @@ int run_check_rules(const std::vector<std::string>& args, std::ostream& out, std
   rules::Engine engine;
   std::size_t errors = 0;
   std::size_t rules_before = 0;
+  rules::PartitionContext cluster;  // what earlier files declared (tables, fleet-wide rules)
   for (const auto& f : files) {
     auto file_errors = engine.load_file(f.path, f.text);
-    std::string two_phase;  // fleet-wide rules that cluster mode runs in two phases
+    std::string two_phase;  // fleet-wide rules that cluster mode runs in two phases or at the merge stage
     if (file_errors.empty() && !partition_field.empty()) {
-      auto plan = rules::plan_partitions(f.path, f.text, partition_field);
+      auto plan = rules::plan_partitions(f.path, f.text, partition_field, &cluster);
       file_errors = std::move(plan.errors);
       for (const auto& r : plan.two_phase) two_phase += (two_phase.empty() ? "; fleet-wide in two phases: " : ", ") + r;
+      for (std::size_t i = 0; i < plan.merge_stage.size(); ++i)
+        two_phase += (i == 0 ? "; at the merge stage: " : ", ") + plan.merge_stage[i];
     }
     for (const auto& e : file_errors) err << e.to_string() << "\n";
     errors += file_errors.size();
-    if (file_errors.empty()) {
-      const std::size_t now = engine.rules().size();
-      out << f.path << ": ok (" << (now - rules_before) << " rules" << two_phase << ")\n";
-      rules_before = now;
-    }
+    // A file refused for cluster mode was loaded all the same: its rules are not the next file's.
+    const std::size_t now = engine.rules().size();
+    if (file_errors.empty()) out << f.path << ": ok (" << (now - rules_before) << " rules" << two_phase << ")\n";
+    rules_before = now;
   }
   return (errors == 0 && problems.empty()) ? 0 : 1;
 }

@@ -113,12 +113,13 @@ int run_daemon(const std::vector<std::string>& args) {
     for (auto& f : rf) files.emplace_back(std::move(f.path), std::move(f.text));
   }
   std::vector<std::pair<std::string, std::string>> loaded;  // cluster mode's engines load these
+  streamgate::rules::PartitionContext cluster;  // what earlier files declared (tables, fleet-wide rules)
   for (const auto& [path, text] : files) {
     const auto before = engine->rules().size();
     const auto errors = engine->load_file(path, text);
     // Cluster mode runs one engine per partition: per-key state must be keyed by the partition key.
     const auto cluster_errors = errors.empty() && !config.cluster.url.empty()
-                                    ? streamgate::rules::check_partition_key(path, text, config.cluster.partition_field)
+                                    ? streamgate::rules::check_partition_key(path, text, config.cluster.partition_field, &cluster)
                                     : std::vector<streamgate::rules::RuleError>{};
     if (errors.empty() && cluster_errors.empty()) {
       loaded.emplace_back(path, text);

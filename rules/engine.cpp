@@ -758,7 +758,11 @@ void Engine::advance_rule(std::string_view rule, TimeNs watermark, TimeNs now_ns
   if (r < 0) return;
   im.emit = &emit;
   im.now = now_ns;
-  im.cat.rules[static_cast<std::size_t>(r)]->advance(watermark, now_ns, im);
+  auto& rr = *im.cat.rules[static_cast<std::size_t>(r)];
+  rr.advance(watermark, now_ns, im);
+  // The merged rows went to the rules reading this one (result()); their event time moves on
+  // with it, as advance_stream moves a chained rule on one box.
+  im.advance_stream(static_cast<std::size_t>(rr.plan().out_stream), watermark);
   im.emit = nullptr;
 }
 

@@ -63,7 +63,9 @@ class Engine {
   enum class MergeStatus : std::uint8_t { Merged, Late, UnknownRule, Malformed };
   MergeStatus merge_partial(std::string_view payload);
   //! Cluster mode, merge stage: every partition's watermark of `rule` has passed `watermark`:
-  //! fires the merged windows ending at or before it, with single-box ids and payloads.
+  //! fires the merged windows ending at or before it, with single-box ids and payloads. Their
+  //! rows feed the rules reading FROM `rule` (PartitionPlan::merge_stage), whose event time
+  //! moves on to `watermark` with it.
   void advance_rule(std::string_view rule, TimeNs watermark, TimeNs now_ns, const EmitFn& emit);
   //! Cluster mode, an idle partition: moves every source stream's event time on to at least
   //! `watermark` (the rest of the fleet's), firing what that closes.

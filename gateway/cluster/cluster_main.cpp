@@ -81,8 +81,9 @@ void reload_cluster_rules(ClusterRunner& runner, const Config& config) {
   std::vector<std::string> problems;
   read_gateway_rule_files(config.rules_dir, config.control_rules_dir, rf, problems);
   std::vector<std::pair<std::string, std::string>> files;
+  rules::PartitionContext cluster;  // what earlier files declared (tables, fleet-wide rules)
   for (auto& f : rf) {
-    for (const auto& e : rules::check_partition_key(f.path, f.text, config.cluster.partition_field)) {
+    for (const auto& e : rules::check_partition_key(f.path, f.text, config.cluster.partition_field, &cluster)) {
       problems.push_back(e.to_string());
     }
     files.emplace_back(std::move(f.path), std::move(f.text));

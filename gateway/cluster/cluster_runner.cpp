@@ -42,8 +42,9 @@ constexpr std::string_view kWatermarkMarker = ".streamgate.watermark";
 std::vector<std::string> two_phase_rules(const std::vector<std::pair<std::string, std::string>>& files,
                                          const std::string& field) {
   std::vector<std::string> out;
+  rules::PartitionContext context;  // a rule reading FROM a fleet-wide rule of an earlier file is not one
   for (const auto& [path, text] : files) {
-    for (auto& r : rules::plan_partitions(path, text, field).two_phase) out.push_back(std::move(r));
+    for (auto& r : rules::plan_partitions(path, text, field, &context).two_phase) out.push_back(std::move(r));
   }
   return out;
 }

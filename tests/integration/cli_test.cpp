@@ -100,6 +100,36 @@ TEST(Cli, CheckRulesAcceptsTheShippedRules) {
   EXPECT_EQ(one.exit_code, 0) << one.out << one.err;
 }
 
+// Cluster mode's view of the shipped rules (docs/scaling-out.md, "The shipped rules in cluster
+// mode"): what runs in two phases, what at the merge stage, and what is refused and where.
+TEST(Cli, CheckRulesForClusterModeSaysWhereEachShippedRuleRuns) {
+  TempDir dir;
+  const RunResult r = run_command(
+      {kBinary, "check-rules", "--partition-field", "device", (kSourceDir / "etc" / "rules.d").string()}, dir.path());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  for (const char* line :
+       {"10-sales.sql: ok (2 rules; fleet-wide in two phases: sales_indicators; at the merge stage: sales_peak)\n",
+        "30-system-performance.sql: ok (2 rules; fleet-wide in two phases: system_performance; at the merge stage: "
+        "performance_alerts)\n",
+        "50-iot-devices.sql: ok (2 rules; fleet-wide in two phases: device_window_state; at the merge stage: "
+        "device_status)\n"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("20-user-behavior.sql"), std::string::npos) << r.out;
+  // Refused, each with its reason: first_seen per event (in a FILTER), a session per user.
+  EXPECT_NE(r.err.find("20-user-behavior.sql:24:46: rule 'user_behavior': first_seen() needs OVER (PARTITION BY "
+                       "device) (it is evaluated per event, on the partitions"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("20-user-behavior.sql:48:19: rule 'user_sessions': GROUP BY does not include the partition "
+                       "key 'device' and the rule cannot run in two phases (SessionWindow"),
+            std::string::npos)
+      << r.err;
+  std::size_t errors = 0;
+  for (auto pos = r.err.find(": rule '"); pos != std::string::npos; pos = r.err.find(": rule '", pos + 1)) ++errors;
+  EXPECT_EQ(errors, 2u) << r.err;
+}
+
 TEST(Cli, CheckRulesReportsFileLineColAndExitsOne) {
   TempDir dir;
   write_file(dir / "good.sql", device_filter_rules());

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <ctime>
 #include <iterator>
 #include <map>
 #include <regex>
@@ -118,7 +120,7 @@ class ClusterTest : public ::testing::Test {
     for (const auto& e : input_) jsonl += e.payload + "\n";
     write_file(dir_ / "input.jsonl", jsonl);
     auto r = run_command({STREAMGATE_BINARY, "replay", "--rules", (dir_ / "rules").string(), "--input",
-                          (dir_ / "input.jsonl").string(), "--topic", "devices/replay/telemetry"},
+                          (dir_ / "input.jsonl").string(), "--topic", replay_topic_},
                          dir_.path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::istringstream lines(r.out);
@@ -126,7 +128,8 @@ class ClusterTest : public ::testing::Test {
     while (std::getline(lines, line)) {
       const auto j = nlohmann::json::parse(line);
       const std::string payload = j["payload"].dump();
-      if (!trailing(payload)) expected_.insert({j["topic"].get<std::string>(), payload});
+      if (trailing(payload) || opened_by_trailing(j["payload"])) continue;
+      expected_.insert({j["topic"].get<std::string>(), payload});
     }
   }
 
@@ -148,7 +151,7 @@ class ClusterTest : public ::testing::Test {
       bool done = false;
       for (int attempt = 0; attempt < 100 && !done; ++attempt) {
         try {
-          client_->publish("devices." + e.device + ".telemetry", e.payload, "in-" + std::to_string(i));
+          client_->publish(subject_[0] + "." + e.device + "." + subject_[1], e.payload, "in-" + std::to_string(i));
           done = true;
         } catch (const cl::NatsError&) {
           std::this_thread::sleep_for(100ms);
@@ -202,7 +205,50 @@ class ClusterTest : public ::testing::Test {
     return s.size() > 20000 ? s.substr(s.size() - 20000) : s;
   }
 
+  //! Waits until one of `procs` holds the merge stage and `min_results` results on `subject` are
+  //! stored, kills that owner (-9), publishes input_ from `from` on, and expects the replay's
+  //! result set from the survivors, one of which took the merge stage over.
+  void kill_merge_stage_owner_then_publish_the_rest(std::vector<std::unique_ptr<Process>>& procs,
+                                                    const std::string& subject, std::size_t min_results,
+                                                    std::size_t from) {
+    Process* owner = nullptr;
+    std::vector<std::unique_ptr<Process>*> all;
+    for (auto& p : procs) all.push_back(&p);
+    ASSERT_TRUE(wait_until(
+        [&] {
+          for (auto& p : procs)
+            if (p->err_count("took the merge stage") >= 1) owner = p.get();
+          if (owner == nullptr) return false;
+          std::size_t n = 0;
+          for (const auto& m : results()) n += m.subject == subject ? 1 : 0;
+          return n >= min_results;
+        },
+        60s))
+        << logs_of(all);
+    owner->signal(SIGKILL);
+    owner->wait_exit(10s);
+    publish(from, input_.size());
+    std::vector<std::unique_ptr<Process>*> survivors;
+    for (auto& p : procs)
+      if (p.get() != owner) survivors.push_back(&p);
+    expect_results_match_replay(logs_of(survivors));
+    std::size_t takers = 0;
+    for (auto* p : survivors) takers += (*p)->err_count("took the merge stage");
+    EXPECT_GE(takers, 1u) << logs_of(survivors);
+  }
+
+  //! A window (window_start / day_start) from trailing_from_ on: opened by trailing events.
+  bool opened_by_trailing(const nlohmann::json& payload) const {
+    if (trailing_from_.empty()) return false;
+    for (const char* k : {"window_start", "day_start"})
+      if (payload.contains(k) && payload[k].get<std::string>() >= trailing_from_) return true;
+    return false;
+  }
+
   TempDir dir_;
+  std::string replay_topic_ = "devices/replay/telemetry";
+  std::array<std::string, 2> subject_{"devices", "telemetry"};  //!< input subject: [0].<device>.[1]
+  std::string trailing_from_;  //!< RFC 3339; empty: only the telemetry's trailing rule applies
   NatsCluster nats_;
   std::vector<Event> input_;
   ResultSet expected_;
@@ -356,28 +402,61 @@ TEST_F(ClusterTest, KillNineOfTheMergeStageOwnerKeepsFleetResultsExactlyOnce) {
   for (const char* id : {"a", "b", "c"}) procs.push_back(start_instance(id));
   const std::size_t half = input_.size() / 2;
   publish(0, half);
-  Process* owner = nullptr;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        for (auto& p : procs)
-          if (p->err_count("took the merge stage") >= 1) owner = p.get();
-        if (owner == nullptr) return false;
-        for (const auto& m : results())
-          if (m.subject == "out.fleet") return true;
-        return false;
-      },
-      60s))
-      << logs_of({&procs[0], &procs[1], &procs[2]});
-  owner->signal(SIGKILL);
-  owner->wait_exit(10s);
-  publish(half, input_.size());
-  std::vector<std::unique_ptr<Process>*> survivors;
-  for (auto& p : procs)
-    if (p.get() != owner) survivors.push_back(&p);
-  expect_results_match_replay(logs_of(survivors));
-  std::size_t takers = 0;
-  for (auto* p : survivors) takers += (*p)->err_count("took the merge stage");
-  EXPECT_GE(takers, 1u) << logs_of(survivors);
+  kill_merge_stage_owner_then_publish_the_rest(procs, "out.fleet", 1, half);
+}
+
+// The shipped etc/rules.d/10-sales.sql: sales_indicators (fleet-wide, lag over its aggregates:
+// evaluated at the merge stage) and sales_peak (FROM sales_indicators: runs at the merge stage)
+// give the replay's result set, and still do when the merge stage's owner is killed with
+// windows open: the lag state and sales_peak's open day continue from the stage's checkpoint.
+TEST_F(ClusterTest, ShippedSalesRulesGiveTheReplayResultSetAcrossAKillOfTheMergeStageOwner) {
+  fs::remove(dir_ / "rules" / "10-cluster.sql");
+  fs::copy_file(fs::path(STREAMGATE_SOURCE_DIR) / "etc" / "rules.d" / "10-sales.sql", dir_ / "rules" / "10-sales.sql");
+  // 12 shops (shop/<id>/events) over two and a half days, in event-time order; amounts are
+  // multiples of 0.25, so every sum is exact and the floats compare as text.
+  input_.clear();
+  std::uint32_t x = 4242;
+  std::int64_t t = kBase;
+  for (int i = 0; i < 1200; ++i) {
+    x = x * 1103515245u + 12345u;
+    t += 60'000 + (x >> 16) % 240'000;  // now and then a 30-minute window without an order
+    const std::string shop = "s" + std::to_string((x >> 8) % 12);
+    input_.push_back({shop,
+                      R"({"event_id":"e)" + std::to_string(i) + R"(","event_type":")" +
+                          ((x >> 4) % 5 != 0 ? "purchase" : "view") + R"(","amount":)" +
+                          std::to_string(((x >> 12) % 2000) * 0.25) + R"(,"timestamp":)" + std::to_string(t) + "}"});
+  }
+  // Two days later, one order per shop closes every window; what those open is left out.
+  const std::int64_t trailing_day = (t / 86'400'000 + 2) * 86'400'000;
+  for (int s = 0; s < 12; ++s) {
+    const std::string shop = "s" + std::to_string(s);
+    input_.push_back({shop,
+                      R"({"event_id":"t)" + std::to_string(s) + R"(","event_type":"purchase","amount":1,"timestamp":)" +
+                          std::to_string(trailing_day + s) + "}"});
+  }
+  const std::time_t day_s = static_cast<std::time_t>(trailing_day / 1000);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&day_s));
+  trailing_from_ = buf;
+  replay_topic_ = "shop/replay/events";
+  subject_ = {"shop", "events"};
+  replay_expected();
+  std::size_t peaks = 0, trends = 0;
+  for (const auto& [topic, payload] : expected_) {
+    peaks += topic == "analytics/sales/peak" ? 1 : 0;
+    trends += payload.find("\"sales_trend\":\"down\"") != std::string::npos ? 1 : 0;
+  }
+  ASSERT_GE(peaks, 2u);
+  ASSERT_GE(trends, 10u);
+
+  std::vector<std::unique_ptr<Process>> procs;
+  for (const char* id : {"a", "b", "c"}) procs.push_back(start_instance(id));
+  ASSERT_TRUE(wait_until([&] { return procs[0]->err_count("took partition") >= 1; }, 60s)) << procs[0]->logs();
+  ASSERT_EQ(procs[0]->err().find("skipped"), std::string::npos) << procs[0]->logs();
+  const std::size_t half = input_.size() / 2;
+  publish(0, half);
+  // At least 10 windows fired before the kill: lag has state to carry over.
+  kill_merge_stage_owner_then_publish_the_rest(procs, "analytics.sales", 10, half);
 }
 
 // Only two devices publish: most partitions never get data. They must not hold the fleet-wide

@@ -1,8 +1,9 @@
 // A real 3-node nats-server cluster for tests: client, route (and optionally MQTT) ports picked
 // free on loopback, JetStream in per-node temp dirs, the partition subject mapping
-// `devices.*.telemetry -> part.{{partition(P,1)}}.devices.{{wildcard(1)}}.telemetry` on every
-// node (so every device always lands in one partition). Ready when every node answers on its
-// client port and JetStream has a meta leader (a stream can be created). Nodes are stopped by PID
+// `devices.*.telemetry -> part.{{partition(P,1)}}.devices.{{wildcard(1)}}.telemetry` (and the
+// same for `shop.*.events`) on every node (so every device always lands in one partition). Ready
+// when every node answers on its client port and JetStream has a meta leader (a stream can be
+// created). Nodes are stopped by PID
 // (kill -9 or SIGTERM) and restarted on the same ports with the same store.
 #pragma once
 
@@ -91,7 +92,10 @@ class NatsCluster {
         "cluster {\n  name: sgtest\n  listen: 127.0.0.1:" + std::to_string(route_ports_[i]) +
         "\n  routes: [\n" + routes + "  ]\n}\n" +
         "mappings = {\n  \"devices.*.telemetry\": \"part.{{partition(" + std::to_string(partitions_) +
-        ",1)}}.devices.{{wildcard(1)}}.telemetry\"\n}\n";
+        ",1)}}.devices.{{wildcard(1)}}.telemetry\"\n" +
+        // The shipped 10-sales.sql's stream: shop/<id>/events, partitioned by the shop token.
+        "  \"shop.*.events\": \"part.{{partition(" + std::to_string(partitions_) +
+        ",1)}}.shop.{{wildcard(1)}}.events\"\n}\n";
     if (i == 0 && mqtt_port_ != 0) conf += "mqtt { listen: 127.0.0.1:" + std::to_string(mqtt_port_) + " }\n";
     write_file(dir_ / ("n" + std::to_string(i) + ".conf"), conf);
   }

@@ -4,10 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "rules/cluster/partition_check.h"
 #include "rules/engine.h"
@@ -52,33 +57,67 @@ std::vector<Event> make_events() {
   return out;
 }
 
+//! What one engine that sees every event gives: result id -> payload.
+Results one_box(const std::string& file, const std::string& rules,
+                const std::function<void(Engine&, const EmitFn&)>& feed) {
+  Engine single;
+  EXPECT_TRUE(single.load_file(file, rules).empty());
+  Results expected;
+  const EmitFn collect = [&expected](Emission&& e) { expected[e.result_id] = e.payload; };
+  feed(single, collect);
+  single.flush(collect);
+  return expected;
+}
+
+//! `n` partition engines over `rules` (the two-phase rules emit partials) and what they emit:
+//! partials (and, at the merge stage, rows too) through `route`.
+struct Partitions {
+  Partitions(int n, const std::vector<std::string>& two_phase, const std::string& file, const std::string& rules) {
+    EngineOptions o;
+    o.partial_rules = two_phase;
+    for (int p = 0; p < n; ++p) {
+      engines.push_back(std::make_unique<Engine>(o));
+      EXPECT_TRUE(engines.back()->load_file(file, rules).empty());
+    }
+  }
+  Partitions(const Partitions&) = delete;
+  Partitions& operator=(const Partitions&) = delete;
+
+  std::vector<std::unique_ptr<Engine>> engines;
+  Results got;
+  std::vector<std::string> partials;
+  const EmitFn route = [this](Emission&& e) {
+    if (e.kind == EmissionKind::Partial) partials.push_back(std::move(e.payload));
+    else got[e.result_id] = e.payload;
+  };
+};
+
+//! Every result id missing from `got`, differing or extra, one per line.
+std::string diff_results(const Results& expected, const Results& got) {
+  std::string diff;
+  for (const auto& [id, payload] : expected) {
+    auto it = got.find(id);
+    if (it == got.end()) diff += "missing " + id + " " + payload + "\n";
+    else if (it->second != payload) diff += "differs " + id + " " + it->second + " != " + payload + "\n";
+  }
+  for (const auto& [id, payload] : got)
+    if (!expected.count(id)) diff += "extra " + id + " " + payload + "\n";
+  return diff;
+}
+
 TEST(TwoPhase, PartialsMergedOverPartitionsGiveTheSingleEngineResults) {
   const auto plan = plan_partitions("r.sql", kRules, "device");
   ASSERT_TRUE(plan.errors.empty()) << plan.errors[0].to_string();
   ASSERT_EQ(plan.two_phase, (std::vector<std::string>{"fleet", "per_site"}));
   const auto events = make_events();
 
-  Engine single;
-  ASSERT_TRUE(single.load_file("r.sql", kRules).empty());
-  Results expected;
-  const EmitFn collect = [&expected](Emission&& e) { expected[e.result_id] = e.payload; };
-  for (const auto& e : events) single.on_message("devices/" + e.device + "/telemetry", e.payload, kNow, collect);
-  single.flush(collect);
+  const Results expected = one_box("r.sql", kRules, [&](Engine& single, const EmitFn& collect) {
+    for (const auto& e : events) single.on_message("devices/" + e.device + "/telemetry", e.payload, kNow, collect);
+  });
 
   for (int parts : {1, 3, 8}) {
-    EngineOptions o;
-    o.partial_rules = plan.two_phase;
-    std::vector<std::unique_ptr<Engine>> engines;
-    for (int p = 0; p < parts; ++p) {
-      engines.push_back(std::make_unique<Engine>(o));
-      ASSERT_TRUE(engines.back()->load_file("r.sql", kRules).empty());
-    }
-    Results got;
-    std::vector<std::string> partials;
-    const EmitFn route = [&](Emission&& e) {
-      if (e.kind == EmissionKind::Partial) partials.push_back(std::move(e.payload));
-      else got[e.result_id] = e.payload;
-    };
+    Partitions ps(parts, plan.two_phase, "r.sql", kRules);
+    auto& [engines, got, partials, route] = ps;
     for (const auto& e : events) {
       const auto p = std::hash<std::string>{}(e.device) % static_cast<std::size_t>(parts);
       engines[p]->on_message("devices/" + e.device + "/telemetry", e.payload, kNow, route);
@@ -90,14 +129,7 @@ TEST(TwoPhase, PartialsMergedOverPartitionsGiveTheSingleEngineResults) {
     ASSERT_TRUE(merge.load_file("r.sql", kRules).empty());
     for (const auto& p : partials) ASSERT_EQ(merge.merge_partial(p), Engine::MergeStatus::Merged);
     for (const auto& r : plan.two_phase) merge.advance_rule(r, kTimeMax, kNow, route);
-    std::string diff;
-    for (const auto& [id, payload] : expected) {
-      auto it = got.find(id);
-      if (it == got.end()) diff += "missing " + id + " " + payload + "\n";
-      else if (it->second != payload) diff += "differs " + id + " " + it->second + " != " + payload + "\n";
-    }
-    for (const auto& [id, payload] : got)
-      if (!expected.count(id)) diff += "extra " + id + " " + payload + "\n";
+    const std::string diff = diff_results(expected, got);
     EXPECT_TRUE(diff.empty()) << parts << " partitions:\n" << diff.substr(0, 3000);
     // A partial arriving after its window fired is late, not a second result.
     ASSERT_FALSE(partials.empty());
@@ -105,6 +137,134 @@ TEST(TwoPhase, PartialsMergedOverPartitionsGiveTheSingleEngineResults) {
     EXPECT_EQ(merge.merge_partial("not cbor"), Engine::MergeStatus::Malformed);
   }
   EXPECT_GT(expected.size(), 100u);
+}
+
+// The shipped etc/rules.d/10-sales.sql: sales_indicators compares each window with the previous
+// one (lag over its aggregates), sales_peak reads FROM it. In cluster mode the partitions emit
+// sales_indicators' partials only; the merge stage fires its windows in order, evaluates lag
+// there and feeds the merged rows to sales_peak. Halfway, the merge stage is taken over (its
+// state saved and restored into a new engine): lag and sales_peak continue.
+TEST(TwoPhase, LagOverAggregatesAndAChainedRuleRunAtTheMergeStageAsOnOneBox) {
+  std::ifstream in(std::string(STREAMGATE_SOURCE_DIR) + "/etc/rules.d/10-sales.sql");
+  const std::string rules((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(rules.empty());
+  const auto plan = plan_partitions("10-sales.sql", rules, "device");
+  ASSERT_TRUE(plan.errors.empty()) << plan.errors[0].to_string();
+  ASSERT_EQ(plan.two_phase, (std::vector<std::string>{"sales_indicators"}));
+  ASSERT_EQ(plan.merge_stage, (std::vector<std::string>{"sales_peak"}));
+  // 12 shops over three days; amounts are multiples of 0.25, so every sum is exact.
+  struct Order {
+    int shop;
+    std::string payload;
+  };
+  std::vector<Order> orders;
+  std::uint32_t x = 7;
+  std::int64_t t = 1'700'000'000'000;
+  for (int i = 0; i < 3000; ++i) {
+    x = x * 1103515245u + 12345u;
+    t += 20'000 + (x >> 16) % 100'000;  // a 30-minute window now and then has no order
+    const int shop = static_cast<int>((x >> 8) % 12);
+    const bool purchase = (x >> 4) % 5 != 0;
+    orders.push_back({shop, R"({"event_id":"e)" + std::to_string(i) + R"(","event_type":")" +
+                                (purchase ? "purchase" : "view") + R"(","amount":)" +
+                                std::to_string(((x >> 12) % 2000) * 0.25) + R"(,"timestamp":)" + std::to_string(t) +
+                                "}"});
+  }
+  auto topic = [](int shop) { return "shop/s" + std::to_string(shop) + "/events"; };
+
+  const Results expected = one_box("10-sales.sql", rules, [&](Engine& single, const EmitFn& collect) {
+    for (const auto& o : orders) single.on_message(topic(o.shop), o.payload, kNow, collect);
+  });
+
+  for (int parts : {1, 4}) {
+    Partitions ps(parts, plan.two_phase, "10-sales.sql", rules);
+    auto& [engines, got, partials, route] = ps;
+    auto merge = std::make_unique<Engine>();
+    ASSERT_TRUE(merge->load_file("10-sales.sql", rules).empty());
+    // The merge stage: the partials so far, then every partition's watermark has passed `low`.
+    auto merge_round = [&](TimeNs low) {
+      for (const auto& p : partials) ASSERT_EQ(merge->merge_partial(p), Engine::MergeStatus::Merged);
+      partials.clear();
+      merge->advance_rule("sales_indicators", low, kNow, route);
+    };
+    for (std::size_t i = 0; i < orders.size(); ++i) {
+      engines[static_cast<std::size_t>(orders[i].shop % parts)]->on_message(topic(orders[i].shop), orders[i].payload,
+                                                                           kNow, route);
+      if (i % 100 != 99) continue;
+      TimeNs low = kTimeMax;
+      for (auto& eng : engines) {
+        for (const auto& m : eng->metrics())
+          if (m.name == "sales_indicators") low = std::min(low, m.watermark);
+      }
+      merge_round(low);
+      if (i == orders.size() / 2) {
+        // Takeover: a new engine from the checkpoint of the old one.
+        const auto saved = merge->save_state();
+        merge = std::make_unique<Engine>();
+        ASSERT_TRUE(merge->load_file("10-sales.sql", rules).empty());
+        merge->restore_state(saved);
+      }
+    }
+    for (auto& eng : engines) eng->flush(route);
+    merge_round(kTimeMax);
+    const std::string diff = diff_results(expected, got);
+    EXPECT_TRUE(diff.empty()) << parts << " partitions:\n" << diff.substr(0, 3000);
+  }
+  std::size_t peaks = 0, changes = 0;
+  for (const auto& [id, payload] : expected) {
+    peaks += id.rfind("sales_peak/", 0) == 0 ? 1 : 0;
+    changes += payload.find("\"sales_trend\":\"up\"") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_GE(peaks, 3u);
+  EXPECT_GE(changes, 10u);
+}
+
+// Joins of two streams keyed by the partition field pair rows within each partition; a
+// fleet-wide aggregate over them (a window join, an interval join feeding a window) merges
+// like any other, and so does one over a per-partition rule's rows (a chain partition ->
+// fleet-wide: each partition's engine feeds its own rows to it).
+TEST(TwoPhase, FleetWideAggregatesOverJoinsAndPerPartitionRulesMerge) {
+  const char* rules = R"sql(
+CREATE STREAM t WITH (TOPIC = 'devices/+/telemetry', FORMAT = 'json', TIMESTAMP = 'ts');
+CREATE STREAM u WITH (TOPIC = 'devices/+/status', FORMAT = 'json', TIMESTAMP = 'ts');
+CREATE RULE wj WITH (TOPIC = 'out/wj') AS
+SELECT window_start() AS ws, count(*) AS pairs, sum(t.v) AS tv, max(u.v) AS uv
+FROM t JOIN u ON t.device = u.device GROUP BY TumblingWindow('10s');
+CREATE RULE ij WITH (TOPIC = 'out/ij') AS
+SELECT window_start() AS ws, count(*) AS pairs, sum(u.v) AS uv
+FROM t JOIN u ON t.device = u.device AND u.ts BETWEEN t.ts - INTERVAL '2' SECOND AND t.ts
+GROUP BY TumblingWindow('10s');
+CREATE RULE hot WITH (TOPIC = 'out/hot') AS SELECT device, v FROM t WHERE v > 20;
+CREATE RULE hot_count WITH (TOPIC = 'out/hot_count') AS
+SELECT window_end() AS we, count(*) AS n, count(DISTINCT device) AS devices FROM hot GROUP BY TumblingWindow('10s');
+)sql";
+  const auto plan = plan_partitions("r.sql", rules, "device");
+  ASSERT_TRUE(plan.errors.empty()) << plan.errors[0].to_string();
+  ASSERT_EQ(plan.two_phase, (std::vector<std::string>{"wj", "ij", "hot_count"}));
+  std::vector<std::pair<std::string, std::string>> events;  // (topic, payload)
+  std::uint32_t x = 5;
+  for (int i = 0; i < 600; ++i) {
+    x = x * 1103515245u + 12345u;
+    const std::string dev = "d" + std::to_string((x >> 8) % 7);
+    events.push_back({"devices/" + dev + ((x >> 4) % 2 ? "/telemetry" : "/status"),
+                      R"({"device":")" + dev + R"(","v":)" + std::to_string((x >> 16) % 50) + R"(,"ts":)" +
+                          std::to_string(1'700'000'000'000 + i * 300) + "}"});
+  }
+  const Results expected = one_box("r.sql", rules, [&](Engine& single, const EmitFn& collect) {
+    for (const auto& [topic, payload] : events) single.on_message(topic, payload, kNow, collect);
+  });
+  Partitions ps(3, plan.two_phase, "r.sql", rules);
+  auto& [engines, got, partials, route] = ps;
+  for (const auto& [topic, payload] : events)
+    engines[std::hash<std::string>{}(topic.substr(8, topic.find('/', 8) - 8)) % 3]->on_message(topic, payload, kNow,
+                                                                                               route);
+  for (auto& eng : engines) eng->flush(route);
+  Engine merge;
+  ASSERT_TRUE(merge.load_file("r.sql", rules).empty());
+  for (const auto& p : partials) ASSERT_EQ(merge.merge_partial(p), Engine::MergeStatus::Merged);
+  for (const auto& r : plan.two_phase) merge.advance_rule(r, kTimeMax, kNow, route);
+  EXPECT_GT(expected.size(), 20u);
+  EXPECT_EQ(diff_results(expected, got), "");
 }
 
 TEST(TwoPhase, RulesThatCannotMergeAreRefusedWithTheirPosition) {
