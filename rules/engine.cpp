@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <deque>
+#include <functional>
 #include <filesystem>
 #include <tuple>
 #include <unordered_map>
@@ -721,6 +722,28 @@ void Engine::on_tick(TimeNs now_ns, const EmitFn& emit) {
     }
   }
   im.emit = nullptr;
+}
+
+bool Engine::waits_on_clock() const {
+  const Impl& im = *impl_;
+  if (!im.cat.plan) return false;
+  // An open window of a rule reading the stream, directly or through chained rules.
+  const std::function<bool(std::size_t)> open_below = [&](std::size_t si) {
+    const plan::StreamDef& d = *im.cat.streams[si]->def;
+    for (const auto* readers : {&d.readers, &d.join_readers}) {
+      for (int r : *readers) {
+        const auto& rr = *im.cat.rules[static_cast<std::size_t>(r)];
+        if (rr.metrics().open_windows > 0 || open_below(static_cast<std::size_t>(rr.plan().out_stream))) return true;
+      }
+    }
+    return false;
+  };
+  for (std::size_t i = 0; i < im.cat.streams.size(); ++i) {
+    const plan::StreamDef& d = *im.cat.streams[i]->def;
+    const bool follows_clock = d.timestamp_field.empty() || d.idle_timeout > 0;
+    if (!d.topic_filter.empty() && follows_clock && open_below(i)) return true;
+  }
+  return false;
 }
 
 void Engine::flush(const EmitFn& emit) {

@@ -54,6 +54,10 @@ class Engine {
 
   //! Processing-time progress: fires processing-time windows and IDLETIMEOUTs.
   void on_tick(TimeNs now_ns, const EmitFn& emit);
+  //! Whether on_tick() can still fire something: a source stream follows the clock (no
+  //! TIMESTAMP, or an IDLETIMEOUT) and a rule reading it (or reading such a rule) has an open
+  //! window. Cluster mode journals clock ticks for a quiet partition only while this holds.
+  bool waits_on_clock() const;
 
   //! End of input (replay): event time goes to +infinity and every open window fires.
   void flush(const EmitFn& emit);

@@ -37,6 +37,8 @@ std::string partition_key(int p) { return "p." + std::to_string(p); }
 constexpr auto kIdleAfter = std::chrono::seconds(1);
 // Input subject (within a partition) of the idle marker: journaled, so a replay advances alike.
 constexpr std::string_view kWatermarkMarker = ".streamgate.watermark";
+// Input subject of the clock marker: processing time of a quiet partition (see tick_if_idle).
+constexpr std::string_view kClockMarker = ".streamgate.clock";
 
 //! The fleet-wide rules of `files` that run in two phases (rules/cluster/partition_check.h).
 std::vector<std::string> two_phase_rules(const std::vector<std::pair<std::string, std::string>>& files,
@@ -82,6 +84,7 @@ struct ClusterRunner::Impl {
     rules::TimeNs watermark = rules::kTimeMin;
     Clock::time_point last_data;
     rules::TimeNs marker_sent = rules::kTimeMin;
+    Clock::time_point clock_sent;  //!< the last clock marker this instance journaled
   };
 
   Impl(const Config& c, std::vector<std::pair<std::string, std::string>> f, rules::EngineOptions eo,
@@ -410,6 +413,23 @@ struct ClusterRunner::Impl {
     p.marker_sent = fleet_wm;
   }
 
+  //! Processing time of a quiet partition. Its engine's processing time is the stream timestamp
+  //! of the messages it consumes (a replay builds the same windows), so nothing moves it while no
+  //! message comes: a partition idle for kIdleAfter journals a clock marker, at most one per
+  //! kIdleAfter, while a window waits on the clock (a stream without TIMESTAMP, or with
+  //! IDLETIMEOUT); consumed, the marker ticks the engine with its own stream timestamp, so a
+  //! replay after a takeover ticks alike. The id (partition, wall-clock second) lets a stale
+  //! owner's marker of the same second be dropped; a second one would tick to the same time.
+  void tick_if_idle(Partition& p) {
+    const auto now = Clock::now();
+    if (now - p.last_data < kIdleAfter || now - p.clock_sent < kIdleAfter) return;
+    if (!p.engine->waits_on_clock()) return;
+    const std::string second = std::to_string(wall_now_ns() / 1'000'000'000);
+    send(cc.subject_prefix + "." + std::to_string(p.id) + std::string(kClockMarker), second,
+         "clock/" + std::to_string(p.id) + "/" + second, "clock marker");
+    p.clock_sent = now;
+  }
+
   void acquire(int id, std::uint64_t lease_rev, bool lapsed) {
     Partition p;
     p.id = id;
@@ -490,6 +510,11 @@ struct ClusterRunner::Impl {
           p.engine->advance_event_time(std::stoll(std::string(m.data())), m.timestamp_ns(), emit);
         } catch (const std::exception&) {
         }
+        p.last_seq = m.stream_seq();
+        continue;
+      }
+      if (subject == kClockMarker.substr(1)) {
+        p.engine->on_tick(m.timestamp_ns(), emit);
         p.last_seq = m.stream_seq();
         continue;
       }
@@ -672,7 +697,10 @@ struct ClusterRunner::Impl {
           if (stopping) break;
           try {
             const std::size_t n = poll(p);
-            if (n == 0) advance_if_idle(p);
+            if (n == 0) {
+              advance_if_idle(p);
+              tick_if_idle(p);
+            }
             handled += n;
             if (p.last_seq - p.checkpointed_seq >= kCheckpointEveryEvents ||
                 Clock::now() - p.last_checkpoint >= config.checkpoint_interval) {

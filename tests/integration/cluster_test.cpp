@@ -477,6 +477,62 @@ TEST_F(ClusterTest, IdlePartitionsDoNotHoldFleetWideWindowsBack) {
   expect_results_match_replay(logs_of({&a, &b}));
 }
 
+// Processing time in cluster mode is the input's stream timestamp, so a partition that gets no
+// more messages would never close a processing-time window: a quiet partition journals clock
+// markers that tick its engine. The windows of a stream without TIMESTAMP fire with no message
+// after them, and a kill -9 of the owner (the taker replays the partition, markers included)
+// stores none of them twice.
+TEST_F(ClusterTest, QuietPartitionsCloseProcessingTimeWindowsOnce) {
+  write_file(dir_ / "rules" / "30-clock.sql",
+             "CREATE STREAM arrivals WITH (TOPIC = 'devices/+/telemetry', FORMAT = 'json');\n"
+             "CREATE RULE arrivals_per_device WITH (TOPIC = 'out/arrivals') AS\n"
+             "SELECT device, count(*) AS n FROM arrivals GROUP BY device, TumblingWindow('2s');\n"
+             // Event time, but after 1 s without events it moves on with processing time.
+             "CREATE STREAM quiet WITH (TOPIC = 'devices/+/telemetry', FORMAT = 'json', TIMESTAMP = 'ts',\n"
+             "  IDLETIMEOUT = '1s');\n"
+             "CREATE RULE quiet_per_device WITH (TOPIC = 'out/quiet') AS\n"
+             "SELECT device, count(*) AS n FROM quiet GROUP BY device, TumblingWindow('10s');\n");
+  auto a = start_instance("a");
+  ASSERT_TRUE(wait_until([&] { return a->err_count("took partition") >= 8; }, 60s)) << a->logs();
+  // 5 events of d0 and 3 of d1, then nothing on any partition.
+  std::vector<Event> few;
+  std::map<std::string, int> sent;
+  for (const auto& e : input_) {
+    if ((e.device == "d0" && sent[e.device] < 5) || (e.device == "d1" && sent[e.device] < 3)) {
+      few.push_back(e);
+      ++sent[e.device];
+    }
+  }
+  input_ = std::move(few);
+  publish(0, input_.size());
+  auto counted_on = [&](const std::string& subject) {
+    std::map<std::string, int> counted;
+    std::set<std::string> ids;
+    for (const auto& m : results()) {
+      if (m.subject != subject) continue;
+      EXPECT_TRUE(ids.insert(m.msg_id).second) << "result id stored twice: " << m.msg_id;
+      const auto j = nlohmann::json::parse(m.data);
+      counted[j["device"].get<std::string>()] += j["n"].get<int>();
+    }
+    return counted;
+  };
+  const std::map<std::string, int> all{{"d0", 5}, {"d1", 3}};
+  ASSERT_TRUE(wait_until([&] { return counted_on("out.arrivals") == all; }, 30s))
+      << "processing-time windows of quiet partitions did not close\n" << a->logs();
+  // The events span 4 s of event time: IDLETIMEOUT closes [0, 10 s) after ~1 + 6 s of quiet.
+  ASSERT_TRUE(wait_until([&] { return counted_on("out.quiet") == all; }, 30s))
+      << "IDLETIMEOUT did not move a quiet partition's event time on\n" << a->logs();
+  const std::size_t stored = results().size();
+  a->signal(SIGKILL);
+  a->wait_exit(10s);
+  auto b = start_instance("b");
+  ASSERT_TRUE(wait_until([&] { return b->err_count("took partition") >= 8; }, 60s)) << b->logs();
+  std::this_thread::sleep_for(3s);  // the replayed partitions tick again: nothing new may be stored
+  EXPECT_EQ(counted_on("out.arrivals"), all) << b->logs();
+  EXPECT_EQ(counted_on("out.quiet"), all) << b->logs();
+  EXPECT_EQ(results().size(), stored) << b->logs();
+}
+
 // A rule whose per-key state is not keyed by the partition field, and that cannot run in two
 // phases either, is refused in cluster mode with its position; the other files run (the results
 // still match the replay of those).

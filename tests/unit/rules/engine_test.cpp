@@ -542,6 +542,31 @@ TEST(Engine, IdleTimeoutAdvancesWatermark) {
   EXPECT_EQ(h.results().size(), 1u);
 }
 
+// Cluster mode journals clock ticks for a quiet partition only while one can fire something.
+TEST(Engine, WaitsOnTheClockOnlyWhileAClockDrivenWindowIsOpen) {
+  Harness h;
+  h.load(
+      "CREATE STREAM p WITH (TOPIC='p');"
+      "CREATE STREAM e WITH (TOPIC='e', TIMESTAMP='ts');"
+      "CREATE STREAM q WITH (TOPIC='q', TIMESTAMP='ts', IDLETIMEOUT='30s');"
+      "CREATE RULE by_clock WITH (TOPIC='o1') AS SELECT count(*) AS n FROM p GROUP BY TumblingWindow('10s');"
+      "CREATE RULE by_event WITH (TOPIC='o2') AS SELECT count(*) AS n FROM e GROUP BY TumblingWindow('10s');"
+      "CREATE RULE idle_src WITH (TOPIC='o3') AS SELECT ts, v FROM q;"
+      "CREATE RULE chained WITH (TOPIC='o4') AS SELECT sum(v) AS s FROM idle_src GROUP BY TumblingWindow('1m');");
+  EXPECT_FALSE(h.eng.waits_on_clock());
+  h.now = T("2024-01-15T10:00:01Z");
+  h.send("e", R"({"ts":"2024-01-15T10:00:01Z"})");
+  EXPECT_FALSE(h.eng.waits_on_clock()) << "an event-time window without IDLETIMEOUT never waits on the clock";
+  h.send("p", R"({"a":1})");
+  EXPECT_TRUE(h.eng.waits_on_clock());
+  h.eng.on_tick(T("2024-01-15T10:00:10Z"), h.sink);
+  EXPECT_FALSE(h.eng.waits_on_clock()) << "the processing-time window closed";
+  h.send("q", R"({"ts":"2024-01-15T10:00:05Z","v":2})");
+  EXPECT_TRUE(h.eng.waits_on_clock()) << "a rule chained on an IDLETIMEOUT stream has an open window";
+  h.eng.on_tick(T("2024-01-15T10:02:00Z"), h.sink);
+  EXPECT_FALSE(h.eng.waits_on_clock());
+}
+
 TEST(Engine, Errors) {
   auto errs = Engine::check("rules.sql",
                             "CREATE STREAM s WITH (TOPIC='t', FOO=1, MAXOUTOFORDERNESS='5x');\n"
