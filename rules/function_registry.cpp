@@ -53,6 +53,7 @@ void FunctionRegistry::add_scalar(ScalarFunction f) {
 }
 
 void FunctionRegistry::add_aggregate(AggregateFunction f) {
+  if (f.merge_partition == nullptr) f.merge_partition = f.merge;
   std::unique_lock lock(*mu_);
   auto key = lower(f.name);
   aggregates_.insert_or_assign(std::move(key), std::move(f));

@@ -50,7 +50,15 @@ struct AggregateFunction {
   void (*construct)(void* state) = nullptr;
   void (*destroy)(void* state) = nullptr;
   void (*add)(void* state, Args args) = nullptr;
+  //! add() that also receives the row's event time (epoch ns): states that merge by event
+  //! time across partitions (first_value, last_value) keep it. Null: the engine calls add().
+  void (*add_at)(void* state, Args args, std::int64_t event_time_ns) = nullptr;
+  //! Merges `from` as the later part of one stream (session windows that bridge).
   void (*merge)(void* into, const void* from) = nullptr;
+  //! Merges a state built on another partition (cluster mode's merge stage): neither is the
+  //! later part, and the result must not depend on which is `into` nor on the order of merges.
+  //! add_aggregate() sets it to `merge` when null (merge is order-free for most states).
+  void (*merge_partition)(void* into, const void* from) = nullptr;
   Value (*result)(const void* state) = nullptr;
   nlohmann::json (*save)(const void* state) = nullptr;
   //! Appends the state as CBOR that decodes to what save() returns (checkpoints of many groups
@@ -123,8 +131,9 @@ class FunctionRegistry {
   //! Register a state type as an aggregate. The State must provide:
   //!   void add(Args);  void merge(const State&);  Value result() const;
   //!   nlohmann::json save() const;  void restore(const nlohmann::json&);
-  //! and optionally `std::size_t heap_bytes() const` and `void save_cbor(std::vector<std::uint8_t>&)
-  //! const` (save() as CBOR, without nlohmann nodes: for the states of many groups).
+  //! and optionally `std::size_t heap_bytes() const`, `void save_cbor(std::vector<std::uint8_t>&)
+  //! const` (save() as CBOR, without nlohmann nodes: for the states of many groups),
+  //! `void add(Args, std::int64_t event_time_ns)` (add_at) and `void merge_partition(const State&)`.
   template <class State>
   void register_aggregate(std::string name, int min_args, int max_args,
                           bool event_time_arg = false);
@@ -158,6 +167,16 @@ template <class S>
 struct has_heap_bytes<S, std::void_t<decltype(std::declval<const S&>().heap_bytes())>>
     : std::true_type {};
 template <class S, class = void>
+struct has_add_at : std::false_type {};
+template <class S>
+struct has_add_at<S, std::void_t<decltype(std::declval<S&>().add(std::declval<Args>(), std::int64_t{}))>>
+    : std::true_type {};
+template <class S, class = void>
+struct has_merge_partition : std::false_type {};
+template <class S>
+struct has_merge_partition<S, std::void_t<decltype(std::declval<S&>().merge_partition(std::declval<const S&>()))>>
+    : std::true_type {};
+template <class S, class = void>
 struct has_save_cbor : std::false_type {};
 template <class S>
 struct has_save_cbor<S, std::void_t<decltype(std::declval<const S&>().save_cbor(
@@ -181,6 +200,14 @@ void FunctionRegistry::register_aggregate(std::string name, int min_args, int ma
   f.merge = [](void* into, const void* from) {
     static_cast<State*>(into)->merge(*static_cast<const State*>(from));
   };
+  if constexpr (detail::has_add_at<State>::value) {
+    f.add_at = [](void* p, Args a, std::int64_t t) { static_cast<State*>(p)->add(a, t); };
+  }
+  if constexpr (detail::has_merge_partition<State>::value) {
+    f.merge_partition = [](void* into, const void* from) {
+      static_cast<State*>(into)->merge_partition(*static_cast<const State*>(from));
+    };
+  }
   f.result = [](const void* p) { return static_cast<const State*>(p)->result(); };
   f.save = [](const void* p) { return static_cast<const State*>(p)->save(); };
   f.restore = [](void* p, const nlohmann::json& j) { static_cast<State*>(p)->restore(j); };

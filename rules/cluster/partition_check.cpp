@@ -45,19 +45,21 @@ struct Refusal {
   std::string why;
 };
 
+bool is_aggregate_call(const FunctionRegistry& registry, const ast::Expr& e, bool windowed);
+
 //! Why a fleet-wide rule cannot run in two phases (partial states per partition, merged by the
 //! merge stage), or nothing when it can: a time window whose bounds every partition computes
-//! alike, aggregates with an order-free merge, and an output that reads only aggregates, group
-//! keys and window bounds (a group's "last event" has no meaning across partitions).
+//! alike and aggregates with a merge. first_value / last_value and a group's last event (bare
+//! columns, SELECT *) merge by event time (merge_group across partitions).
 std::optional<Refusal> two_phase_refusal(const ast::Statement& st, const FunctionRegistry& registry) {
   const ast::Select& sel = *st.select;
   if (st.kind == ast::StatementKind::CreateAlert) return Refusal{st.pos, "a fleet-wide CREATE ALERT"};
   if (sel.match_recognize) return Refusal{sel.match_recognize->pos, "a fleet-wide aggregate over MATCH_RECOGNIZE"};
   const ast::Expr* window = nullptr;
-  std::vector<std::string> keys;
+  bool group_keys = false;
   for (const auto& g : sel.group_by) {
     if (g && is_window(*g)) window = g.get();
-    else if (g && g->kind == ast::ExprKind::Column) keys.push_back(g->name);
+    else if (g) group_keys = true;
   }
   if (window == nullptr) return Refusal{sel.pos, "a fleet-wide aggregate without a time window"};
   const std::string w = lower(window->name);
@@ -67,29 +69,17 @@ std::optional<Refusal> two_phase_refusal(const ast::Statement& st, const Functio
     return Refusal{window->pos, window->name + ": fleet-wide aggregates run in two phases over TumblingWindow or "
                                                "HoppingWindow only"};
   }
-  std::vector<std::string> aliases;
-  for (const auto& item : sel.items) aliases.push_back(item.alias);
   std::optional<Refusal> refusal;
+  bool aggregates = false;
   // Walks an output expression; aggregate arguments are evaluated on the partitions.
   std::function<void(const ast::Expr&)> output = [&](const ast::Expr& e) {
     if (refusal) return;
-    if (e.kind == ast::ExprKind::Star) {
-      refusal = Refusal{e.pos, "SELECT * in a fleet-wide aggregate"};
-      return;
-    }
-    if (e.kind == ast::ExprKind::Column) {
-      if (std::find(keys.begin(), keys.end(), e.name) == keys.end() &&
-          std::find(aliases.begin(), aliases.end(), e.name) == aliases.end()) {
-        refusal = Refusal{e.pos, "'" + e.name + "' outside an aggregate is a group's last event, which partitions "
-                                               "cannot merge"};
-      }
-      return;
-    }
     if (e.kind == ast::ExprKind::Call) {
       if (registry.aggregate(e.name) != nullptr) {
+        aggregates = aggregates || is_aggregate_call(registry, e, /*windowed=*/true);
         const std::string n = lower(e.name);
-        if (n == "first_value" || n == "last_value") {
-          refusal = Refusal{e.pos, e.name + "() has no merge across partitions (it depends on arrival order)"};
+        if ((n == "first_value" || n == "last_value") && e.distinct) {
+          refusal = Refusal{e.pos, e.name + "(DISTINCT ...): a DISTINCT set keeps no event times to merge by"};
         }
         return;
       }
@@ -102,6 +92,12 @@ std::optional<Refusal> two_phase_refusal(const ast::Statement& st, const Functio
   if (sel.having) output(*sel.having);
   for (const auto& o : sel.order_by) {
     if (o.expr) output(*o.expr);
+  }
+  // Without aggregates or keys a window emits its rows (SELECT * ... GROUP BY TumblingWindow):
+  // there are no states to merge, and the rows' order across partitions is not one box's.
+  if (!refusal && !aggregates && !group_keys) {
+    refusal = Refusal{window->pos, "a window without aggregates or GROUP BY keys emits its rows, which partitions "
+                                   "do not merge"};
   }
   return refusal;
 }

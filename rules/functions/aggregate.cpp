@@ -483,32 +483,52 @@ struct QuantileState {
 // ---- first, last, collect, deduplicate ---------------------------------------------------
 
 //! merge(into, from) treats `from` as the later part of the stream (the engine merges panes in
-//! time order), so first_value keeps its own and last_value takes the other's.
+//! time order), so first_value keeps its own and last_value takes the other's. Across
+//! partitions (merge_partition) no arrival order exists: each state carries the event time of
+//! the row that set its value, first_value keeps the earliest and last_value the latest; on a
+//! tie the smaller value (ORDER BY's order) is first and the greater last, so any order of
+//! merges gives the same answer.
 template <bool First>
 struct EdgeValueState {
   Value v;
+  std::int64_t t = INT64_MIN;  //!< event time of the row that set v; INT64_MIN: unknown
   bool seen = false;
   // Optional second argument as in eKuiper: ignore_null (default true); false lets a NULL be
   // the first/last value.
-  void add(Args a) {
+  void add(Args a) { add(a, INT64_MIN); }
+  void add(Args a, std::int64_t event_time) {
     if (a.empty()) return;
     const bool ignore_null = a.size < 2 || !a[1].is_bool() || a[1].as_bool();
     if (ignore_null && a[0].is_null()) return;
     if (First && seen) return;
     v = a[0];
+    t = event_time;
     seen = true;
   }
   void merge(const EdgeValueState& o) {
     if (!o.seen) return;
     if (First && seen) return;
     v = o.v;
+    t = o.t;
+    seen = true;
+  }
+  void merge_partition(const EdgeValueState& o) {
+    if (!o.seen) return;
+    if (seen) {
+      if (First ? o.t > t : o.t < t) return;
+      if (o.t == t && (First ? compare(o.v, v) >= 0 : compare(o.v, v) <= 0)) return;
+    }
+    v = o.v;
+    t = o.t;
     seen = true;
   }
   Value result() const { return v; }
-  json save() const { return seen ? json{{"v", v.to_nlohmann()}} : json::object(); }
+  json save() const { return seen ? json{{"v", v.to_nlohmann()}, {"t", t}} : json::object(); }
+  //! A state saved before "t" existed restores with an unknown time (INT64_MIN).
   void restore(const json& j) {
     seen = fn::json_field(j, "v") != nullptr;
     v = load_value(j, "v");
+    t = fn::json_int(j, "t", INT64_MIN);
   }
   std::size_t heap_bytes() const { return value_heap_bytes(v); }
 };
@@ -916,11 +936,15 @@ void register_aggregate_builtins(FunctionRegistry& r) {
   const auto gaps = rows_of({"null", "1", "2", "null"});
   add_documented<EdgeValueState<true>>(
       r, "first_value", {}, 1, 2, "first_value(x [, ignore_null = true]) -> value",
-      "x of the group's first row; NULLs are skipped unless ignore_null is false (as eKuiper).",
+      "x of the group's first row in arrival order; NULLs are skipped unless ignore_null is "
+      "false (as eKuiper). A fleet-wide rule in cluster mode merges the partitions' values by "
+      "event time: the earliest wins (docs/scaling-out.md).",
       {{"first_value(v)", "1", gaps}, {"first_value(v, false)", "null", gaps}});
   add_documented<EdgeValueState<false>>(
       r, "last_value", {}, 1, 2, "last_value(x [, ignore_null = true]) -> value",
-      "x of the group's last row; NULLs are skipped unless ignore_null is false (as eKuiper).",
+      "x of the group's last row in arrival order; NULLs are skipped unless ignore_null is "
+      "false (as eKuiper). A fleet-wide rule in cluster mode merges the partitions' values by "
+      "event time: the latest wins (docs/scaling-out.md).",
       {{"last_value(v)", "2", gaps}, {"last_value(v, false)", "null", gaps}});
   add_documented<CollectState>(
       r, "collect", {}, 1, 1, "collect(x) -> array",

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "rules/ingest/ingest.h"
+
 namespace streamgate::rules::runtime {
 
 using nlohmann::json;
@@ -71,7 +73,7 @@ BufferedRow RuleRuntime::row_from_json(const json& j) {
 }
 
 void RuleRuntime::append_group_cbor(const Group& g, std::vector<std::uint8_t>& out) const {
-  append_cbor_head(out, 5, g.extra ? 5 : 2);
+  append_cbor_head(out, 5, g.extra ? 6 : 2);
   append_cbor_text(out, "key");
   g.key.append_cbor(out);
   append_cbor_text(out, "aggs");
@@ -90,8 +92,12 @@ void RuleRuntime::append_group_cbor(const Group& g, std::vector<std::uint8_t>& o
   append_cbor_text(out, "last_row");
   append_cbor_head(out, 4, g.extra->last_row.size());
   for (const auto& v : g.extra->last_row) v.append_cbor(out);
-  append_cbor_text(out, "whole");
-  g.extra->whole.append_cbor(out);
+  // JSON text, not a CBOR map: decoding a map sorts its keys, and SELECT * prints the event's
+  // keys in the event's order (after a restore, and at the merge stage).
+  append_cbor_text(out, "whole_json");
+  append_cbor_text(out, g.extra->whole.to_json());
+  append_cbor_text(out, "last_t");
+  Value(g.extra->last_time).append_cbor(out);
 }
 
 json RuleRuntime::save_window(const WindowState& w) const {
@@ -101,7 +107,7 @@ json RuleRuntime::save_window(const WindowState& w) const {
   j["fired"] = w.fired;
   j["revision"] = w.revision;
   // Each group is one CBOR map, written straight from the state: {"key", "aggs"[, "distinct",
-  // "last_row", "whole"]}, as restore_group() reads it; aggregate states through the
+  // "last_row", "whole_json", "last_t"]}, as restore_group() reads it; aggregate states through the
   // registry's save_cbor().
   std::vector<std::uint8_t> groups;
   for (const auto& g : w.groups) {
@@ -146,7 +152,17 @@ void RuleRuntime::restore_group(WindowState& w, const json& gj) {
       for (std::size_t i = 0; i < g->extra->last_row.size() && i < lr->size(); ++i)
         g->extra->last_row[i] = Value::from_nlohmann((*lr)[i]);
     }
-    g->extra->whole = Value::from_nlohmann(gj.value("whole", json()));
+    if (auto wj = gj.find("whole_json"); wj != gj.end() && wj->is_string()) {
+      static thread_local simdjson::dom::parser parser;  // one per thread: restores of many groups
+      simdjson::dom::element e;
+      if (parser.parse(wj->get_ref<const std::string&>()).get(e) != simdjson::SUCCESS)
+        throw std::runtime_error("checkpoint: a group's last event is not JSON");
+      g->extra->whole = ingest::to_value(e);
+    } else {
+      g->extra->whole = Value::from_nlohmann(gj.value("whole", json()));  // written before whole_json
+    }
+    // Absent in checkpoints written before partitions merged last rows: unknown (oldest).
+    if (auto t = gj.find("last_t"); t != gj.end() && t->is_number_integer()) g->extra->last_time = t->get<TimeNs>();
   }
 }
 

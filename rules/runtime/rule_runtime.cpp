@@ -64,6 +64,15 @@ inline bool same_key(const Value& a, const Value& b) {
   return a == b;
 }
 
+//! Order of two groups' last events: event time, then the values (bare columns, then the whole
+//! event), so partitions' last rows merge to the same one in any order.
+int compare_last_events(const GroupExtra& a, const GroupExtra& b) {
+  if (a.last_time != b.last_time) return a.last_time < b.last_time ? -1 : 1;
+  for (std::size_t i = 0; i < a.last_row.size() && i < b.last_row.size(); ++i)
+    if (const int c = compare(a.last_row[i], b.last_row[i]); c != 0) return c;
+  return compare(a.whole, b.whole);
+}
+
 }  // namespace
 
 Group* GroupTable::find(const Value& key, std::uint64_t hash) {
@@ -193,10 +202,15 @@ Group* RuleRuntime::new_group(WindowState& w, Value key, std::uint64_t hash) {
   return g;
 }
 
-void RuleRuntime::merge_group(Group& into, const Group& from) {
+void RuleRuntime::merge_group(Group& into, const Group& from, bool across_partitions) {
   for (const auto& a : plan_->aggs)
-    if (!a.distinct) a.fn->merge(into.aggs + a.offset, from.aggs + a.offset);
+    if (!a.distinct) (across_partitions ? a.fn->merge_partition : a.fn->merge)(into.aggs + a.offset, from.aggs + a.offset);
   if (!from.extra || !into.extra) return;
+  if (across_partitions && compare_last_events(*from.extra, *into.extra) > 0) {
+    into.extra->last_row = from.extra->last_row;
+    into.extra->whole = from.extra->whole;
+    into.extra->last_time = from.extra->last_time;
+  }
   for (std::size_t i = 0; i < from.extra->distinct.size() && i < into.extra->distinct.size(); ++i) {
     auto& set = into.extra->distinct[i];
     for (const auto& v : from.extra->distinct[i]) {
@@ -459,12 +473,14 @@ bool RuleRuntime::add_to_window(WindowState& w, const Row& row, const Value& key
       }
       if (!set.insert(std::move(dkey)).second) continue;
     }
-    a.fn->add(g->aggs + a.offset, in_.call[i]);
+    if (a.fn->add_at) a.fn->add_at(g->aggs + a.offset, in_.call[i], row.event_time);
+    else a.fn->add(g->aggs + a.offset, in_.call[i]);
   }
   if (g->extra) {
     for (std::size_t i = 0; i < plan_->last_row_fields.size(); ++i)
       g->extra->last_row[i] = row.slots[plan_->last_row_fields[i]];
     if (plan_->last_row_whole && row.whole) g->extra->whole = *row.whole;
+    g->extra->last_time = row.event_time;
   }
   return true;
 }

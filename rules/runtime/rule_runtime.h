@@ -44,8 +44,10 @@ struct Row {
 
 struct GroupExtra {
   std::vector<std::unordered_set<Value, ValueHash>> distinct;
-  std::vector<Value> last_row;
-  Value whole;
+  std::vector<Value> last_row;  //!< the group's last event (arrival order): bare columns
+  Value whole;                  //!< ... and the whole of it for SELECT *
+  //! Event time of that event: partitions' last rows merge by it (merge_group across partitions).
+  TimeNs last_time = kTimeMin;
 };
 
 struct Group {
@@ -248,7 +250,9 @@ class RuleRuntime : public expr::StatefulHost {
   void destroy_window(WindowState& w);
   //! Adds `from`'s aggregate states into `into` (same rule): merge() for each aggregate; the
   //! DISTINCT sets are united (bounded) and each DISTINCT aggregate rebuilt from its set.
-  void merge_group(Group& into, const Group& from);
+  //! `across_partitions` (the merge stage): merge_partition() instead, and the group's last
+  //! event is the one with the later event time (on a tie the greater, by Value order).
+  void merge_group(Group& into, const Group& from, bool across_partitions = false);
   void emit_window(WindowState& w, TimeNs start, TimeNs end, const std::string& id_base,
                    TimeNs now, Output& out);
   void emit_late(const Row& row, TimeNs watermark, Output& out, const char* reason = "late");
@@ -327,7 +331,7 @@ class RuleRuntime : public expr::StatefulHost {
   void restore_group(WindowState& w, const nlohmann::json& group);
   // rules/runtime/two_phase.cpp
   void emit_partials(WindowState& w, TimeNs start, TimeNs end, Output& out);
-  //! One group as a CBOR map {"key", "aggs"[, "distinct", "last_row", "whole"]}: checkpoints
+  //! One group as a CBOR map {"key", "aggs"[, "distinct", "last_row", "whole_json", "last_t"]}: checkpoints
   //! and partial aggregates (restore_group() reads it).
   void append_group_cbor(const Group& g, std::vector<std::uint8_t>& out) const;
 

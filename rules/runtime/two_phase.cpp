@@ -67,8 +67,9 @@ bool RuleRuntime::merge_partial(TimeNs start, TimeNs end, const json& group) {
   WindowState incoming;
   restore_group(incoming, group);
   // count(DISTINCT x) of the union is not the sum of the counts: merge_group unites the sets
-  // (up to max_distinct_values, as on one engine) and rebuilds each DISTINCT aggregate.
-  merge_group(*g, *incoming.groups.begin());
+  // (up to max_distinct_values, as on one engine) and rebuilds each DISTINCT aggregate. No
+  // arrival order exists between partitions: first/last values and the last event go by time.
+  merge_group(*g, *incoming.groups.begin(), /*across_partitions=*/true);
   destroy_window(incoming);
   return true;
 }

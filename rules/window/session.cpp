@@ -71,6 +71,7 @@ void Sessions::merge(Session& into, Session& from) {
     if (g.extra && tg->extra && from.last > into.last) {
       tg->extra->last_row = g.extra->last_row;
       tg->extra->whole = g.extra->whole;
+      tg->extra->last_time = g.extra->last_time;
     }
   }
   for (auto& r : from.w.rows) into.w.rows.push_back(std::move(r));

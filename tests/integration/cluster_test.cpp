@@ -533,17 +533,50 @@ TEST_F(ClusterTest, QuietPartitionsCloseProcessingTimeWindowsOnce) {
   EXPECT_EQ(results().size(), stored) << b->logs();
 }
 
+// first_value / last_value, a bare column and SELECT * in fleet-wide rules run in two phases:
+// the partitions' states carry the event time of the row that set them and the merge stage keeps
+// the earliest / latest. Each device's events are in event-time order with distinct times, so
+// three instances give what the single-box replay gives (ids and payloads).
+TEST_F(ClusterTest, FleetWideFirstLastValuesAndTheLastEventGiveTheReplayResultSet) {
+  write_file(dir_ / "rules" / "20-edges.sql",
+             "CREATE RULE fleet_edges WITH (TOPIC = 'out/fleet_edges') AS\n"
+             "SELECT window_start() AS ws, first_value(v) AS first_v, last_value(v) AS last_v,\n"
+             "       first_value(device) AS first_device, device AS last_device, sum(v) AS total\n"
+             "FROM telemetry GROUP BY TumblingWindow('10s');\n"
+             "CREATE RULE fleet_whole WITH (TOPIC = 'out/fleet_whole') AS\n"
+             "SELECT *, sum(v) AS total FROM telemetry GROUP BY HoppingWindow('10s', '5s');\n");
+  const auto check = run_command({STREAMGATE_BINARY, "check-rules", "--partition-field", "device",
+                                  (dir_ / "rules").string()},
+                                 dir_.path());
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.out.find("ok (2 rules; fleet-wide in two phases: fleet_edges, fleet_whole)"), std::string::npos)
+      << check.out << check.err;
+  replay_expected();
+  std::size_t edges = 0, whole = 0;
+  for (const auto& [topic, payload] : expected_) {
+    edges += topic == "out/fleet_edges" ? 1 : 0;
+    whole += topic == "out/fleet_whole" ? 1 : 0;
+  }
+  ASSERT_GE(edges, 5u);
+  ASSERT_GE(whole, 10u);
+  auto a = start_instance("a");
+  auto b = start_instance("b");
+  auto c = start_instance("c");
+  publish(0, input_.size());
+  expect_results_match_replay(logs_of({&a, &b, &c}));
+}
+
 // A rule whose per-key state is not keyed by the partition field, and that cannot run in two
 // phases either, is refused in cluster mode with its position; the other files run (the results
 // still match the replay of those).
 TEST_F(ClusterTest, RuleNotKeyedByThePartitionFieldIsRefusedWithItsPosition) {
   write_file(dir_ / "rules" / "20-fleet.sql",
-             "CREATE RULE last_device WITH (TOPIC = 'out/last_device') AS\n"
-             "SELECT device, count(*) AS n FROM telemetry GROUP BY TumblingWindow('10s');\n");
+             "CREATE RULE sessions WITH (TOPIC = 'out/sessions') AS\n"
+             "SELECT count(*) AS n FROM telemetry GROUP BY SessionWindow('10s');\n");
   auto a = start_instance("a");
   ASSERT_TRUE(wait_until([&] { return a->err_count("took partition") >= 1; }, 60s)) << a->logs();
-  EXPECT_NE(a->err().find("20-fleet.sql:2:8: rule 'last_device': GROUP BY does not include the partition key "
-                          "'device' and the rule cannot run in two phases ('device' outside an aggregate"),
+  EXPECT_NE(a->err().find("20-fleet.sql:2:46: rule 'sessions': GROUP BY does not include the partition key "
+                          "'device' and the rule cannot run in two phases (SessionWindow: fleet-wide aggregates"),
             std::string::npos)
       << a->logs();
   publish(0, input_.size());

@@ -44,9 +44,16 @@ class Agg {
     for (const auto& r : rows) add(r);
     return *this;
   }
+  //! add() with the row's event time, as the engine calls it.
+  Agg& add_at(Row args, std::int64_t event_time) {
+    if (f_->add_at) f_->add_at(state_, Args{args.data(), args.size()}, event_time);
+    else f_->add(state_, Args{args.data(), args.size()});
+    return *this;
+  }
   Value result() const { return f_->result(state_); }
   std::string j() const { return result().to_json(); }
   void merge(const Agg& other) { f_->merge(state_, other.state_); }
+  void merge_partition(const Agg& other) { f_->merge_partition(state_, other.state_); }
   json save() const { return f_->save(state_); }
   std::vector<std::uint8_t> save_cbor() const {
     std::vector<std::uint8_t> out;
@@ -402,8 +409,10 @@ TEST(Aggregates, EKuiperSpreadNamesAreTheSampleAndPopulationVersions) {
 
 // ---- merges across partitions (cluster mode's two-phase aggregates) -----------------------
 
-//! Rows dealt at random to `parts` states, each shipped as a partial (CBOR of save(), restored
-//! into a fresh state, as the merge stage receives it), merged in a random order.
+//! Rows dealt at random to `parts` states (row i at event time 1000 + 10 i: each partition
+//! sees its rows in event-time order), each shipped as a partial (CBOR of save(), restored
+//! into a fresh state, as the merge stage receives it), merged in a random order with
+//! merge_partition, as the merge stage merges.
 Value merged_over_partitions(std::string_view name, const std::vector<Row>& rows, int parts, std::uint32_t seed) {
   std::vector<std::unique_ptr<Agg>> states;
   for (int i = 0; i < parts; ++i) states.push_back(std::make_unique<Agg>(name));
@@ -412,7 +421,8 @@ Value merged_over_partitions(std::string_view name, const std::vector<Row>& rows
     x = x * 1103515245u + 12345u;
     return x >> 8;
   };
-  for (const auto& r : rows) states[next() % static_cast<std::uint32_t>(parts)]->add(r);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    states[next() % static_cast<std::uint32_t>(parts)]->add_at(rows[i], 1000 + 10 * static_cast<std::int64_t>(i));
   std::vector<int> order(static_cast<std::size_t>(parts));
   for (int i = 0; i < parts; ++i) order[static_cast<std::size_t>(i)] = i;
   for (int i = parts - 1; i > 0; --i) std::swap(order[static_cast<std::size_t>(i)], order[next() % (i + 1)]);
@@ -420,7 +430,7 @@ Value merged_over_partitions(std::string_view name, const std::vector<Row>& rows
   for (int i : order) {
     Agg partial(name);
     partial.restore(json::from_cbor(states[static_cast<std::size_t>(i)]->save_cbor()));
-    total.merge(partial);
+    total.merge_partition(partial);
   }
   return total.result();
 }
@@ -456,6 +466,19 @@ TEST(AggregateMerge, EveryMergeableAggregateMatchesTheSinglePassOverRandomPartit
           single.add_all(pairs);
           expect_same(merged_over_partitions(name, pairs, parts, seed), single.result(), name);
         }
+        // The stream is in event-time order: the earliest and latest rows are one box's first
+        // and last; with ignore_null = false the NULLs count too.
+        std::vector<Row> keep_nulls;
+        for (const auto& r : rows) keep_nulls.push_back({r[0], Value(false)});
+        const std::vector<Row>* inputs[] = {&rows, &keep_nulls};
+        for (const char* name : {"first_value", "last_value"}) {
+          for (const auto* input : inputs) {
+            Agg single(name);
+            single.add_all(*input);
+            expect_same(merged_over_partitions(name, *input, parts, seed), single.result(),
+                        std::string(name) + " over " + std::to_string(parts) + " partitions, seed " + std::to_string(seed));
+          }
+        }
         std::vector<Row> with_p;
         for (const auto& r : rows) with_p.push_back({r[0], Value(0.9)});
         for (const char* name : {"percentile_cont", "percentile_disc"}) {
@@ -482,6 +505,65 @@ TEST(AggregateMerge, ClosedFormsOverPartitions) {
   EXPECT_EQ(merged_over_partitions("min", rows, 7, 3).as_int(), 1);
   EXPECT_EQ(merged_over_partitions("max", rows, 7, 3).as_int(), n);
   EXPECT_EQ(merged_over_partitions("median", rows, 7, 3).as_number(), (n + 1) / 2.0);
+}
+
+// Across partitions first_value / last_value go by the event time each state carries; on one
+// box (add, and merge of a session that bridges) arrival order stays the rule.
+TEST(AggregateMerge, FirstLastValueMergeByEventTimeAndBreakTiesByValue) {
+  auto merged = [](const char* name, const std::vector<std::pair<Value, std::int64_t>>& parts) {
+    std::vector<std::string> results;
+    for (bool reversed : {false, true}) {
+      Agg total(name);
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        const auto& [v, t] = parts[reversed ? parts.size() - 1 - i : i];
+        Agg p(name);
+        p.add_at({v}, t);
+        Agg shipped(name);
+        shipped.restore(json::from_cbor(p.save_cbor()));
+        total.merge_partition(shipped);
+      }
+      results.push_back(total.j());
+    }
+    EXPECT_EQ(results[0], results[1]) << name << ": the merge order changed the answer";
+    return results[0];
+  };
+  // The earlier event wins for first_value, the later for last_value, whatever the values.
+  EXPECT_EQ(merged("first_value", {{"z", 50}, {"a", 100}}), "\"z\"");
+  EXPECT_EQ(merged("last_value", {{"z", 50}, {"a", 100}}), "\"a\"");
+  // A tie on event time: the smaller value is first, the greater last (ORDER BY's order).
+  EXPECT_EQ(merged("first_value", {{"b", 100}, {"a", 100}, {"c", 100}}), "\"a\"");
+  EXPECT_EQ(merged("last_value", {{"b", 100}, {"a", 100}, {"c", 100}}), "\"c\"");
+  EXPECT_EQ(merged("first_value", {{2, 7}, {nullptr, 9}, {1.5, 7}}), "1.5");
+  // One box keeps arrival order: an out-of-order row does not displace the first one...
+  EXPECT_EQ(Agg("first_value").add_at({"b"}, 200).add_at({"a"}, 100).j(), "\"b\"");
+  EXPECT_EQ(Agg("last_value").add_at({"b"}, 200).add_at({"a"}, 100).j(), "\"a\"");
+  // ... nor does merge() (the later part of one stream), whatever the times.
+  Agg early("first_value"), late("first_value");
+  early.add_at({"b"}, 200);
+  late.add_at({"a"}, 100);
+  early.merge(late);
+  EXPECT_EQ(early.j(), "\"b\"");
+}
+
+// A state saved before states carried their event time ({"v"} only) still loads, keeps
+// aggregating, and merges as an unknown (earliest) time.
+TEST(AggregateMerge, FirstLastValueStatesWithoutEventTimeStillLoad) {
+  Agg first("first_value"), last("last_value");
+  first.restore(json{{"v", "old"}});
+  last.restore(json{{"v", "old"}});
+  EXPECT_EQ(first.j(), "\"old\"");
+  EXPECT_EQ(last.j(), "\"old\"");
+  first.add_at({"new"}, 5);
+  last.add_at({"new"}, 5);
+  EXPECT_EQ(first.j(), "\"old\"");
+  EXPECT_EQ(last.j(), "\"new\"");
+  EXPECT_EQ(first.save(), (json{{"v", "old"}, {"t", INT64_MIN}}));
+  EXPECT_EQ(last.save(), (json{{"v", "new"}, {"t", 5}}));
+  Agg old_first("first_value"), timed("first_value");
+  old_first.restore(json{{"v", "old"}});
+  timed.add_at({"timed"}, 1);
+  timed.merge_partition(old_first);
+  EXPECT_EQ(timed.j(), "\"old\"");
 }
 
 TEST(AggregateMerge, SetsAndCollectionsHoldTheSameElements) {

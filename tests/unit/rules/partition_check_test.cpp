@@ -25,13 +25,13 @@ TEST(PartitionCheck, RulesKeyedByThePartitionFieldPass) {
 }
 
 TEST(PartitionCheck, GroupByWithoutThePartitionFieldThatCannotMergeIsAnErrorWithItsPosition) {
-  // `device` outside an aggregate is the group's last event: no merge across partitions.
+  // A session's bounds depend on one key's order: no merge across partitions.
   const auto errors = check("CREATE RULE site WITH (TOPIC = 'o') AS SELECT site, device, count(*) AS n FROM t\n"
-                            "GROUP BY site, TumblingWindow('10s');");
+                            "GROUP BY site, SessionWindow('10s');");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].file, "r.sql");
-  EXPECT_EQ(errors[0].line, 2);
-  EXPECT_EQ(errors[0].column, 53);
+  EXPECT_EQ(errors[0].line, 3);
+  EXPECT_EQ(errors[0].column, 16);
   EXPECT_NE(errors[0].message.find("rule 'site': GROUP BY does not include the partition key 'device'"),
             std::string::npos)
       << errors[0].to_string();
@@ -46,6 +46,19 @@ TEST(PartitionCheck, FleetWideWindowedAggregatesRunInTwoPhases) {
                                     "device");
   EXPECT_TRUE(plan.errors.empty());
   EXPECT_EQ(plan.two_phase, (std::vector<std::string>{"all", "site"}));
+}
+
+// first_value / last_value and the group's last event (bare columns, SELECT *) merge by event
+// time: such rules run in two phases too.
+TEST(PartitionCheck, FirstLastValuesBareColumnsAndSelectStarRunInTwoPhases) {
+  const auto plan = plan_partitions(
+      "r.sql", kStream +
+                   "CREATE RULE edges WITH (TOPIC = 'o') AS SELECT site, first_value(v) AS f, last_value(v, false) AS l, "
+                   "device, upper(device) AS d FROM t GROUP BY site, TumblingWindow('10s') HAVING v > 1 ORDER BY device;\n"
+                   "CREATE RULE star WITH (TOPIC = 'o') AS SELECT *, count(*) AS n FROM t GROUP BY TumblingWindow('10s');",
+      "device");
+  EXPECT_TRUE(plan.errors.empty()) << plan.errors[0].to_string();
+  EXPECT_EQ(plan.two_phase, (std::vector<std::string>{"edges", "star"}));
 }
 
 TEST(PartitionCheck, PatternsAndLagWithoutTheKeyAreErrors) {
@@ -93,9 +106,9 @@ TEST(PartitionCheck, PerEventAnalyticsInAFleetWideRuleAreRefusedWithTheirPositio
                         "GROUP BY TumblingWindow('10s');")
                 .rfind("r.sql:2:75: rule 'u': lag() needs OVER", 0),
             0u);
-  // Over a column outside an aggregate it reads a group's last event, which partitions cannot merge.
+  // Without aggregates the window emits its rows: nothing to merge.
   EXPECT_NE(first_error("CREATE RULE u WITH (TOPIC = 'o') AS SELECT lag(v) AS p FROM t GROUP BY TumblingWindow('10s');")
-                .find("'v' outside an aggregate is a group's last event"),
+                .find("a window without aggregates or GROUP BY keys emits its rows"),
             std::string::npos);
   EXPECT_NE(first_error("CREATE RULE u WITH (TOPIC = 'o') AS SELECT lag(sum(v)) OVER (PARTITION BY site) AS p FROM t\n"
                         "GROUP BY TumblingWindow('10s');")
