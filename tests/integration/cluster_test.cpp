@@ -298,31 +298,34 @@ TEST_F(ClusterTest, AFrozenOwnerThawedAfterATakeoverAddsNothing) {
   ASSERT_TRUE(wait_until([&] { return !results().empty() && b->err_count("took partition") >= 2; }, 60s))
       << logs_of({&a, &b, &c});
   b->signal(SIGSTOP);
-  // The partitions b holds now (its log), each of which a or c must take before b thaws: counting
-  // any "took partition" of a and c would also count a rebalance still running between them.
-  std::set<std::string> b_parts;
+  // The partitions b believes it holds now (its log), each of which a or c must take after b
+  // took it, before b thaws. Compared by the log lines' times, not by what a and c log after the
+  // freeze: on a loaded machine b can stall past its lease before the freeze, and a or c then
+  // takes a partition earlier (counting any "took partition" of a and c would also count a
+  // rebalance still running between them).
+  const std::regex line_re("(\\S+) info cluster: (took|released) partition ([0-9]+)");
+  std::map<std::string, std::string> b_parts;  // partition -> time b took it
   {
     const std::string log = b->err();
-    const std::regex took("(took|released) partition ([0-9]+)");
-    for (auto it = std::sregex_iterator(log.begin(), log.end(), took); it != std::sregex_iterator(); ++it) {
-      if ((*it)[1] == "took") {
-        b_parts.insert((*it)[2]);
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), line_re); it != std::sregex_iterator(); ++it) {
+      if ((*it)[2] == "took") {
+        b_parts[(*it)[3]] = (*it)[1];
       } else {
-        b_parts.erase((*it)[2]);
+        b_parts.erase((*it)[3]);
       }
     }
   }
   ASSERT_FALSE(b_parts.empty()) << b->logs();
-  const std::size_t a_from = a->err().size(), c_from = c->err().size();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        const std::string since = a->err().substr(a_from) + c->err().substr(c_from);
-        return std::all_of(b_parts.begin(), b_parts.end(), [&](const std::string& p) {
-          return since.find("took partition " + p + " at") != std::string::npos;
-        });
-      },
-      60s))
-      << logs_of({&a, &c});
+  auto taken_from_b = [&] {
+    std::map<std::string, std::string> last_taken;  // partition -> latest time a or c took it
+    const std::string log = a->err() + c->err();
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), line_re); it != std::sregex_iterator(); ++it) {
+      if ((*it)[2] == "took" && (*it)[1].str() > last_taken[(*it)[3]]) last_taken[(*it)[3]] = (*it)[1];
+    }
+    return std::all_of(b_parts.begin(), b_parts.end(),
+                       [&](const auto& bp) { return last_taken[bp.first] > bp.second; });
+  };
+  ASSERT_TRUE(wait_until(taken_from_b, 60s)) << logs_of({&a, &b, &c});
   publish(half, input_.size() - kDevices);
   b->signal(SIGCONT);
   ASSERT_TRUE(wait_until([&] { return b->err_count("dropping it") >= 1; }, 30s)) << logs_of({&a, &b, &c});
