@@ -2,15 +2,24 @@
 // free on loopback, JetStream in per-node temp dirs, the partition subject mapping
 // `devices.*.telemetry -> part.{{partition(P,1)}}.devices.{{wildcard(1)}}.telemetry` (and the
 // same for `shop.*.events`) on every node (so every device always lands in one partition). Ready
-// when every node answers on its client port and JetStream has a meta leader (a stream can be
-// created). Nodes are stopped by PID
-// (kill -9 or SIGTERM) and restarted on the same ports with the same store.
+// when every node answers on its client port and a stream with 3 replicas can be created (every
+// node is a JetStream peer). Nodes are stopped by PID (kill -9 or SIGTERM) and restarted on the
+// same ports with the same store.
+//
+// Each cluster has its own name and route credentials: ctest runs tests in parallel, and a port
+// freed by one cluster's stopped node can be picked by another test's cluster while the first
+// cluster's nodes still dial it. Without them the two clusters merged (same name, same server
+// names) and JetStream placed nothing for a whole test ("no suitable peers for placement").
 #pragma once
 
 #include <nats/nats.h>
 
+#include <unistd.h>
+
 #include <array>
+#include <atomic>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "mosquitto_fixture.h"
@@ -30,7 +39,8 @@ class NatsCluster {
   static constexpr int kNodes = 3;
 
   //! `partitions`: P of the subject mapping; `mqtt`: node 0 also listens for MQTT clients.
-  explicit NatsCluster(int partitions = 8, bool mqtt = false) : partitions_(partitions) {
+  explicit NatsCluster(int partitions = 8, bool mqtt = false)
+      : partitions_(partitions), name_(unique_name()) {
     for (int i = 0; i < kNodes; ++i) {
       client_ports_[i] = pick_free_port();
       route_ports_[i] = pick_free_port();
@@ -40,7 +50,7 @@ class NatsCluster {
     for (int i = 0; i < kNodes; ++i) start_process(i);
     for (int i = 0; i < kNodes; ++i) wait_listening(i);
     if (!wait_until([this] { return jetstream_ready(); }, 60s)) {
-      throw std::runtime_error("JetStream got no meta leader:\n" + logs());
+      throw std::runtime_error("JetStream could not place a stream on 3 peers:\n" + logs());
     }
   }
   ~NatsCluster() {
@@ -82,14 +92,17 @@ class NatsCluster {
   void write_config(int i) {
     std::string routes;
     for (int j = 0; j < kNodes; ++j) {
-      if (j != i) routes += "    nats-route://127.0.0.1:" + std::to_string(route_ports_[j]) + "\n";
+      if (j != i) {
+        routes += "    nats-route://sg:" + name_ + "@127.0.0.1:" + std::to_string(route_ports_[j]) + "\n";
+      }
     }
     const auto store = dir_ / ("store-" + std::to_string(i));
     std::string conf =
-        "server_name: n" + std::to_string(i) + "\n" +
+        "server_name: " + name_ + "-n" + std::to_string(i) + "\n" +
         "listen: 127.0.0.1:" + std::to_string(client_ports_[i]) + "\n" +
         "jetstream { store_dir: \"" + store.string() + "\", max_memory_store: 64MB, max_file_store: 512MB }\n" +
-        "cluster {\n  name: sgtest\n  listen: 127.0.0.1:" + std::to_string(route_ports_[i]) +
+        "cluster {\n  name: " + name_ + "\n  listen: 127.0.0.1:" + std::to_string(route_ports_[i]) +
+        "\n  authorization { user: sg, password: " + name_ + " }" +
         "\n  routes: [\n" + routes + "  ]\n}\n" +
         "mappings = {\n  \"devices.*.telemetry\": \"part.{{partition(" + std::to_string(partitions_) +
         ",1)}}.devices.{{wildcard(1)}}.telemetry\"\n" +
@@ -123,25 +136,42 @@ class NatsCluster {
     }
   }
 
-  // JetStream is usable once the meta group has a leader: asking for account info succeeds.
+  // A cluster, and its JetStream, is usable once every node is a peer: a stream with 3 replicas
+  // can be created (a meta leader alone is not enough; streamgate's streams are R3).
   bool jetstream_ready() {
     natsConnection* nc = nullptr;
     if (natsConnection_ConnectTo(&nc, urls().c_str()) != NATS_OK) return false;
     jsCtx* js = nullptr;
     bool ok = false;
     if (natsConnection_JetStream(&js, nc, nullptr) == NATS_OK) {
-      jsAccountInfo* ai = nullptr;
+      jsStreamConfig cfg;
+      jsStreamConfig_Init(&cfg);
+      cfg.Name = "SGTEST_READY";
+      const char* subjects[] = {"sgtest.ready"};
+      cfg.Subjects = subjects;
+      cfg.SubjectsLen = 1;
+      cfg.Replicas = 3;
+      cfg.Storage = js_MemoryStorage;
+      jsStreamInfo* si = nullptr;
       jsErrCode jerr = static_cast<jsErrCode>(0);
-      ok = js_GetAccountInfo(&ai, js, nullptr, &jerr) == NATS_OK;
-      if (ai) jsAccountInfo_Destroy(ai);
+      ok = js_AddStream(&si, js, &cfg, nullptr, &jerr) == NATS_OK;
+      if (si) jsStreamInfo_Destroy(si);
+      if (ok) js_DeleteStream(js, "SGTEST_READY", nullptr, &jerr);
       jsCtx_Destroy(js);
     }
     natsConnection_Destroy(nc);
     return ok;
   }
 
+  static std::string unique_name() {
+    static std::atomic<int> counter{0};
+    return "sgt" + std::to_string(::getpid()) + "x" + std::to_string(counter++) + "x" +
+           std::to_string(std::random_device{}() % 1000000);
+  }
+
   TempDir dir_;
   int partitions_;
+  std::string name_;  // cluster name, route password and server-name prefix: this cluster's alone
   std::array<int, kNodes> client_ports_{};
   std::array<int, kNodes> route_ports_{};
   int mqtt_port_ = 0;
