@@ -157,7 +157,7 @@ class ClusterTest : public ::testing::Test {
           std::this_thread::sleep_for(100ms);
         }
       }
-      ASSERT_TRUE(done) << "cannot publish event " << i;
+      ASSERT_TRUE(done) << "cannot publish event " << i << "\n" << nats_.logs(3000);
     }
   }
 

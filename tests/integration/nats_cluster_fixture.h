@@ -80,10 +80,14 @@ class NatsCluster {
   //! PID of a running node (benchmarks read its CPU time); -1 when stopped.
   pid_t pid(int node) { return running(node) ? procs_[node]->pid() : -1; }
 
-  std::string logs() const {
+  //! Every node's log; with `tail_chars`, the last that many characters of each.
+  std::string logs(std::size_t tail_chars = std::string::npos) const {
     std::string s;
     for (int i = 0; i < kNodes; ++i) {
-      if (procs_[i]) s += "--- nats node " + std::to_string(i) + ":\n" + procs_[i]->logs();
+      if (!procs_[i]) continue;
+      const std::string log = procs_[i]->logs();
+      s += "--- nats node " + std::to_string(i) + ":\n" +
+           (log.size() > tail_chars ? "[...]" + log.substr(log.size() - tail_chars) : log);
     }
     return s;
   }
