@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <regex>
@@ -170,7 +171,8 @@ class ClusterTest : public ::testing::Test {
   }
 
   //! Waits until the results stream holds as many results as the replay gave, then compares.
-  void expect_results_match_replay(const std::string& logs_hint) {
+  //! `logs_hint` is called on a failure only, so it shows the logs as they are then.
+  void expect_results_match_replay(const std::function<std::string()>& logs_hint) {
     std::vector<cl::JetStream::StoredMessage> got;
     const bool complete = wait_until(
         [&] {
@@ -186,7 +188,7 @@ class ClusterTest : public ::testing::Test {
       EXPECT_FALSE(m.msg_id.empty()) << m.data;
       EXPECT_TRUE(ids.insert(m.msg_id).second) << "result id stored twice: " << m.msg_id;
     }
-    EXPECT_TRUE(complete) << got.size() << " of " << expected_.size() << " results\n" << logs_hint;
+    EXPECT_TRUE(complete) << got.size() << " of " << expected_.size() << " results\n" << (complete ? "" : logs_hint());
     std::vector<std::pair<std::string, std::string>> missing, extra;
     std::set_difference(expected_.begin(), expected_.end(), actual.begin(), actual.end(), std::back_inserter(missing));
     std::set_difference(actual.begin(), actual.end(), expected_.begin(), expected_.end(), std::back_inserter(extra));
@@ -194,7 +196,8 @@ class ClusterTest : public ::testing::Test {
     diff += std::to_string(missing.size()) + " missing, " + std::to_string(extra.size()) + " extra\n";
     for (std::size_t i = 0; i < extra.size() && i < 20; ++i) diff += "extra   " + extra[i].first + " " + extra[i].second + "\n";
     for (std::size_t i = 0; i < missing.size() && i < 20; ++i) diff += "missing " + missing[i].first + " " + missing[i].second + "\n";
-    EXPECT_TRUE(missing.empty() && extra.empty()) << diff.substr(0, 6000) << logs_hint;
+    const bool same = missing.empty() && extra.empty();
+    EXPECT_TRUE(same) << diff.substr(0, 6000) << (same || !complete ? "" : logs_hint());
   }
 
   static std::string logs_of(const std::vector<std::unique_ptr<Process>*>& procs) {
@@ -231,7 +234,7 @@ class ClusterTest : public ::testing::Test {
     std::vector<std::unique_ptr<Process>*> survivors;
     for (auto& p : procs)
       if (p.get() != owner) survivors.push_back(&p);
-    expect_results_match_replay(logs_of(survivors));
+    expect_results_match_replay([&] { return logs_of(survivors); });
     std::size_t takers = 0;
     for (auto* p : survivors) takers += (*p)->err_count("took the merge stage");
     EXPECT_GE(takers, 1u) << logs_of(survivors);
@@ -261,7 +264,7 @@ TEST_F(ClusterTest, ThreeInstancesGiveTheReplayResultSet) {
   auto b = start_instance("b");
   auto c = start_instance("c");
   publish(0, input_.size());
-  expect_results_match_replay(logs_of({&a, &b, &c}));
+  expect_results_match_replay([&] { return logs_of({&a, &b, &c}); });
   // Every partition was owned by some instance.
   for (auto* p : {&a, &b, &c}) EXPECT_TRUE((*p)->running()) << (*p)->logs();
 }
@@ -279,7 +282,7 @@ TEST_F(ClusterTest, KillNineOfAnInstanceIsTakenOverWithoutLossOrRepeats) {
   b->wait_exit(10s);
   const std::size_t before = a->err_count("took partition") + c->err_count("took partition");
   publish(half, input_.size());
-  expect_results_match_replay(logs_of({&a, &c}));
+  expect_results_match_replay([&] { return logs_of({&a, &c}); });
   // The survivors own all 8 partitions: b's were taken over.
   EXPECT_GE(a->err_count("took partition") + c->err_count("took partition"), 8u)
       << "the survivors took over b's partitions\n" << logs_of({&a, &c});
@@ -330,7 +333,7 @@ TEST_F(ClusterTest, AFrozenOwnerThawedAfterATakeoverAddsNothing) {
   b->signal(SIGCONT);
   ASSERT_TRUE(wait_until([&] { return b->err_count("dropping it") >= 1; }, 30s)) << logs_of({&a, &b, &c});
   publish(input_.size() - kDevices, input_.size());
-  expect_results_match_replay(logs_of({&a, &b, &c}));
+  expect_results_match_replay([&] { return logs_of({&a, &b, &c}); });
   EXPECT_TRUE(b->running()) << b->logs();
 }
 
@@ -343,7 +346,7 @@ TEST_F(ClusterTest, KillNineOfANatsNodeLosesAndRepeatsNothing) {
   publish(half / 2, half);
   nats_.start(1);
   publish(half, input_.size());
-  expect_results_match_replay(logs_of({&a, &b}) + nats_.logs().substr(0, 4000));
+  expect_results_match_replay([&] { return logs_of({&a, &b}) + nats_.logs().substr(0, 4000); });
 }
 
 TEST_F(ClusterTest, InstanceAddedWhileTrafficFlowsTakesItsShare) {
@@ -357,7 +360,7 @@ TEST_F(ClusterTest, InstanceAddedWhileTrafficFlowsTakesItsShare) {
   ASSERT_TRUE(wait_until([&] { return b->err_count("took partition") >= 1; }, 60s)) << logs_of({&a, &b});
   EXPECT_GE(a->err_count("released partition"), 1u) << logs_of({&a, &b});
   publish(half, input_.size());
-  expect_results_match_replay(logs_of({&a, &b}));
+  expect_results_match_replay([&] { return logs_of({&a, &b}); });
   EXPECT_TRUE(wait_until([&] { return b->err_count("took partition") >= 4; }, 30s)) << logs_of({&a, &b});
 }
 
@@ -384,7 +387,7 @@ TEST_F(ClusterTest, AllInstancesRestartedResumeFromTheirCheckpoints) {
   a = start_instance("a");
   b = start_instance("b");
   publish(half, input_.size());
-  expect_results_match_replay(logs_of({&a, &b}));
+  expect_results_match_replay([&] { return logs_of({&a, &b}); });
   EXPECT_GE(a->err_count("took partition") + b->err_count("took partition"), 8u);
   // At least one partition resumed after the start of the stream, i.e. from a checkpoint.
   const std::string logs = a->err() + b->err();
@@ -477,7 +480,7 @@ TEST_F(ClusterTest, IdlePartitionsDoNotHoldFleetWideWindowsBack) {
   auto a = start_instance("a");
   auto b = start_instance("b");
   publish(0, input_.size());
-  expect_results_match_replay(logs_of({&a, &b}));
+  expect_results_match_replay([&] { return logs_of({&a, &b}); });
 }
 
 // Processing time in cluster mode is the input's stream timestamp, so a partition that gets no
@@ -566,7 +569,7 @@ TEST_F(ClusterTest, FleetWideFirstLastValuesAndTheLastEventGiveTheReplayResultSe
   auto b = start_instance("b");
   auto c = start_instance("c");
   publish(0, input_.size());
-  expect_results_match_replay(logs_of({&a, &b, &c}));
+  expect_results_match_replay([&] { return logs_of({&a, &b, &c}); });
 }
 
 // A rule whose per-key state is not keyed by the partition field, and that cannot run in two
@@ -583,7 +586,7 @@ TEST_F(ClusterTest, RuleNotKeyedByThePartitionFieldIsRefusedWithItsPosition) {
             std::string::npos)
       << a->logs();
   publish(0, input_.size());
-  expect_results_match_replay(a->logs());
+  expect_results_match_replay([&] { return a->logs(); });
 }
 
 class ClusterMqttTest : public ClusterTest {
@@ -600,7 +603,7 @@ TEST_F(ClusterMqttTest, DevicesAndSubscribersSpeakMqtt) {
   subscriber.subscribe("out/#", 1);
   MqttTestClient devices(url, "devices");
   for (const auto& e : input_) devices.publish("devices/" + e.device + "/telemetry", e.payload, 1);
-  expect_results_match_replay(a->logs());
+  expect_results_match_replay([&] { return a->logs(); });
   std::map<std::string, std::size_t> per_topic;
   for (const auto& [topic, payload] : expected_) ++per_topic[topic];
   for (const auto& [topic, n] : per_topic)

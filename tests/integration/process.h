@@ -61,6 +61,8 @@ class TempDir {
     path_ = tmpl;
   }
   ~TempDir() {
+    // STREAMGATE_KEEP_TEST_DIRS=1 keeps every log and store for a look after the test.
+    if (const char* keep = std::getenv("STREAMGATE_KEEP_TEST_DIRS"); keep != nullptr && *keep == '1') return;
     std::error_code ec;
     fs::remove_all(path_, ec);
   }
