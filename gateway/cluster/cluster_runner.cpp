@@ -85,6 +85,7 @@ struct ClusterRunner::Impl {
     Clock::time_point last_data;
     rules::TimeNs marker_sent = rules::kTimeMin;
     Clock::time_point clock_sent;  //!< the last clock marker this instance journaled
+    Clock::time_point consumer_checked;  //!< when check_consumer_if_idle last asked the server
   };
 
   Impl(const Config& c, std::vector<std::pair<std::string, std::string>> f, rules::EngineOptions eo,
@@ -351,7 +352,10 @@ struct ClusterRunner::Impl {
     merge = std::make_unique<MergeStage>(*js, *state, cc, make_engine(false), two_phase,
                                          [this](const rules::Emission& e) { publish(e, e.result_id); });
     try {
-      merge->load(*r);
+      merge->load(*r, [this] {
+        const auto lease = leases->get(kMergeKey);
+        return lease && lease->revision == merge_lease_rev && lease->value == cc.instance_id;
+      });
     } catch (const std::exception& e) {
       spdlog::error("cluster: cannot take the merge stage: {}", e.what());
       drop_merge(true);
@@ -430,6 +434,27 @@ struct ClusterRunner::Impl {
     p.clock_sent = now;
   }
 
+  //! A pull from a consumer deleted under this owner times out like an empty one, so a partition
+  //! whose consumer is gone looks idle for ever. Another instance deletes it when it takes the
+  //! partition (load: the previous owner's consumer), also one that stalled between winning the
+  //! lease and loading and thaws after this instance took it over. Asked once per kIdleAfter of
+  //! silence: throwing reloads the partition (a new consumer from the checkpoint) if the lease
+  //! is still ours, and drops it if not.
+  void check_consumer_if_idle(Partition& p) {
+    const auto now = Clock::now();
+    if (now - p.last_data < kIdleAfter || now - p.consumer_checked < kIdleAfter) return;
+    p.consumer_checked = now;
+    if (!js->consumer_exists(cc.input_stream, p.consumer)) {
+      throw std::runtime_error("its consumer " + p.consumer + " is gone (deleted by an instance taking the partition)");
+    }
+  }
+
+  //! True while the lease of `p` is the one this instance took it with.
+  bool lease_still_ours(const Partition& p) {
+    const auto lease = leases->get(partition_key(p.id));
+    return lease && lease->revision == p.lease_rev && lease->value == cc.instance_id;
+  }
+
   void acquire(int id, std::uint64_t lease_rev, bool lapsed) {
     Partition p;
     p.id = id;
@@ -440,7 +465,12 @@ struct ClusterRunner::Impl {
       load(p);
     } catch (const std::exception& e) {
       spdlog::error("cluster: cannot take partition {}: {}", id, e.what());
-      leases->erase(partition_key(id));
+      // Give the lease back, unless it moved on while we tried (erasing would free the new
+      // owner's partition under it).
+      try {
+        if (lease_still_ours(p)) leases->erase(partition_key(id));
+      } catch (const std::exception&) {
+      }
       return;
     }
     ++stats.acquired;
@@ -467,8 +497,15 @@ struct ClusterRunner::Impl {
       p.engine->restore_state(doc.at("state"));
       p.checkpoint_rev = entry->revision;
       // The previous owner's consumer, unless it is already gone (it also expires when unused).
+      // Only while the lease is still ours: an instance that stalled between winning the lease
+      // and this point may find a checkpoint of the owner that took the partition over since,
+      // and would delete the live owner's consumer (check_consumer_if_idle covers the stall
+      // that comes after this check).
       const std::string previous = doc.value("consumer", std::string());
-      if (!previous.empty() && previous != p.consumer) js->delete_consumer(cc.input_stream, previous);
+      if (!previous.empty() && previous != p.consumer) {
+        if (!lease_still_ours(p)) throw std::runtime_error("its lease moved on while taking it");
+        js->delete_consumer(cc.input_stream, previous);
+      }
     }
     p.checkpointed_seq = p.last_seq;
     p.last_unacked.reset();
@@ -698,6 +735,7 @@ struct ClusterRunner::Impl {
           try {
             const std::size_t n = poll(p);
             if (n == 0) {
+              check_consumer_if_idle(p);
               advance_if_idle(p);
               tick_if_idle(p);
             }

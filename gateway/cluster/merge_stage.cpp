@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -28,7 +29,7 @@ MergeStage::MergeStage(JetStream& js, KvBucket& state, const ClusterConfig& cc, 
 
 MergeStage::~MergeStage() = default;
 
-void MergeStage::load(std::uint64_t lease_rev) {
+void MergeStage::load(std::uint64_t lease_rev, const std::function<bool()>& lease_still_ours) {
   consumer_ = names_.stream + "-merge-" + std::to_string(lease_rev);
   if (auto entry = state_.get(kMergeKey)) {
     const auto doc = nlohmann::json::from_cbor(entry->value);
@@ -43,13 +44,17 @@ void MergeStage::load(std::uint64_t lease_rev) {
     now_ = doc.value("now", rules::TimeNs{0});
     checkpoint_rev_ = entry->revision;
     const std::string previous = doc.value("consumer", std::string());
-    if (!previous.empty() && previous != consumer_) js_.delete_consumer(names_.stream, previous);
+    if (!previous.empty() && previous != consumer_) {
+      if (!lease_still_ours()) throw std::runtime_error("its lease moved on while taking it");
+      js_.delete_consumer(names_.stream, previous);
+    }
     // The checkpoint's windows up to fired_to have fired: a late partial must not open them again.
     const rules::EmitFn none = [](rules::Emission&&) {};
     for (const auto& [rule, wm] : fired_to_) engine_->advance_rule(rule, wm, now_, none);
   }
   checkpointed_seq_ = last_seq_;
   last_checkpoint_ = std::chrono::steady_clock::now();
+  last_data_ = last_checkpoint_;
   sub_ = js_.pull_from(names_.stream, names_.subject_prefix + ".>", consumer_, last_seq_ + 1, kMaxAckPending);
   spdlog::info("cluster: took the merge stage of {} fleet-wide rules at partials sequence {}", rules_.size(),
                last_seq_ + 1);
@@ -57,7 +62,18 @@ void MergeStage::load(std::uint64_t lease_rev) {
 
 std::size_t MergeStage::poll() {
   auto msgs = sub_->fetch(cc_.fetch_batch, 5);
-  if (msgs.empty()) return 0;
+  const auto now = std::chrono::steady_clock::now();
+  if (msgs.empty()) {
+    // Deleted under us (see load) it looks like a quiet stream: ask the server once a second.
+    if (now - last_data_ >= std::chrono::seconds(1) && now - consumer_checked_ >= std::chrono::seconds(1)) {
+      consumer_checked_ = now;
+      if (!js_.consumer_exists(names_.stream, consumer_)) {
+        throw std::runtime_error("its consumer " + consumer_ + " is gone (deleted by an instance taking the stage)");
+      }
+    }
+    return 0;
+  }
+  last_data_ = now;
   const std::size_t n = msgs.size();
   for (auto& m : msgs) {
     if (m.stream_seq() <= last_seq_) continue;  // redelivered, already merged

@@ -59,9 +59,13 @@ class MergeStage {
   MergeStage& operator=(const MergeStage&) = delete;
 
   //! Loads the checkpoint and subscribes after it; `lease_rev` names this ownership's consumer.
-  void load(std::uint64_t lease_rev);
+  //! The previous owner's consumer (in the checkpoint) is deleted only while `lease_still_ours`
+  //! says so: an instance that stalled after winning the lease may find the checkpoint of the
+  //! owner that took the stage over since; else load throws.
+  void load(std::uint64_t lease_rev, const std::function<bool()>& lease_still_ours);
   //! One batch: merges partials, records heartbeats, fires what every partition has passed and
-  //! publishes it. Returns the number of messages handled.
+  //! publishes it. Returns the number of messages handled. Throws when, after a second without
+  //! messages, this ownership's consumer is found deleted (a pull from it would only time out).
   std::size_t poll();
   //! Revision-checked; false when refused (another instance holds the stage now).
   bool checkpoint();
@@ -96,6 +100,8 @@ class MergeStage {
   std::uint64_t checkpoint_rev_ = 0;
   std::optional<Message> last_unacked_;
   std::chrono::steady_clock::time_point last_checkpoint_;
+  std::chrono::steady_clock::time_point last_data_;
+  std::chrono::steady_clock::time_point consumer_checked_;
   MergeStats stats_;
 };
 

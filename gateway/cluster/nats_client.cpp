@@ -353,6 +353,16 @@ void JetStream::delete_consumer(const std::string& stream, const std::string& du
   (void)js_DeleteConsumer(js_.get(), stream.c_str(), durable.c_str(), nullptr, &jerr);  // absent is fine
 }
 
+bool JetStream::consumer_exists(const std::string& stream, const std::string& durable) {
+  jsConsumerInfo* info = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const natsStatus s = js_GetConsumerInfo(&info, js_.get(), stream.c_str(), durable.c_str(), nullptr, &jerr);
+  NatsPtr<jsConsumerInfo, jsConsumerInfo_Destroy> owned(info);
+  if (s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) return false;
+  check(s, "consumer info " + durable, jerr);
+  return true;
+}
+
 std::unique_ptr<PullSubscription> JetStream::pull_from(const std::string& stream, const std::string& filter,
                                                        const std::string& durable, std::uint64_t start_seq,
                                                        int max_ack_pending) {

@@ -179,6 +179,9 @@ class JetStream {
                                               const std::string& durable, std::uint64_t start_seq,
                                               int max_ack_pending);
   void delete_consumer(const std::string& stream, const std::string& durable);
+  //! False when the server has no such consumer. A pull from a deleted consumer does not fail:
+  //! it times out like an empty one, so a puller asks this to tell the two apart.
+  bool consumer_exists(const std::string& stream, const std::string& durable);
   //! Publishes and waits for the stream's acknowledgement; `msg_id` non-empty: the server drops
   //! a repeat within the duplicate window. Returns true when stored, false when a duplicate.
   bool publish(const std::string& subject, std::string_view data, const std::string& msg_id);
