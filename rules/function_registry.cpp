@@ -1,23 +1,17 @@
 // Function registry: name -> function maps with case-insensitive lookups (SQL names are).
+#include "rules/ascii_lower.h"
 #include "rules/function_registry.h"
 
 #include <algorithm>
-#include <cctype>
 #include <mutex>
 
 namespace streamgate::rules {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 template <class Map>
 const typename Map::mapped_type* lookup(const Map& map, std::string_view name) {
-  auto it = map.find(lower(name));
+  auto it = map.find(ascii_lower(name));
   return it == map.end() ? nullptr : &it->second;
 }
 
@@ -48,20 +42,20 @@ FunctionRegistry& FunctionRegistry::global() {
 // deliberately override a built-in.
 void FunctionRegistry::add_scalar(ScalarFunction f) {
   std::unique_lock lock(*mu_);
-  auto key = lower(f.name);
+  auto key = ascii_lower(f.name);
   scalars_.insert_or_assign(std::move(key), std::move(f));
 }
 
 void FunctionRegistry::add_aggregate(AggregateFunction f) {
   if (f.merge_partition == nullptr) f.merge_partition = f.merge;
   std::unique_lock lock(*mu_);
-  auto key = lower(f.name);
+  auto key = ascii_lower(f.name);
   aggregates_.insert_or_assign(std::move(key), std::move(f));
 }
 
 void FunctionRegistry::add_stateful(StatefulFunction f) {
   std::unique_lock lock(*mu_);
-  auto key = lower(f.name);
+  auto key = ascii_lower(f.name);
   statefuls_.insert_or_assign(std::move(key), std::move(f));
 }
 
@@ -82,7 +76,7 @@ const StatefulFunction* FunctionRegistry::stateful(std::string_view name) const 
 
 void FunctionRegistry::document(FunctionDoc doc) {
   std::unique_lock lock(*mu_);
-  auto key = lower(doc.name);
+  auto key = ascii_lower(doc.name);
   docs_.insert_or_assign(std::move(key), std::move(doc));
 }
 

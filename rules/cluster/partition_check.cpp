@@ -6,18 +6,17 @@
 #include <optional>
 #include <string>
 
+#include "rules/ascii_lower.h"
 #include "rules/ast.h"
 #include "rules/function_registry.h"
+#include "rules/planner/function_class.h"
 
 namespace streamgate::rules {
 
 namespace {
 
-bool is_window(const ast::Expr& e) {
-  if (e.kind != ast::ExprKind::Call) return false;
-  const std::string& n = e.name;
-  return n.size() > 6 && (n.compare(n.size() - 6, 6, "Window") == 0 || n.compare(n.size() - 6, 6, "window") == 0 ||
-                          n.compare(n.size() - 6, 6, "WINDOW") == 0);
+bool is_window(const FunctionRegistry& registry, const ast::Expr& e) {
+  return e.kind == ast::ExprKind::Call && classify_call(registry, e) == FnClass::Window;
 }
 
 bool names_field(const std::vector<ast::ExprPtr>& keys, std::string_view field) {
@@ -35,17 +34,19 @@ void visit(const ast::Expr* e, const std::function<void(const ast::Expr&)>& f) {
   for (const auto& c : e->partition_by) visit(c.get(), f);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return s;
-}
-
 struct Refusal {
   ast::SourcePos pos;
   std::string why;
 };
 
-bool is_aggregate_call(const FunctionRegistry& registry, const ast::Expr& e, bool windowed);
+//! An analytic (stateful) call and an aggregate call, as the planner classifies them.
+bool is_analytic(const FunctionRegistry& registry, const ast::Expr& e, bool windowed) {
+  return e.kind == ast::ExprKind::Call && classify_call(registry, e, windowed) == FnClass::Stateful;
+}
+
+bool is_aggregate_call(const FunctionRegistry& registry, const ast::Expr& e, bool windowed) {
+  return e.kind == ast::ExprKind::Call && classify_call(registry, e, windowed) == FnClass::Aggregate;
+}
 
 //! Why a fleet-wide rule cannot run in two phases (partial states per partition, merged by the
 //! merge stage), or nothing when it can: a time window whose bounds every partition computes
@@ -58,11 +59,11 @@ std::optional<Refusal> two_phase_refusal(const ast::Statement& st, const Functio
   const ast::Expr* window = nullptr;
   bool group_keys = false;
   for (const auto& g : sel.group_by) {
-    if (g && is_window(*g)) window = g.get();
+    if (g && is_window(registry, *g)) window = g.get();
     else if (g) group_keys = true;
   }
   if (window == nullptr) return Refusal{sel.pos, "a fleet-wide aggregate without a time window"};
-  const std::string w = lower(window->name);
+  const std::string w = ascii_lower(window->name);
   const bool hop = (w == "hoppingwindow" || w == "slidingwindow") && !window->children.empty() &&
                    window->children[0]->kind == ast::ExprKind::Literal;
   if (w != "tumblingwindow" && !hop) {
@@ -77,7 +78,7 @@ std::optional<Refusal> two_phase_refusal(const ast::Statement& st, const Functio
     if (e.kind == ast::ExprKind::Call) {
       if (registry.aggregate(e.name) != nullptr) {
         aggregates = aggregates || is_aggregate_call(registry, e, /*windowed=*/true);
-        const std::string n = lower(e.name);
+        const std::string n = ascii_lower(e.name);
         if ((n == "first_value" || n == "last_value") && e.distinct) {
           refusal = Refusal{e.pos, e.name + "(DISTINCT ...): a DISTINCT set keeps no event times to merge by"};
         }
@@ -100,24 +101,6 @@ std::optional<Refusal> two_phase_refusal(const ast::Statement& st, const Functio
                                    "do not merge"};
   }
   return refusal;
-}
-
-//! An analytic (stateful) call as the planner classifies it: a name that is an aggregate too
-//! (the forecasts) is the aggregate in a windowed rule unless it has OVER (PARTITION BY ...).
-bool is_analytic(const FunctionRegistry& registry, const ast::Expr& e, bool windowed) {
-  if (e.kind != ast::ExprKind::Call || registry.stateful(e.name) == nullptr) return false;
-  return !(windowed && e.partition_by.empty() && registry.aggregate(e.name) != nullptr);
-}
-
-//! An aggregate call as the planner classifies it (a name that is a scalar too, like max(a, b),
-//! is the aggregate when its arity fits, or with DISTINCT / FILTER).
-bool is_aggregate_call(const FunctionRegistry& registry, const ast::Expr& e, bool windowed) {
-  if (e.kind != ast::ExprKind::Call || is_analytic(registry, e, windowed)) return false;
-  const AggregateFunction* agg = registry.aggregate(e.name);
-  if (agg == nullptr) return false;
-  if (registry.scalar(e.name) == nullptr) return true;
-  const int n = static_cast<int>(e.children.size());
-  return e.distinct || e.filter || (n >= agg->min_args && (agg->max_args < 0 || n <= agg->max_args));
 }
 
 struct AnalyticUse {
@@ -236,14 +219,14 @@ PartitionPlan plan_partitions(std::string_view file_name, std::string_view text,
     {
       std::vector<const ast::Expr*> keys;
       for (const auto& g : sel.group_by) {
-        if (g && is_window(*g)) has_window = true;
+        if (g && is_window(registry, *g)) has_window = true;
         else if (g) keys.push_back(g.get());
       }
       for (const auto* k : keys) keyed_groups = keyed_groups || (k->kind == ast::ExprKind::Column && k->name == field);
     }
     bool aggregates = false;
     auto scan = [&](const ast::Expr& e) {
-      if (e.kind == ast::ExprKind::Call && registry.aggregate(e.name) != nullptr) aggregates = true;
+      aggregates = aggregates || is_aggregate_call(registry, e, has_window);
     };
     for (const auto& item : sel.items) visit(item.expr.get(), scan);
     visit(sel.where.get(), scan);
@@ -257,7 +240,7 @@ PartitionPlan plan_partitions(std::string_view file_name, std::string_view text,
     for (const auto& item : sel.items) collect_analytics(item.expr.get(), !grouped, has_window, registry, analytics);
     collect_analytics(sel.where.get(), true, has_window, registry, analytics);
     for (const auto& g : sel.group_by) {
-      if (g && !is_window(*g)) collect_analytics(g.get(), true, has_window, registry, analytics);
+      if (g && !is_window(registry, *g)) collect_analytics(g.get(), true, has_window, registry, analytics);
     }
     collect_analytics(sel.having.get(), !grouped, has_window, registry, analytics);
     for (const auto& o : sel.order_by) collect_analytics(o.expr.get(), !grouped, has_window, registry, analytics);

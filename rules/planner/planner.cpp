@@ -1,14 +1,15 @@
 // Planner: AST -> Plan. Resolves FROM, options, windows, functions and field references, and
 // reports every user error as file:line:col at the offending token.
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "rules/ascii_lower.h"
 #include "rules/ast.h"
 #include "rules/functions/json_path.h"
+#include "rules/planner/function_class.h"
 #include "rules/planner/plan.h"
 #include "rules/planner/stream_qualifier.h"
 #include "rules/topic.h"
@@ -54,19 +55,6 @@ int Plan::find_rule(std::string_view name) const {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& ch : r) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return r;
-}
-
-bool is_window_name(const std::string& l) { return window::WindowRegistry::global().is_window(l); }
-
-bool is_engine_function(const std::string& l) {
-  return l == "window_start" || l == "window_end" || l == "event_time" || l == "ts" ||
-         l == "now" || l == "topic" || l == "topic_part" || l == "meta";
-}
-
 //! Canonical text of an expression: structural equality (GROUP BY key vs SELECT item).
 void canon(const ast::Expr& e, std::string& out) {
   out += std::to_string(static_cast<int>(e.kind));
@@ -74,7 +62,7 @@ void canon(const ast::Expr& e, std::string& out) {
   out += std::to_string(static_cast<int>(e.op));
   out += e.negated ? "!" : "";
   out += e.distinct ? "D" : "";
-  out += e.kind == ast::ExprKind::Call ? lower(e.name) : e.name;
+  out += e.kind == ast::ExprKind::Call ? ascii_lower(e.name) : e.name;
   if (e.kind == ast::ExprKind::Literal) e.literal.append_json(out);
   out += '(';
   for (const auto& c : e.children) {
@@ -130,32 +118,8 @@ std::optional<TimeNs> duration_value(const Value& v) {
   return std::nullopt;
 }
 
-enum class FnClass { Unknown, Engine, Window, Aggregate, Stateful, Scalar };
-
-//! `windowed`: the rule has a window. A name that is both an aggregate and an analytic function
-//! (the forecasts) is the analytic one outside windows and with OVER (PARTITION BY ...).
-FnClass classify(const FunctionRegistry& reg, const ast::Expr& call, bool windowed = true) {
-  const std::string l = lower(call.name);
-  if (is_engine_function(l)) return FnClass::Engine;
-  if (is_window_name(l)) return FnClass::Window;
-  const auto* agg = reg.aggregate(l);
-  if (agg && (!windowed || !call.partition_by.empty()) && reg.stateful(l)) return FnClass::Stateful;
-  const auto* sc = reg.scalar(l);
-  if (agg && sc) {
-    // Both exist (e.g. a variadic scalar max): the aggregate wins when the arity fits it.
-    const int n = static_cast<int>(call.children.size());
-    if (call.distinct || call.filter || (n >= agg->min_args && (agg->max_args < 0 || n <= agg->max_args)))
-      return FnClass::Aggregate;
-    return FnClass::Scalar;
-  }
-  if (agg) return FnClass::Aggregate;
-  if (reg.stateful(l)) return FnClass::Stateful;
-  if (sc) return FnClass::Scalar;
-  return FnClass::Unknown;
-}
-
 bool contains_aggregate(const FunctionRegistry& reg, const ast::Expr& e, bool windowed = true) {
-  if (e.kind == ast::ExprKind::Call && classify(reg, e, windowed) == FnClass::Aggregate) return true;
+  if (e.kind == ast::ExprKind::Call && classify_call(reg, e, windowed) == FnClass::Aggregate) return true;
   for (const auto& c : e.children)
     if (c && contains_aggregate(reg, *c, windowed)) return true;
   return false;
@@ -166,7 +130,7 @@ std::optional<TimeNs> unit_ns(const std::string& name) {
   static const std::pair<const char*, TimeNs> kUnits[] = {
       {"ms", kNsPerMs}, {"ss", kNsPerSec}, {"mi", 60 * kNsPerSec}, {"hh", 3600 * kNsPerSec},
       {"dd", 86400 * kNsPerSec}};
-  const std::string u = lower(name);
+  const std::string u = ascii_lower(name);
   for (const auto& [n, mult] : kUnits)
     if (u == n) return mult;
   return std::nullopt;
@@ -279,7 +243,7 @@ class RuleBuilder {
 //! A GROUP BY window call as its kind reads it (window::WindowArgs), errors at the argument.
 class RuleBuilder::WindowCall final : public window::WindowArgs {
  public:
-  WindowCall(RuleBuilder& b, const ast::Expr& call) : b_(b), call_(call), name_(lower(call.name)) {}
+  WindowCall(RuleBuilder& b, const ast::Expr& call) : b_(b), call_(call), name_(ascii_lower(call.name)) {}
   const ast::Expr& call() const override { return call_; }
   const std::string& name() const override { return name_; }
   std::optional<TimeNs> unit(std::size_t i) const override {
@@ -292,7 +256,7 @@ class RuleBuilder::WindowCall final : public window::WindowArgs {
     const ast::Expr& a = arg(i);
     // eKuiper style: TumblingWindow(ss, 10) -- a time unit then a count.
     if (const auto mult = unit(i)) {
-      const std::string u = lower(a.name);
+      const std::string u = ascii_lower(a.name);
       if (i + 1 >= size() || !positive_int_literal(arg(i + 1))) {
         error(a.pos, name_ + ": expected a positive integer after unit " + u);
         return std::nullopt;
@@ -400,7 +364,7 @@ ast::ExprPtr substitute(const ast::Expr& e, const Macro& macro, const ast::Expr&
 }
 
 NodePtr RuleBuilder::expand_macro(const ast::Expr& call, const Macro& macro, const Mode& m) {
-  const std::string l = lower(call.name);
+  const std::string l = ascii_lower(call.name);
   if (call.children.size() != macro.params.size()) {
     ctx_.error(call.pos, "function " + l + "() expects " + std::to_string(macro.params.size()) +
                              " argument" + (macro.params.size() == 1 ? "" : "s") + ", got " +
@@ -429,10 +393,10 @@ NodePtr RuleBuilder::expand_macro(const ast::Expr& call, const Macro& macro, con
 //! topic(), meta(topic) (eKuiper's spelling) and topic_part(n): the arrival topic is a
 //! pseudo-field of the row (kTopicField), so it is remembered for windows like any field.
 NodePtr RuleBuilder::compile_topic_call(const ast::Expr& e, const Mode& m) {
-  const std::string l = lower(e.name);
+  const std::string l = ascii_lower(e.name);
   const std::size_t argc = e.children.size();
   if (l == "meta" && (argc != 1 || e.children[0]->kind != ast::ExprKind::Column ||
-                      lower(e.children[0]->name) != "topic")) {
+                      ascii_lower(e.children[0]->name) != "topic")) {
     ctx_.error(e.pos, "meta() supports only meta(topic)");
     return nullptr;
   }
@@ -470,11 +434,11 @@ NodePtr RuleBuilder::compile_call(const ast::Expr& e, const Mode& m) {
     NodePtr nav;
     if (compile_nav_call(e, m, nav)) return nav;
   }
-  const std::string l = lower(e.name);
+  const std::string l = ascii_lower(e.name);
   if (ctx_.macros) {
     if (auto it = ctx_.macros->find(l); it != ctx_.macros->end()) return expand_macro(e, it->second, m);
   }
-  const FnClass cls = classify(reg_, e, rp_.windowed());
+  const FnClass cls = classify_call(reg_, e, rp_.windowed());
   const int argc = static_cast<int>(e.children.size());
   auto check_arity = [&](int lo, int hi) {
     if (argc < lo || (hi >= 0 && argc > hi)) {
@@ -768,7 +732,7 @@ std::string output_name(const ast::SelectItem& item, std::size_t i) {
           e.children[1]->literal.is_string())
         return e.children[1]->literal.as_string();
       break;
-    case ast::ExprKind::Call: return lower(e.name);
+    case ast::ExprKind::Call: return ascii_lower(e.name);
     default: break;
   }
   return "col_" + std::to_string(i + 1);
@@ -783,7 +747,7 @@ void RuleBuilder::build(const ast::Select& sel) {
   // Windows and keys first: they decide how everything else compiles.
   const ast::Expr* window_call = nullptr;
   for (const auto& g : sel.group_by) {
-    if (g->kind == ast::ExprKind::Call && is_window_name(lower(g->name))) {
+    if (g->kind == ast::ExprKind::Call && is_window_name(ascii_lower(g->name))) {
       if (rp_.windowed()) {
         ctx_.error(g->pos, "only one window is allowed in GROUP BY");
         continue;
@@ -806,7 +770,7 @@ void RuleBuilder::build(const ast::Select& sel) {
   Mode row;
   row.clause = "GROUP BY";
   for (const auto& g : sel.group_by) {
-    if (g->kind == ast::ExprKind::Call && is_window_name(lower(g->name))) continue;
+    if (g->kind == ast::ExprKind::Call && is_window_name(ascii_lower(g->name))) continue;
     if (contains_aggregate(reg_, *g)) {
       ctx_.error(g->pos, "aggregate functions are not allowed in GROUP BY");
       continue;
@@ -820,7 +784,7 @@ void RuleBuilder::build(const ast::Select& sel) {
   if (has_agg && !rp_.windowed()) {
     // Report at the first aggregate call.
     std::function<const ast::Expr*(const ast::Expr&)> find = [&](const ast::Expr& e) -> const ast::Expr* {
-      if (e.kind == ast::ExprKind::Call && classify(reg_, e) == FnClass::Aggregate) return &e;
+      if (e.kind == ast::ExprKind::Call && classify_call(reg_, e) == FnClass::Aggregate) return &e;
       for (const auto& c : e.children)
         if (c)
           if (auto* r = find(*c)) return r;
@@ -831,7 +795,7 @@ void RuleBuilder::build(const ast::Select& sel) {
       if (!first && it.expr) first = find(*it.expr);
     if (!first && sel.having) first = find(*sel.having);
     ctx_.error(first ? first->pos : sel.pos,
-               "aggregate " + (first ? lower(first->name) + "() " : std::string()) +
+               "aggregate " + (first ? ascii_lower(first->name) + "() " : std::string()) +
                    "needs a window in GROUP BY");
     return;
   }
@@ -1328,7 +1292,7 @@ void RuleBuilder::build_joins(Plan& plan, const ast::Select& sel) {
 // Navigation calls of DEFINE / MEASURES: PREV, FIRST, LAST, COUNT(*) / COUNT(A.*), CLASSIFIER,
 // MATCH_NUMBER and aggregates over the rows of a variable. Returns false when `e` is not one.
 bool RuleBuilder::compile_nav_call(const ast::Expr& e, const Mode& m, NodePtr& out) {
-  const std::string l = lower(e.name);
+  const std::string l = ascii_lower(e.name);
   const int argc = static_cast<int>(e.children.size());
   auto nav_node = [&](expr::Nav kind, int var) {
     auto n = make(NodeKind::Navigate);
@@ -1408,7 +1372,7 @@ bool RuleBuilder::compile_nav_call(const ast::Expr& e, const Mode& m, NodePtr& o
     out = nav_node(expr::Nav::Count, var);
     return true;
   }
-  const FnClass cls = classify(reg_, e);
+  const FnClass cls = classify_call(reg_, e);
   if (cls == FnClass::Stateful || cls == FnClass::Window ||
       (cls == FnClass::Engine && (l == "window_start" || l == "window_end"))) {
     ctx_.error(e.pos, l + "() is not allowed in MATCH_RECOGNIZE");
@@ -1503,7 +1467,7 @@ void RuleBuilder::build_match(const ast::MatchRecognize& mr) {
     ctx_.error(mr.order_by[0].expr->pos, "MATCH_RECOGNIZE rows are in event-time order: ORDER BY takes one ascending time");
   } else if (mr.order_by.size() == 1) {
     const ast::Expr& o = *mr.order_by[0].expr;
-    const bool is_event_time = o.kind == ast::ExprKind::Call && lower(o.name) == "event_time";
+    const bool is_event_time = o.kind == ast::ExprKind::Call && ascii_lower(o.name) == "event_time";
     const bool is_ts_field = o.kind == ast::ExprKind::Column && !timestamp_field_.empty() && o.name == timestamp_field_;
     if (!is_event_time && !is_ts_field)
       ctx_.error(o.pos, "MATCH_RECOGNIZE rows are in event-time order: ORDER BY must be " +
@@ -1588,7 +1552,7 @@ bool opt_bool(Ctx& ctx, const ast::Option& o, bool& out) {
     return true;
   }
   if (o.value.is_string()) {
-    const std::string l = lower(o.value.as_string());
+    const std::string l = ascii_lower(o.value.as_string());
     if (l == "true" || l == "false") {
       out = l == "true";
       return true;
@@ -1615,7 +1579,7 @@ void plan_stream(Plan& plan, const ast::Statement& st, Ctx& ctx) {
       if (have_topic && s.topic_filter.empty()) ctx.error(o.pos, "option TOPIC must not be empty");
     } else if (o.key == "FORMAT") {
       std::string f;
-      if (opt_string(ctx, o, f) && lower(f) != "json")
+      if (opt_string(ctx, o, f) && ascii_lower(f) != "json")
         ctx.error(o.pos, "FORMAT '" + f + "' is not supported (only 'json')");
     } else if (o.key == "TIMESTAMP") {
       opt_string(ctx, o, s.timestamp_field);
@@ -1692,14 +1656,14 @@ void plan_table(Plan& plan, const ast::Statement& st, Ctx& ctx) {
   for (const auto& o : st.options) {
     if (o.key == "TYPE") {
       if (opt_string(ctx, o, type)) type_opt = &o;
-      type = lower(type);
+      type = ascii_lower(type);
     } else if (o.key == "PATH") {
       if (opt_string(ctx, o, t.path)) path_opt = &o;
     } else if (o.key == "KEY") {
       std::string k;
       if (opt_string(ctx, o, k)) key_opt = &o;
     } else if (o.key == "FORMAT") {
-      if (opt_string(ctx, o, format)) format = lower(format);
+      if (opt_string(ctx, o, format)) format = ascii_lower(format);
       if (format != "csv" && format != "json") ctx.error(o.pos, "FORMAT expects 'csv' or 'json'");
     } else if (o.key == "TABLE") {
       if (opt_string(ctx, o, t.sqlite_table)) table_opt = &o;
@@ -1743,7 +1707,7 @@ void plan_table(Plan& plan, const ast::Statement& st, Ctx& ctx) {
   }
   if (t.source == TableDef::Source::File) {
     if (format.empty()) {
-      const std::string l = lower(t.path);
+      const std::string l = ascii_lower(t.path);
       const auto ends = [&](std::string_view e) {
         return l.size() >= e.size() && l.compare(l.size() - e.size(), e.size(), e) == 0;
       };
@@ -1941,7 +1905,7 @@ void check_macro_names(const ast::Expr& e, const ast::Statement& st, Ctx& ctx) {
 
 void plan_macro(ast::Statement& st, Ctx& ctx, const FunctionRegistry& reg,
                 std::unordered_map<std::string, Macro>& macros) {
-  const std::string l = lower(st.name);
+  const std::string l = ascii_lower(st.name);
   if (reg.scalar(l) || reg.aggregate(l) || reg.stateful(l) || is_engine_function(l) || is_window_name(l)) {
     ctx.error(st.name_pos, "function " + l + "() is a built-in; give CREATE FUNCTION another name");
     return;

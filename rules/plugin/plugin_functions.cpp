@@ -6,7 +6,6 @@
 
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -14,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "rules/ascii_lower.h"
 #include "rules/functions/common.h"
 
 namespace streamgate::rules::plugin {
@@ -228,11 +228,6 @@ bool valid_name(const char* n) {
   return true;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::string type_names(std::uint32_t mask) {
   if ((mask & SG_T_ANY) == SG_T_ANY) return "any";
   std::string out;
@@ -253,7 +248,7 @@ std::string type_names(std::uint32_t mask) {
 
 //! "name(number, text) -> float" from the declared types, when the plugin gives no signature.
 std::string derived_signature(const sg_function& f) {
-  std::string s = lower(f.name) + "(";
+  std::string s = ascii_lower(f.name) + "(";
   const int shown = f.max_args < 0 ? f.min_args + 1 : f.max_args;
   for (int i = 0; i < shown; ++i) {
     if (i) s += ", ";
@@ -268,7 +263,7 @@ std::string derived_signature(const sg_function& f) {
 //! Empty, or what is wrong with function #i.
 std::string check_function(const sg_function& f, const FunctionRegistry& registry) {
   if (!valid_name(f.name)) return "name must be [A-Za-z_][A-Za-z0-9_]* of at most 64 characters";
-  const std::string n = lower(f.name);
+  const std::string n = ascii_lower(f.name);
   if (registry.scalar(n) || registry.aggregate(n) || registry.stateful(n) || registry.doc(n)) {
     return "the name '" + n + "' is taken (a built-in or another plugin's function)";
   }
@@ -325,9 +320,9 @@ std::string register_plugin(const sg_plugin* p, std::string_view origin, Functio
   for (std::size_t i = 0; i < p->function_count; ++i) {
     const sg_function& f = p->functions[i];
     const std::string err = check_function(f, registry);
-    const std::string label = valid_name(f.name) ? "'" + lower(f.name) + "'" : "#" + std::to_string(i);
+    const std::string label = valid_name(f.name) ? "'" + ascii_lower(f.name) + "'" : "#" + std::to_string(i);
     if (!err.empty()) return where + "function " + label + ": " + err;
-    const std::string n = lower(f.name);
+    const std::string n = ascii_lower(f.name);
     for (const auto& m : names)
       if (m == n) return where + "function " + label + " is declared twice";
     names.push_back(n);
@@ -343,7 +338,7 @@ std::string register_plugin(const sg_plugin* p, std::string_view origin, Functio
   for (std::size_t i = 0; i < p->function_count; ++i) {
     const sg_function& f = p->functions[i];
     auto info = std::make_unique<FnInfo>();
-    info->name = lower(f.name);
+    info->name = ascii_lower(f.name);
     info->flags = f.flags;
     info->fn = &f;
     if (f.arg_types) {

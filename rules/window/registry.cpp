@@ -1,20 +1,10 @@
 // The window registry (window_type.h): the built-in kinds, registered once, looked up by name.
 #include <algorithm>
-#include <cctype>
 
+#include "rules/ascii_lower.h"
 #include "rules/window/window_type.h"
 
 namespace streamgate::rules::window {
-
-namespace {
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& ch : r) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return r;
-}
-
-}  // namespace
 
 WindowRegistry& WindowRegistry::global() {
   // A function-local static: built once, thread-safe, before any rule is planned. Per-event
@@ -35,7 +25,7 @@ WindowRegistry& WindowRegistry::global() {
 void WindowRegistry::add(std::unique_ptr<WindowType> type) { types_.push_back(std::move(type)); }
 
 const WindowType* WindowRegistry::find(std::string_view name, const WindowArgs& args) const {
-  const std::string l = lower(name);
+  const std::string l = ascii_lower(name);
   for (const auto& t : types_) {
     const auto names = t->names();
     if (std::find(names.begin(), names.end(), l) != names.end() && t->claims(args)) return t.get();
@@ -44,7 +34,7 @@ const WindowType* WindowRegistry::find(std::string_view name, const WindowArgs& 
 }
 
 bool WindowRegistry::is_window(std::string_view name) const {
-  const std::string l = lower(name);
+  const std::string l = ascii_lower(name);
   for (const auto& t : types_) {
     const auto names = t->names();
     if (std::find(names.begin(), names.end(), l) != names.end()) return true;
