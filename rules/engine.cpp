@@ -733,7 +733,7 @@ bool Engine::waits_on_clock() const {
     for (const auto* readers : {&d.readers, &d.join_readers}) {
       for (int r : *readers) {
         const auto& rr = *im.cat.rules[static_cast<std::size_t>(r)];
-        if (rr.metrics().open_windows > 0 || open_below(static_cast<std::size_t>(rr.plan().out_stream))) return true;
+        if (rr.open_windows() > 0 || open_below(static_cast<std::size_t>(rr.plan().out_stream))) return true;
       }
     }
     return false;

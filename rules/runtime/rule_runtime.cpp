@@ -165,11 +165,14 @@ RuleRuntime::~RuleRuntime() {
 
 std::string RuleRuntime::id_prefix() const { return id_prefix_; }
 
+std::size_t RuleRuntime::open_windows() const {
+  return (window_ ? window_->open_windows() : 0) + (wjoin_ ? wjoin_->open_windows() : 0);
+}
+
 RuleMetrics RuleRuntime::metrics() const {
   RuleMetrics m = m_;
   m.name = plan_->name;
-  m.open_windows = window_ ? window_->open_windows() : 0;
-  if (wjoin_) m.open_windows += wjoin_->open_windows();
+  m.open_windows = open_windows();
   m.group_keys = total_groups_;
   m.paused = paused;
   return m;

@@ -220,6 +220,9 @@ class RuleRuntime : public expr::StatefulHost {
   //! fired already (a late partial) or a bound refused it.
   bool merge_partial(TimeNs start, TimeNs end, const nlohmann::json& group);
   RuleMetrics metrics() const;
+  //! Windows open now (the window operator's and a window join's): metrics().open_windows
+  //! without copying the rest.
+  std::size_t open_windows() const;
 
   nlohmann::json save() const;
   void restore(const nlohmann::json& j);

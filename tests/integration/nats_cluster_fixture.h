@@ -41,16 +41,23 @@ class NatsCluster {
   //! `partitions`: P of the subject mapping; `mqtt`: node 0 also listens for MQTT clients.
   explicit NatsCluster(int partitions = 8, bool mqtt = false)
       : partitions_(partitions), name_(unique_name()) {
-    for (int i = 0; i < kNodes; ++i) {
-      client_ports_[i] = pick_free_port();
-      route_ports_[i] = pick_free_port();
-    }
-    if (mqtt) mqtt_port_ = pick_free_port();
-    for (int i = 0; i < kNodes; ++i) write_config(i);
-    for (int i = 0; i < kNodes; ++i) start_process(i);
-    for (int i = 0; i < kNodes; ++i) wait_listening(i);
-    if (!wait_until([this] { return jetstream_ready(); }, 60s)) {
-      throw std::runtime_error("JetStream could not place a stream on 3 peers:\n" + logs());
+    // A port picked free can be taken by another test before the node binds it (ctest -j):
+    // the node then exits, and a fresh set of ports is tried.
+    for (int attempt = 1;; ++attempt) {
+      const auto ports = pick_free_ports(2 * kNodes + 1);  // distinct: held together while picked
+      for (int i = 0; i < kNodes; ++i) {
+        client_ports_[i] = ports[2 * i];
+        route_ports_[i] = ports[2 * i + 1];
+      }
+      if (mqtt) mqtt_port_ = ports[2 * kNodes];
+      for (int i = 0; i < kNodes; ++i) write_config(i);
+      for (int i = 0; i < kNodes; ++i) start_process(i);
+      const bool up = wait_until([this] { return jetstream_ready() || !all_running(); }, 60s) && all_running();
+      if (up) return;
+      if (attempt == 3 || all_running()) {
+        throw std::runtime_error("JetStream could not place a stream on 3 peers:\n" + logs());
+      }
+      for (int i = 0; i < kNodes; ++i) halt(i, SIGKILL);
     }
   }
   ~NatsCluster() {
@@ -122,6 +129,13 @@ class NatsCluster {
     procs_[i] = std::make_unique<Process>(
         std::vector<std::string>{nats_server_binary(), "-c", (dir_ / ("n" + std::to_string(i) + ".conf")).string()},
         dir_ / ("nats-" + std::to_string(i) + "-" + std::to_string(starts_)));
+  }
+
+  bool all_running() {
+    for (int i = 0; i < kNodes; ++i) {
+      if (!running(i)) return false;
+    }
+    return true;
   }
 
   void wait_listening(int i) {
