@@ -444,7 +444,13 @@ struct ClusterRunner::Impl {
     const auto now = Clock::now();
     if (now - p.last_data < kIdleAfter || now - p.consumer_checked < kIdleAfter) return;
     p.consumer_checked = now;
-    if (!js->consumer_exists(cc.input_stream, p.consumer)) {
+    bool exists = true;
+    try {
+      exists = js->consumer_exists(cc.input_stream, p.consumer);
+    } catch (const NatsError&) {
+      return;  // no answer (a slow server): ask again next time, a reload would only cost
+    }
+    if (!exists) {
       throw std::runtime_error("its consumer " + p.consumer + " is gone (deleted by an instance taking the partition)");
     }
   }

@@ -67,7 +67,13 @@ std::size_t MergeStage::poll() {
     // Deleted under us (see load) it looks like a quiet stream: ask the server once a second.
     if (now - last_data_ >= std::chrono::seconds(1) && now - consumer_checked_ >= std::chrono::seconds(1)) {
       consumer_checked_ = now;
-      if (!js_.consumer_exists(names_.stream, consumer_)) {
+      bool exists = true;
+      try {
+        exists = js_.consumer_exists(names_.stream, consumer_);
+      } catch (const NatsError&) {
+        return 0;  // no answer (a slow server): ask again next time
+      }
+      if (!exists) {
         throw std::runtime_error("its consumer " + consumer_ + " is gone (deleted by an instance taking the stage)");
       }
     }
